@@ -1,0 +1,94 @@
+//! Command-line definitions and dispatch. Each command lives in its own module and returns
+//! an `Outcome`; this module alone turns outcomes and errors into exit codes.
+
+mod plan;
+mod validate;
+
+use clap::{Parser, Subcommand};
+use std::io::{IsTerminal, Write};
+use std::process::ExitCode;
+use switchback::render::Style;
+
+#[derive(Debug, Parser)]
+#[command(name = "switchback", version, about = "Zero-downtime schema changes for PostgreSQL")]
+struct Cli {
+    /// Schema holding switchback's own objects (ledger tables, trigger functions).
+    #[arg(long, global = true, default_value = "switchback", value_name = "SCHEMA")]
+    state_schema: String,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Show the steps plans expand into: SQL, locks and what they block, stage by stage.
+    Plan(plan::Args),
+    /// Check plan files and folders (YAML, identifiers, SQL, conflicts, dependencies).
+    Validate(validate::Args),
+}
+
+/// How a command ended, as far as the exit code is concerned.
+pub enum Outcome {
+    /// Exit 0.
+    Done,
+    /// Exit 1: findings, a lint error, a failed step.
+    Failed,
+}
+
+/// Failures that are not about the plans: unreadable files, a closed output.
+#[derive(Debug, thiserror::Error)]
+pub enum Failure {
+    #[error(transparent)]
+    Library(#[from] switchback::Error),
+    #[error("failed to write output: {0}")]
+    Output(#[from] std::io::Error),
+}
+
+pub fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(error) => {
+            // --help and --version are not errors.
+            let _ = error.print();
+            return if error.use_stderr() { ExitCode::from(2) } else { ExitCode::SUCCESS };
+        }
+    };
+    let result = match cli.command {
+        Command::Plan(args) => plan::run(args, &cli.state_schema),
+        Command::Validate(args) => validate::run(args, &cli.state_schema),
+    };
+    match result {
+        Ok(Outcome::Done) => ExitCode::SUCCESS,
+        Ok(Outcome::Failed) => ExitCode::from(1),
+        Err(Failure::Output(e)) if e.kind() == std::io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
+        Err(error) => {
+            tracing::debug!(?error, "command failed");
+            eprintln!("switchback: {error}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// Styling for text written to stdout: colored on a terminal unless NO_COLOR is set.
+fn stdout_style() -> Style {
+    Style {
+        color: std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none(),
+    }
+}
+
+fn stderr_style() -> Style {
+    Style {
+        color: std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none(),
+    }
+}
+
+fn write_stdout(text: &str) -> Result<(), Failure> {
+    let mut out = std::io::stdout().lock();
+    out.write_all(text.as_bytes())?;
+    out.flush()?;
+    Ok(())
+}
+
+fn write_stderr(text: &str) {
+    let _ = std::io::stderr().lock().write_all(text.as_bytes());
+}

@@ -1,0 +1,177 @@
+//! `add_column`: a new column that the old application never writes. Existing rows get their
+//! value from a batched backfill, the old application's new rows from the dual-write trigger;
+//! NOT NULL, CHECK, FOREIGN KEY and UNIQUE arrive without a lock that blocks writes.
+
+use crate::pg::lock::LockMode;
+use crate::pg::quote;
+use crate::plan::change::column::{Column, RawColumn};
+use crate::plan::change::{valid_if_clean, ChangeKind, Footprint};
+use crate::plan::check::{Checker, Ident, SqlText};
+use crate::plan::diagnostic::Code;
+use crate::plan::expand::{Assignment, Expansion, SyncRule};
+use crate::plan::source::FieldPath;
+use crate::plan::sql::{Expr, Work};
+use crate::plan::step::Phase;
+use serde::Deserialize;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Raw {
+    table: String,
+    column: RawColumn,
+    backfill: Option<SqlText>,
+}
+
+#[derive(Debug, Clone)]
+pub struct AddColumn {
+    pub table: Ident,
+    pub column: Column,
+    pub backfill: Option<Expr>,
+    at: FieldPath,
+}
+
+impl AddColumn {
+    /// The value existing rows get: the backfill expression, or a volatile default, which as
+    /// a plain DEFAULT would make PostgreSQL rewrite the whole table under ACCESS EXCLUSIVE.
+    fn computed_value(&self) -> Option<&Expr> {
+        self.backfill
+            .as_ref()
+            .or(self.column.default.as_ref().filter(|d| d.is_volatile()))
+    }
+}
+
+impl ChangeKind for AddColumn {
+    type Raw = Raw;
+
+    fn check(raw: Raw, at: &FieldPath, cx: &mut Checker) -> Option<Self> {
+        let before = cx.error_count();
+        let table = cx.ident(&at.key("table"), &raw.table);
+        let column = Column::check(raw.column, &at.key("column"), cx);
+        let backfill = raw.backfill.and_then(|b| cx.expr(&at.key("backfill"), &b));
+        if let Some(column) = &column {
+            if !column.nullable && column.default.is_none() && backfill.is_none() {
+                cx.report(
+                    Code::NotNullWithoutValue,
+                    &at.key("column").key("nullable"),
+                    format!("column `{}` is NOT NULL but has neither `default` nor `backfill`, so existing rows would have no value", column.name),
+                    Some("add `default:` or `backfill:`, or add the column nullable and use set_not_null with `fill` later".into()),
+                );
+            }
+            if backfill.as_ref().is_some_and(|b| b.reads(column.name.as_str())) {
+                cx.report(Code::BadExpression, &at.key("backfill"), format!("`backfill` reads the column `{}` it fills", column.name), None);
+            }
+        }
+        valid_if_clean(cx, before, || {
+            Some(AddColumn {
+                table,
+                column: column?,
+                backfill,
+                at: at.clone(),
+            })
+        })
+    }
+
+    fn footprint(&self) -> Footprint {
+        let name = &self.column.name;
+        let names = self.column.constraint_names(&self.table, &self.at.key("column"));
+        let computed = self.computed_value();
+        Footprint {
+            table: Some(self.table.clone()),
+            reads: computed
+                .map(|e| e.column_names().map(|c| Ident::trusted(c.to_owned())).collect())
+                .unwrap_or_default(),
+            writes: computed.map(|_| vec![name.clone()]).unwrap_or_default(),
+            creates: vec![name.clone()],
+            other_tables: self.column.references.iter().map(|r| r.table.clone()).collect(),
+            names,
+            ..Footprint::default()
+        }
+    }
+
+    fn expand(&self, x: &mut Expansion) {
+        let table = x.table(&self.table);
+        let col = &self.column;
+        let name = col.name.quoted();
+        let title = format!("add column {name} to {}", self.table.quoted());
+        match self.computed_value() {
+            None => {
+                // A constant default and NOT NULL are catalog-only since PostgreSQL 11.
+                let mut sql = format!("ALTER TABLE {table} ADD COLUMN {name} {}", col.sql_type);
+                if let Some(d) = &col.default {
+                    sql.push_str(&format!(" DEFAULT {}", d.text));
+                }
+                if !col.nullable {
+                    sql.push_str(" NOT NULL");
+                }
+                x.step("add_column", Phase::Expand, title, Some(&self.table))
+                    .sql(sql, LockMode::AccessExclusive, &table, Work::Instant);
+            }
+            Some(value) => {
+                x.step("add_column", Phase::Expand, title, Some(&self.table)).sql(
+                    format!("ALTER TABLE {table} ADD COLUMN {name} {}", col.sql_type),
+                    LockMode::AccessExclusive,
+                    &table,
+                    Work::Instant,
+                );
+                x.sync(
+                    &self.table,
+                    SyncRule::Computed {
+                        column: col.name.clone(),
+                        value: value.over_record("NEW", &[]),
+                    },
+                );
+                x.backfill(
+                    &self.table,
+                    Assignment {
+                        column: col.name.clone(),
+                        value: value.text.clone(),
+                        when: Some(format!("{name} IS NULL")),
+                        verify: format!("{name} IS NULL AND ({}) IS NOT NULL", value.text),
+                    },
+                );
+                if !col.nullable {
+                    let helper = quote::ident(&x.helper_name("nn", &self.table, &col.name));
+                    x.step("add_not_null_check", Phase::Validate, format!("add CHECK ({name} IS NOT NULL) NOT VALID"), Some(&self.table))
+                        .sql(format!("ALTER TABLE {table} ADD CONSTRAINT {helper} CHECK ({name} IS NOT NULL) NOT VALID"), LockMode::AccessExclusive, &table, Work::Instant);
+                    x.step("validate_not_null_check", Phase::Validate, format!("validate CHECK ({name} IS NOT NULL)"), Some(&self.table))
+                        .sql(format!("ALTER TABLE {table} VALIDATE CONSTRAINT {helper}"), LockMode::ShareUpdateExclusive, &table, Work::Scan);
+                    x.step("set_not_null", Phase::Contract, format!("make {name} NOT NULL (backed by the validated CHECK)"), Some(&self.table))
+                        .sql(format!("ALTER TABLE {table} ALTER COLUMN {name} SET NOT NULL"), LockMode::AccessExclusive, &table, Work::Instant)
+                        .sql(format!("ALTER TABLE {table} DROP CONSTRAINT {helper}"), LockMode::AccessExclusive, &table, Work::Instant);
+                }
+                if let Some(d) = &col.default {
+                    x.step("set_default", Phase::Contract, format!("set the default of {name}"), Some(&self.table))
+                        .sql(format!("ALTER TABLE {table} ALTER COLUMN {name} SET DEFAULT {}", d.text), LockMode::AccessExclusive, &table, Work::Instant);
+                }
+            }
+        }
+        if let Some(check) = &col.check {
+            let constraint = quote::ident(&col.check_name(&self.table));
+            x.step("add_check", Phase::Validate, format!("add CHECK {constraint} NOT VALID"), Some(&self.table))
+                .sql(format!("ALTER TABLE {table} ADD CONSTRAINT {constraint} CHECK ({}) NOT VALID", check.text), LockMode::AccessExclusive, &table, Work::Instant);
+            x.step("validate_check", Phase::Validate, format!("validate CHECK {constraint}"), Some(&self.table))
+                .sql(format!("ALTER TABLE {table} VALIDATE CONSTRAINT {constraint}"), LockMode::ShareUpdateExclusive, &table, Work::Scan);
+        }
+        if let (Some(reference), Some(references)) = (&col.references, col.references_sql(&x.plan.schema)) {
+            let target = x.table(&reference.table);
+            let constraint = quote::ident(&col.foreign_key_name(&self.table));
+            x.step("add_foreign_key", Phase::Validate, format!("add FOREIGN KEY {constraint} NOT VALID"), Some(&self.table))
+                .sql(format!("ALTER TABLE {table} ADD CONSTRAINT {constraint} FOREIGN KEY ({name}) {references} NOT VALID"), LockMode::ShareRowExclusive, &table, Work::Instant)
+                .also_locks(LockMode::ShareRowExclusive, &target);
+            x.step("validate_foreign_key", Phase::Validate, format!("validate FOREIGN KEY {constraint}"), Some(&self.table))
+                .sql(format!("ALTER TABLE {table} VALIDATE CONSTRAINT {constraint}"), LockMode::ShareUpdateExclusive, &table, Work::Scan)
+                .also_locks(LockMode::RowShare, &target);
+        }
+        if col.unique {
+            let index = quote::ident(&col.unique_name(&self.table));
+            let qualified_index = quote::qualified(x.plan.schema.as_str(), &col.unique_name(&self.table));
+            x.step("create_unique_index", Phase::Validate, format!("build unique index {index} concurrently"), Some(&self.table))
+                .outside_transaction()
+                .sql(format!("DROP INDEX CONCURRENTLY IF EXISTS {qualified_index}"), LockMode::ShareUpdateExclusive, &table, Work::Instant)
+                .when(format!("an INVALID index {index} is left from an earlier attempt"))
+                .sql(format!("CREATE UNIQUE INDEX CONCURRENTLY {index} ON {table} ({name})"), LockMode::ShareUpdateExclusive, &table, Work::Scan);
+            x.step("attach_unique", Phase::Contract, format!("attach {index} as a UNIQUE constraint"), Some(&self.table))
+                .sql(format!("ALTER TABLE {table} ADD CONSTRAINT {index} UNIQUE USING INDEX {index}"), LockMode::AccessExclusive, &table, Work::Instant);
+        }
+    }
+}

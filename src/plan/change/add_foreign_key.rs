@@ -1,0 +1,105 @@
+//! `add_foreign_key`: added NOT VALID (a brief SHARE ROW EXCLUSIVE on both tables, no scan),
+//! then VALIDATEd under SHARE UPDATE EXCLUSIVE, which lets reads and writes through.
+
+use crate::pg::lock::LockMode;
+use crate::pg::quote;
+use crate::plan::change::column::OnDelete;
+use crate::plan::change::{valid_if_clean, ChangeKind, Footprint};
+use crate::plan::check::{Checker, Ident};
+use crate::plan::diagnostic::Code;
+use crate::plan::expand::Expansion;
+use crate::plan::source::FieldPath;
+use crate::plan::sql::Work;
+use crate::plan::step::Phase;
+use serde::Deserialize;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Raw {
+    table: String,
+    name: String,
+    columns: Vec<String>,
+    references: RawTarget,
+    on_delete: Option<OnDelete>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename = "a references mapping")]
+pub struct RawTarget {
+    table: String,
+    columns: Vec<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct AddForeignKey {
+    pub table: Ident,
+    pub name: Ident,
+    pub columns: Vec<Ident>,
+    pub target_table: Ident,
+    pub target_columns: Vec<Ident>,
+    pub on_delete: Option<OnDelete>,
+    at: FieldPath,
+}
+
+impl ChangeKind for AddForeignKey {
+    type Raw = Raw;
+
+    fn check(raw: Raw, at: &FieldPath, cx: &mut Checker) -> Option<Self> {
+        let before = cx.error_count();
+        let table = cx.ident(&at.key("table"), &raw.table);
+        let name = cx.ident(&at.key("name"), &raw.name);
+        let columns = cx.idents(&at.key("columns"), &raw.columns);
+        let target = at.key("references");
+        let target_table = cx.ident(&target.key("table"), &raw.references.table);
+        let target_columns = cx.idents(&target.key("columns"), &raw.references.columns);
+        if !columns.is_empty() && !target_columns.is_empty() && columns.len() != target_columns.len() {
+            cx.report(
+                Code::BadValue,
+                &target.key("columns"),
+                format!("the foreign key has {} column(s) but references {}", columns.len(), target_columns.len()),
+                None,
+            );
+        }
+        valid_if_clean(cx, before, || {
+            Some(AddForeignKey {
+                table,
+                name,
+                columns,
+                target_table,
+                target_columns,
+                on_delete: raw.on_delete,
+                at: at.clone(),
+            })
+        })
+    }
+
+    fn footprint(&self) -> Footprint {
+        Footprint {
+            table: Some(self.table.clone()),
+            uses: self.columns.clone(),
+            other_tables: vec![self.target_table.clone()],
+            names: vec![(self.name.clone(), self.at.key("name"))],
+            ..Footprint::default()
+        }
+    }
+
+    fn expand(&self, x: &mut Expansion) {
+        let table = x.table(&self.table);
+        let target = x.table(&self.target_table);
+        let constraint = self.name.quoted();
+        let names = |ids: &[Ident]| quote::ident_list(&ids.iter().map(Ident::as_str).collect::<Vec<_>>());
+        let on_delete = self.on_delete.map(|a| format!(" ON DELETE {}", a.sql())).unwrap_or_default();
+        let t = Some(&self.table);
+        x.step("add_foreign_key", Phase::Expand, format!("add FOREIGN KEY {constraint} NOT VALID"), t)
+            .sql(
+                format!("ALTER TABLE {table} ADD CONSTRAINT {constraint} FOREIGN KEY ({}) REFERENCES {target} ({}){on_delete} NOT VALID", names(&self.columns), names(&self.target_columns)),
+                LockMode::ShareRowExclusive,
+                &table,
+                Work::Instant,
+            )
+            .also_locks(LockMode::ShareRowExclusive, &target);
+        x.step("validate_foreign_key", Phase::Validate, format!("validate FOREIGN KEY {constraint}"), t)
+            .sql(format!("ALTER TABLE {table} VALIDATE CONSTRAINT {constraint}"), LockMode::ShareUpdateExclusive, &table, Work::Scan)
+            .also_locks(LockMode::RowShare, &target);
+    }
+}

@@ -1,0 +1,113 @@
+//! `add_index`: CREATE INDEX CONCURRENTLY, which builds without blocking writes. A failed or
+//! interrupted build leaves an INVALID index behind; the step drops it and builds again.
+
+use crate::pg::lock::LockMode;
+use crate::pg::quote;
+use crate::plan::change::{valid_if_clean, ChangeKind, Footprint};
+use crate::plan::check::{Checker, Ident, SqlText};
+use crate::plan::expand::Expansion;
+use crate::plan::source::FieldPath;
+use crate::plan::sql::{Expr, Work};
+use crate::plan::step::Phase;
+use serde::Deserialize;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum IndexMethod {
+    Btree,
+    Hash,
+    Gist,
+    Spgist,
+    Gin,
+    Brin,
+}
+
+impl IndexMethod {
+    fn sql(self) -> &'static str {
+        match self {
+            IndexMethod::Btree => "btree",
+            IndexMethod::Hash => "hash",
+            IndexMethod::Gist => "gist",
+            IndexMethod::Spgist => "spgist",
+            IndexMethod::Gin => "gin",
+            IndexMethod::Brin => "brin",
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Raw {
+    table: String,
+    name: String,
+    columns: Vec<String>,
+    #[serde(default)]
+    unique: bool,
+    #[serde(rename = "where")]
+    predicate: Option<SqlText>,
+    method: Option<IndexMethod>,
+}
+
+#[derive(Debug, Clone)]
+pub struct AddIndex {
+    pub table: Ident,
+    pub name: Ident,
+    pub columns: Vec<Ident>,
+    pub unique: bool,
+    pub predicate: Option<Expr>,
+    pub method: Option<IndexMethod>,
+    at: FieldPath,
+}
+
+impl ChangeKind for AddIndex {
+    type Raw = Raw;
+
+    fn check(raw: Raw, at: &FieldPath, cx: &mut Checker) -> Option<Self> {
+        let before = cx.error_count();
+        let table = cx.ident(&at.key("table"), &raw.table);
+        let name = cx.ident(&at.key("name"), &raw.name);
+        let columns = cx.idents(&at.key("columns"), &raw.columns);
+        let predicate = raw.predicate.and_then(|p| cx.expr(&at.key("where"), &p));
+        valid_if_clean(cx, before, || {
+            Some(AddIndex {
+                table,
+                name,
+                columns,
+                unique: raw.unique,
+                predicate,
+                method: raw.method,
+                at: at.clone(),
+            })
+        })
+    }
+
+    fn footprint(&self) -> Footprint {
+        let mut uses = self.columns.clone();
+        uses.extend(self.predicate.iter().flat_map(|p| p.column_names()).map(|c| Ident::trusted(c.to_owned())));
+        Footprint {
+            table: Some(self.table.clone()),
+            uses,
+            names: vec![(self.name.clone(), self.at.key("name"))],
+            ..Footprint::default()
+        }
+    }
+
+    fn expand(&self, x: &mut Expansion) {
+        let table = x.table(&self.table);
+        let index = self.name.quoted();
+        let qualified_index = quote::qualified(x.plan.schema.as_str(), self.name.as_str());
+        let unique = if self.unique { "UNIQUE " } else { "" };
+        let method = self.method.map(|m| format!(" USING {}", m.sql())).unwrap_or_default();
+        let predicate = self.predicate.as_ref().map(|p| format!(" WHERE {}", p.text)).unwrap_or_default();
+        x.step("create_index", Phase::Expand, format!("build index {index} concurrently"), Some(&self.table))
+            .outside_transaction()
+            .sql(format!("DROP INDEX CONCURRENTLY IF EXISTS {qualified_index}"), LockMode::ShareUpdateExclusive, &table, Work::Instant)
+            .when(format!("an INVALID index {index} is left from an earlier attempt"))
+            .sql(
+                format!("CREATE {unique}INDEX CONCURRENTLY {index} ON {table}{method} ({}){predicate}", quote::ident_list(&self.columns.iter().map(Ident::as_str).collect::<Vec<_>>())),
+                LockMode::ShareUpdateExclusive,
+                &table,
+                Work::Scan,
+            );
+    }
+}

@@ -1,0 +1,63 @@
+//! `add_unique`: the unique index is built CONCURRENTLY at expand; contract turns it into a
+//! UNIQUE constraint with ADD CONSTRAINT ... USING INDEX, which needs no scan.
+
+use crate::pg::lock::LockMode;
+use crate::pg::quote;
+use crate::plan::change::{valid_if_clean, ChangeKind, Footprint};
+use crate::plan::check::{Checker, Ident};
+use crate::plan::expand::Expansion;
+use crate::plan::source::FieldPath;
+use crate::plan::sql::Work;
+use crate::plan::step::Phase;
+use serde::Deserialize;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Raw {
+    table: String,
+    name: String,
+    columns: Vec<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct AddUnique {
+    pub table: Ident,
+    pub name: Ident,
+    pub columns: Vec<Ident>,
+    at: FieldPath,
+}
+
+impl ChangeKind for AddUnique {
+    type Raw = Raw;
+
+    fn check(raw: Raw, at: &FieldPath, cx: &mut Checker) -> Option<Self> {
+        let before = cx.error_count();
+        let table = cx.ident(&at.key("table"), &raw.table);
+        let name = cx.ident(&at.key("name"), &raw.name);
+        let columns = cx.idents(&at.key("columns"), &raw.columns);
+        valid_if_clean(cx, before, || Some(AddUnique { table, name, columns, at: at.clone() }))
+    }
+
+    fn footprint(&self) -> Footprint {
+        Footprint {
+            table: Some(self.table.clone()),
+            uses: self.columns.clone(),
+            names: vec![(self.name.clone(), self.at.key("name"))],
+            ..Footprint::default()
+        }
+    }
+
+    fn expand(&self, x: &mut Expansion) {
+        let table = x.table(&self.table);
+        let index = self.name.quoted();
+        let qualified_index = quote::qualified(x.plan.schema.as_str(), self.name.as_str());
+        let columns = quote::ident_list(&self.columns.iter().map(Ident::as_str).collect::<Vec<_>>());
+        x.step("create_unique_index", Phase::Expand, format!("build unique index {index} concurrently"), Some(&self.table))
+            .outside_transaction()
+            .sql(format!("DROP INDEX CONCURRENTLY IF EXISTS {qualified_index}"), LockMode::ShareUpdateExclusive, &table, Work::Instant)
+            .when(format!("an INVALID index {index} is left from an earlier attempt"))
+            .sql(format!("CREATE UNIQUE INDEX CONCURRENTLY {index} ON {table} ({columns})"), LockMode::ShareUpdateExclusive, &table, Work::Scan);
+        x.step("attach_unique", Phase::Contract, format!("attach {index} as a UNIQUE constraint"), Some(&self.table))
+            .sql(format!("ALTER TABLE {table} ADD CONSTRAINT {index} UNIQUE USING INDEX {index}"), LockMode::AccessExclusive, &table, Work::Instant);
+    }
+}

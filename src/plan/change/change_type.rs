@@ -1,0 +1,142 @@
+//! `change_type`: a new type for a column without rewriting the table under ACCESS
+//! EXCLUSIVE. A shadow column of the new type is kept in step with the old one by a two-way
+//! trigger (`up` converts old to new, `down` new to old), backfilled, given copies of the
+//! column's constraints and indexes, and renamed into place at contract. Casts that need no
+//! rewrite (varchar widening, varchar to text) are found in the catalog at run time and done
+//! in place with one short lock instead.
+
+use crate::pg::lock::LockMode;
+use crate::pg::quote;
+use crate::plan::change::rename_column::{copy_column_objects, finish_column_objects};
+use crate::plan::change::{valid_if_clean, Attribute, ChangeKind, Footprint};
+use crate::plan::check::{Checker, Ident, SqlText};
+use crate::plan::expand::{Assignment, Expansion, SyncRule};
+use crate::plan::source::FieldPath;
+use crate::plan::sql::{Expr, Work};
+use crate::plan::step::Phase;
+use serde::Deserialize;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Raw {
+    table: String,
+    column: String,
+    #[serde(rename = "type")]
+    sql_type: String,
+    up: Option<SqlText>,
+    down: Option<SqlText>,
+}
+
+#[derive(Debug, Clone)]
+pub struct ChangeType {
+    pub table: Ident,
+    pub column: Ident,
+    pub sql_type: String,
+    /// Old value to new, over the table's columns; `column::type` when not given.
+    pub up: Option<Expr>,
+    /// New value to old, where the column's name means its new value; a cast back when not
+    /// given.
+    pub down: Option<Expr>,
+}
+
+impl ChangeType {
+    fn shadow(&self) -> Ident {
+        Ident::trusted(quote::object_name(&["sb_new", self.column.as_str()]))
+    }
+
+    fn up_sql(&self) -> String {
+        match &self.up {
+            Some(up) => up.text.clone(),
+            None => format!("{}::{}", self.column.quoted(), self.sql_type),
+        }
+    }
+}
+
+impl ChangeKind for ChangeType {
+    type Raw = Raw;
+
+    fn check(raw: Raw, at: &FieldPath, cx: &mut Checker) -> Option<Self> {
+        let before = cx.error_count();
+        let table = cx.ident(&at.key("table"), &raw.table);
+        let column = cx.ident(&at.key("column"), &raw.column);
+        let sql_type = cx.sql_type(&at.key("type"), &raw.sql_type);
+        let up = raw.up.and_then(|u| cx.expr(&at.key("up"), &u));
+        let down = raw.down.and_then(|d| cx.expr(&at.key("down"), &d));
+        valid_if_clean(cx, before, || {
+            Some(ChangeType {
+                table,
+                column,
+                sql_type: sql_type?,
+                up,
+                down,
+            })
+        })
+    }
+
+    fn footprint(&self) -> Footprint {
+        let column = &self.column;
+        let mut reads: Vec<Ident> = self.up.iter().flat_map(|u| u.column_names()).map(|c| Ident::trusted(c.to_owned())).collect();
+        reads.push(column.clone());
+        Footprint {
+            table: Some(self.table.clone()),
+            uses: vec![column.clone()],
+            reads,
+            // `down` writes the old column for the new application's writes.
+            writes: vec![column.clone()],
+            alters: vec![
+                (column.clone(), Attribute::Type),
+                (column.clone(), Attribute::Nullability),
+                (column.clone(), Attribute::Default),
+            ],
+            ..Footprint::default()
+        }
+    }
+
+    fn expand(&self, x: &mut Expansion) {
+        let table = x.table(&self.table);
+        let shadow = self.shadow();
+        let (col, sh) = (self.column.quoted(), shadow.quoted());
+        let t = Some(&self.table);
+        x.step("add_shadow_column", Phase::Expand, format!("add {sh} of type {} beside {col}", self.sql_type), t)
+            .sql(format!("ALTER TABLE {table} ADD COLUMN {sh} {}", self.sql_type), LockMode::AccessExclusive, &table, Work::Instant)
+            .when(format!("the cast from <type of {col}> to {} rewrites the table; otherwise the change is one in-place ALTER COLUMN {col} TYPE {} and no other step runs", self.sql_type, self.sql_type))
+            .sql(format!("ALTER TABLE {table} ALTER COLUMN {col} DROP DEFAULT"), LockMode::AccessExclusive, &table, Work::Instant)
+            .when(format!("{col} has a default (the trigger supplies it while both columns exist)"));
+        let up_over_new = match &self.up {
+            Some(up) => up.over_record("NEW", &[]),
+            None => format!("NEW.{col}::{}", self.sql_type),
+        };
+        let down_over_new = match &self.down {
+            Some(down) => down.over_record("NEW", &[(self.column.as_str(), shadow.as_str())]),
+            None => format!("NEW.{sh}::<type of {col}>"),
+        };
+        x.sync(
+            &self.table,
+            SyncRule::Pair {
+                old: self.column.clone(),
+                new: shadow.clone(),
+                up: up_over_new,
+                down: down_over_new,
+                default: Some(format!("<default of {col}>")),
+            },
+        );
+        let up = self.up_sql();
+        let differs = format!("{sh} IS DISTINCT FROM ({up})");
+        x.backfill(
+            &self.table,
+            Assignment {
+                column: shadow.clone(),
+                value: up,
+                when: Some(differs.clone()),
+                verify: differs,
+            },
+        );
+        copy_column_objects(x, &self.table, &self.column, &shadow);
+        let nn = quote::ident(&x.helper_name("nn", &self.table, &shadow));
+        let step = x
+            .step("swap_columns", Phase::Contract, format!("drop the old {col} and rename {sh} into its place"), t)
+            .sql(format!("ALTER TABLE {table} DROP COLUMN {col}"), LockMode::AccessExclusive, &table, Work::Instant)
+            .sql(format!("ALTER TABLE {table} RENAME COLUMN {sh} TO {col}"), LockMode::AccessExclusive, &table, Work::Instant);
+        finish_column_objects(step, &table, &self.column, &self.column, &nn);
+    }
+}

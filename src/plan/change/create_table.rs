@@ -1,0 +1,108 @@
+//! `create_table`: a new, empty table; nothing else can be waiting on it, so every
+//! constraint is created inline. Foreign keys briefly lock the tables they reference.
+
+use crate::pg::lock::LockMode;
+use crate::pg::quote;
+use crate::plan::change::column::{Column, RawColumn};
+use crate::plan::change::{valid_if_clean, ChangeKind, Footprint};
+use crate::plan::check::{Checker, Ident};
+use crate::plan::diagnostic::Code;
+use crate::plan::expand::Expansion;
+use crate::plan::source::FieldPath;
+use crate::plan::sql::Work;
+use crate::plan::step::Phase;
+use serde::Deserialize;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Raw {
+    name: String,
+    columns: Vec<RawColumn>,
+    #[serde(default)]
+    primary_key: Vec<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct CreateTable {
+    pub name: Ident,
+    pub columns: Vec<Column>,
+    pub primary_key: Vec<Ident>,
+    at: FieldPath,
+}
+
+impl ChangeKind for CreateTable {
+    type Raw = Raw;
+
+    fn check(raw: Raw, at: &FieldPath, cx: &mut Checker) -> Option<Self> {
+        let before = cx.error_count();
+        let name = cx.ident(&at.key("name"), &raw.name);
+        if raw.columns.is_empty() {
+            cx.report(Code::BadTableDefinition, &at.key("columns"), format!("table `{name}` has no columns"), None);
+        }
+        let columns: Vec<Option<Column>> = raw
+            .columns
+            .into_iter()
+            .enumerate()
+            .map(|(i, c)| Column::check(c, &at.key("columns").index(i), cx))
+            .collect();
+        let known: Vec<&Ident> = columns.iter().flatten().map(|c| &c.name).collect();
+        for (i, column) in known.iter().enumerate() {
+            if known[..i].contains(column) {
+                cx.report(Code::BadTableDefinition, &at.key("columns").index(i).key("name"), format!("column `{column}` is defined twice"), None);
+            }
+        }
+        let primary_key = if raw.primary_key.is_empty() {
+            Vec::new()
+        } else {
+            cx.idents(&at.key("primary_key"), &raw.primary_key)
+        };
+        for (i, key) in primary_key.iter().enumerate() {
+            if !known.contains(&key) {
+                cx.report(Code::BadTableDefinition, &at.key("primary_key").index(i), format!("primary key column `{key}` is not among the table's columns"), None);
+            }
+        }
+        valid_if_clean(cx, before, || {
+            Some(CreateTable {
+                name,
+                columns: columns.into_iter().collect::<Option<Vec<_>>>()?,
+                primary_key,
+                at: at.clone(),
+            })
+        })
+    }
+
+    fn footprint(&self) -> Footprint {
+        Footprint {
+            creates_table: Some(self.name.clone()),
+            other_tables: self.columns.iter().filter_map(|c| c.references.as_ref()).map(|r| r.table.clone()).filter(|t| t != &self.name).collect(),
+            names: self
+                .columns
+                .iter()
+                .enumerate()
+                .flat_map(|(i, c)| c.constraint_names(&self.name, &self.at.key("columns").index(i)))
+                .collect(),
+            ..Footprint::default()
+        }
+    }
+
+    fn expand(&self, x: &mut Expansion) {
+        let table = x.table(&self.name);
+        let mut lines: Vec<String> = self.columns.iter().map(|c| c.inline_sql(&self.name, &x.plan.schema)).collect();
+        if !self.primary_key.is_empty() {
+            let columns = quote::ident_list(&self.primary_key.iter().map(Ident::as_str).collect::<Vec<_>>());
+            lines.push(format!("PRIMARY KEY ({columns})"));
+        }
+        let targets: Vec<String> = self
+            .columns
+            .iter()
+            .filter_map(|c| c.references.as_ref())
+            .map(|r| x.table(&r.table))
+            .collect();
+        let step = x
+            .step("create_table", Phase::Expand, format!("create table {}", self.name.quoted()), Some(&self.name))
+            .sql(format!("CREATE TABLE {table} (\n  {}\n)", lines.join(",\n  ")), LockMode::AccessExclusive, &table, Work::Instant);
+        for target in &targets {
+            step.also_locks(LockMode::ShareRowExclusive, target);
+        }
+    }
+}

@@ -1,0 +1,51 @@
+//! `drop_column`: nothing at expand (the old application still reads the column); dropped at
+//! contract, once the application that no longer uses it is deployed. Catalog-only.
+
+use crate::pg::lock::LockMode;
+use crate::plan::change::{valid_if_clean, ChangeKind, Footprint};
+use crate::plan::check::{Checker, Ident};
+use crate::plan::expand::Expansion;
+use crate::plan::source::FieldPath;
+use crate::plan::sql::Work;
+use crate::plan::step::Phase;
+use serde::Deserialize;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Raw {
+    table: String,
+    column: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct DropColumn {
+    pub table: Ident,
+    pub column: Ident,
+}
+
+impl ChangeKind for DropColumn {
+    type Raw = Raw;
+
+    fn check(raw: Raw, at: &FieldPath, cx: &mut Checker) -> Option<Self> {
+        let before = cx.error_count();
+        let table = cx.ident(&at.key("table"), &raw.table);
+        let column = cx.ident(&at.key("column"), &raw.column);
+        valid_if_clean(cx, before, || Some(DropColumn { table, column }))
+    }
+
+    fn footprint(&self) -> Footprint {
+        Footprint {
+            table: Some(self.table.clone()),
+            uses: vec![self.column.clone()],
+            removes: vec![(self.column.clone(), "dropped".into())],
+            ..Footprint::default()
+        }
+    }
+
+    fn expand(&self, x: &mut Expansion) {
+        let table = x.table(&self.table);
+        let col = self.column.quoted();
+        x.step("drop_column", Phase::Contract, format!("drop column {col}"), Some(&self.table))
+            .sql(format!("ALTER TABLE {table} DROP COLUMN {col}"), LockMode::AccessExclusive, &table, Work::Instant);
+    }
+}

@@ -1,0 +1,50 @@
+//! `drop_default`: catalog-only; affects rows inserted from then on.
+
+use crate::pg::lock::LockMode;
+use crate::plan::change::{valid_if_clean, Attribute, ChangeKind, Footprint};
+use crate::plan::check::{Checker, Ident};
+use crate::plan::expand::Expansion;
+use crate::plan::source::FieldPath;
+use crate::plan::sql::Work;
+use crate::plan::step::Phase;
+use serde::Deserialize;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Raw {
+    table: String,
+    column: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct DropDefault {
+    pub table: Ident,
+    pub column: Ident,
+}
+
+impl ChangeKind for DropDefault {
+    type Raw = Raw;
+
+    fn check(raw: Raw, at: &FieldPath, cx: &mut Checker) -> Option<Self> {
+        let before = cx.error_count();
+        let table = cx.ident(&at.key("table"), &raw.table);
+        let column = cx.ident(&at.key("column"), &raw.column);
+        valid_if_clean(cx, before, || Some(DropDefault { table, column }))
+    }
+
+    fn footprint(&self) -> Footprint {
+        Footprint {
+            table: Some(self.table.clone()),
+            uses: vec![self.column.clone()],
+            alters: vec![(self.column.clone(), Attribute::Default)],
+            ..Footprint::default()
+        }
+    }
+
+    fn expand(&self, x: &mut Expansion) {
+        let table = x.table(&self.table);
+        let col = self.column.quoted();
+        x.step("drop_default", Phase::Expand, format!("drop the default of {col}"), Some(&self.table))
+            .sql(format!("ALTER TABLE {table} ALTER COLUMN {col} DROP DEFAULT"), LockMode::AccessExclusive, &table, Work::Instant);
+    }
+}

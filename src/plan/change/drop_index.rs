@@ -1,0 +1,43 @@
+//! `drop_index`: DROP INDEX CONCURRENTLY at contract, once no deployed query needs it.
+
+use crate::pg::lock::LockMode;
+use crate::pg::quote;
+use crate::plan::change::{valid_if_clean, ChangeKind, Footprint};
+use crate::plan::check::{Checker, Ident};
+use crate::plan::expand::Expansion;
+use crate::plan::source::FieldPath;
+use crate::plan::sql::Work;
+use crate::plan::step::Phase;
+use serde::Deserialize;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Raw {
+    name: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct DropIndex {
+    pub name: Ident,
+}
+
+impl ChangeKind for DropIndex {
+    type Raw = Raw;
+
+    fn check(raw: Raw, at: &FieldPath, cx: &mut Checker) -> Option<Self> {
+        let before = cx.error_count();
+        let name = cx.ident(&at.key("name"), &raw.name);
+        valid_if_clean(cx, before, || Some(DropIndex { name }))
+    }
+
+    fn footprint(&self) -> Footprint {
+        Footprint::default()
+    }
+
+    fn expand(&self, x: &mut Expansion) {
+        let index = quote::qualified(x.plan.schema.as_str(), self.name.as_str());
+        x.step("drop_index", Phase::Contract, format!("drop index {} concurrently", self.name.quoted()), None)
+            .outside_transaction()
+            .sql(format!("DROP INDEX CONCURRENTLY IF EXISTS {index}"), LockMode::ShareUpdateExclusive, &format!("<table of {index}>"), Work::Instant);
+    }
+}

@@ -1,0 +1,44 @@
+//! `drop_table`: nothing at expand; dropped at contract, once no deployed code uses it.
+
+use crate::pg::lock::LockMode;
+use crate::plan::change::{valid_if_clean, ChangeKind, Footprint};
+use crate::plan::check::{Checker, Ident};
+use crate::plan::expand::Expansion;
+use crate::plan::source::FieldPath;
+use crate::plan::sql::Work;
+use crate::plan::step::Phase;
+use serde::Deserialize;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Raw {
+    name: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct DropTable {
+    pub name: Ident,
+}
+
+impl ChangeKind for DropTable {
+    type Raw = Raw;
+
+    fn check(raw: Raw, at: &FieldPath, cx: &mut Checker) -> Option<Self> {
+        let before = cx.error_count();
+        let name = cx.ident(&at.key("name"), &raw.name);
+        valid_if_clean(cx, before, || Some(DropTable { name }))
+    }
+
+    fn footprint(&self) -> Footprint {
+        Footprint {
+            removes_table: Some((self.name.clone(), "dropped".into())),
+            ..Footprint::default()
+        }
+    }
+
+    fn expand(&self, x: &mut Expansion) {
+        let table = x.table(&self.name);
+        x.step("drop_table", Phase::Contract, format!("drop table {}", self.name.quoted()), Some(&self.name))
+            .sql(format!("DROP TABLE {table}"), LockMode::AccessExclusive, &table, Work::Instant);
+    }
+}

@@ -1,0 +1,129 @@
+//! The change catalogue. Each kind lives in its own file behind `ChangeKind`: its raw serde
+//! shape, the checks that turn it into a validated change, what it touches (its footprint,
+//! used for the plan-level checks and cross-change edges) and the steps it expands into.
+
+pub mod column;
+
+use crate::plan::check::{Checker, Ident};
+use crate::plan::expand::Expansion;
+use crate::plan::source::FieldPath;
+use serde::de::DeserializeOwned;
+
+pub trait ChangeKind: Sized {
+    /// The plan file's shape of this change, read by serde with unknown keys refused.
+    type Raw: DeserializeOwned;
+
+    /// Checks the raw change; reports every problem to `cx` and returns None if any.
+    fn check(raw: Self::Raw, at: &FieldPath, cx: &mut Checker) -> Option<Self>;
+
+    /// What the change touches.
+    fn footprint(&self) -> Footprint;
+
+    /// Adds the change's steps, and its part of the table's shared trigger and backfill.
+    fn expand(&self, x: &mut Expansion);
+}
+
+/// Which property of a column a change redefines; two changes redefining the same one fight.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Attribute {
+    Type,
+    Nullability,
+    Default,
+}
+
+/// What one change touches, for the checks across the changes of a plan.
+#[derive(Debug, Default)]
+pub struct Footprint {
+    /// The table whose columns the lists below name.
+    pub table: Option<Ident>,
+    /// Columns that must exist when the change runs.
+    pub uses: Vec<Ident>,
+    /// Columns whose values the change's trigger or backfill computes from.
+    pub reads: Vec<Ident>,
+    /// Columns whose stored values the change writes.
+    pub writes: Vec<Ident>,
+    pub alters: Vec<(Ident, Attribute)>,
+    pub creates: Vec<Ident>,
+    /// Columns gone once the change is complete, with how ("dropped", "renamed to `x`").
+    pub removes: Vec<(Ident, String)>,
+    /// Other tables that must exist (foreign key targets).
+    pub other_tables: Vec<Ident>,
+    pub creates_table: Option<Ident>,
+    pub removes_table: Option<(Ident, String)>,
+    /// Index and constraint names the change creates, with the field that names each.
+    pub names: Vec<(Ident, FieldPath)>,
+}
+
+macro_rules! change_kinds {
+    ($($module:ident => $kind:ident),* $(,)?) => {
+        $(pub mod $module;)*
+
+        /// One validated entry of a plan's `changes:` list.
+        #[derive(Debug, Clone)]
+        pub enum Change { $($kind($module::$kind),)* }
+
+        /// The change kinds' names as plan files write them.
+        pub const KINDS: &[&str] = &[$(stringify!($module),)*];
+
+        impl Change {
+            pub fn kind(&self) -> &'static str {
+                match self { $(Change::$kind(_) => stringify!($module),)* }
+            }
+
+            pub fn footprint(&self) -> Footprint {
+                match self { $(Change::$kind(c) => c.footprint(),)* }
+            }
+
+            pub fn expand(&self, x: &mut Expansion) {
+                match self { $(Change::$kind(c) => c.expand(x),)* }
+            }
+
+            /// Reads a change of kind `kind`; None when the kind is unknown, Some(None) when
+            /// the change is invalid (already reported).
+            pub(crate) fn check(
+                kind: &str,
+                value: serde_yaml::Value,
+                at: &FieldPath,
+                cx: &mut Checker,
+            ) -> Option<Option<Change>> {
+                match kind {
+                    $(stringify!($module) => Some(
+                        cx.deserialize::<<$module::$kind as ChangeKind>::Raw>(at, value)
+                            .and_then(|raw| $module::$kind::check(raw, at, cx))
+                            .map(Change::$kind),
+                    ),)*
+                    _ => None,
+                }
+            }
+        }
+    };
+}
+
+change_kinds! {
+    add_column => AddColumn,
+    rename_column => RenameColumn,
+    set_not_null => SetNotNull,
+    drop_not_null => DropNotNull,
+    change_type => ChangeType,
+    set_default => SetDefault,
+    drop_default => DropDefault,
+    drop_column => DropColumn,
+    add_index => AddIndex,
+    drop_index => DropIndex,
+    add_check => AddCheck,
+    add_foreign_key => AddForeignKey,
+    add_unique => AddUnique,
+    create_table => CreateTable,
+    drop_table => DropTable,
+    rename_table => RenameTable,
+    sql => Sql,
+}
+
+/// Finishes a `check`: the change is valid when no error was reported while checking it.
+pub(crate) fn valid_if_clean<T>(cx: &Checker, errors_before: usize, value: impl FnOnce() -> Option<T>) -> Option<T> {
+    if cx.error_count() > errors_before {
+        None
+    } else {
+        value()
+    }
+}

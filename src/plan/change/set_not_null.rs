@@ -1,0 +1,84 @@
+//! `set_not_null`: NOT NULL without the full-table scan under ACCESS EXCLUSIVE that a plain
+//! SET NOT NULL does. Existing NULLs are filled in batches (when `fill` is given), the old
+//! application's NULL writes are filled by the trigger, a CHECK (c IS NOT NULL) is added
+//! NOT VALID and validated, and contract's SET NOT NULL then trusts that CHECK.
+
+use crate::pg::lock::LockMode;
+use crate::pg::quote;
+use crate::plan::change::{valid_if_clean, ChangeKind, Footprint, Attribute};
+use crate::plan::check::{Checker, Ident, SqlText};
+use crate::plan::expand::{Assignment, Expansion, SyncRule};
+use crate::plan::source::FieldPath;
+use crate::plan::sql::{Expr, Work};
+use crate::plan::step::Phase;
+use serde::Deserialize;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Raw {
+    table: String,
+    column: String,
+    fill: Option<SqlText>,
+}
+
+#[derive(Debug, Clone)]
+pub struct SetNotNull {
+    pub table: Ident,
+    pub column: Ident,
+    pub fill: Option<Expr>,
+}
+
+impl ChangeKind for SetNotNull {
+    type Raw = Raw;
+
+    fn check(raw: Raw, at: &FieldPath, cx: &mut Checker) -> Option<Self> {
+        let before = cx.error_count();
+        let table = cx.ident(&at.key("table"), &raw.table);
+        let column = cx.ident(&at.key("column"), &raw.column);
+        let fill = raw.fill.and_then(|f| cx.expr(&at.key("fill"), &f));
+        valid_if_clean(cx, before, || Some(SetNotNull { table, column, fill }))
+    }
+
+    fn footprint(&self) -> Footprint {
+        Footprint {
+            table: Some(self.table.clone()),
+            uses: vec![self.column.clone()],
+            reads: self.fill.iter().flat_map(|f| f.column_names()).map(|c| Ident::trusted(c.to_owned())).collect(),
+            writes: self.fill.iter().map(|_| self.column.clone()).collect(),
+            alters: vec![(self.column.clone(), Attribute::Nullability)],
+            ..Footprint::default()
+        }
+    }
+
+    fn expand(&self, x: &mut Expansion) {
+        let table = x.table(&self.table);
+        let col = self.column.quoted();
+        let helper = quote::ident(&x.helper_name("nn", &self.table, &self.column));
+        let t = Some(&self.table);
+        if let Some(fill) = &self.fill {
+            x.sync(
+                &self.table,
+                SyncRule::Fill {
+                    column: self.column.clone(),
+                    value: fill.over_record("NEW", &[]),
+                },
+            );
+            x.backfill(
+                &self.table,
+                Assignment {
+                    column: self.column.clone(),
+                    value: fill.text.clone(),
+                    when: Some(format!("{col} IS NULL")),
+                    verify: format!("{col} IS NULL"),
+                },
+            );
+        }
+        x.step("add_not_null_check", Phase::Validate, format!("add CHECK ({col} IS NOT NULL) NOT VALID"), t)
+            .sql(format!("ALTER TABLE {table} ADD CONSTRAINT {helper} CHECK ({col} IS NOT NULL) NOT VALID"), LockMode::AccessExclusive, &table, Work::Instant);
+        x.step("validate_not_null_check", Phase::Validate, format!("validate CHECK ({col} IS NOT NULL)"), t)
+            .sql(format!("ALTER TABLE {table} VALIDATE CONSTRAINT {helper}"), LockMode::ShareUpdateExclusive, &table, Work::Scan);
+        x.step("set_not_null", Phase::Contract, format!("make {col} NOT NULL (backed by the validated CHECK)"), t)
+            .sql(format!("ALTER TABLE {table} ALTER COLUMN {col} SET NOT NULL"), LockMode::AccessExclusive, &table, Work::Instant)
+            .sql(format!("ALTER TABLE {table} DROP CONSTRAINT {helper}"), LockMode::AccessExclusive, &table, Work::Instant);
+    }
+}

@@ -1,0 +1,331 @@
+//! The planner's workbench. Each change adds its own steps here and contributes to the work
+//! it shares with the plan's other changes on the same table: ONE dual-write trigger and ONE
+//! backfill pass per (plan, table). `finish` turns it all into steps and the edges between
+//! them.
+
+use crate::pg::lock::LockMode;
+use crate::pg::quote::{self, object_name};
+use crate::plan::check::Ident;
+use crate::plan::sql::Work;
+use crate::plan::step::{Phase, Step};
+use crate::plan::Plan;
+
+/// How the dual-write trigger keeps one column in step for one change.
+#[derive(Debug, Clone)]
+pub enum SyncRule {
+    /// Two columns holding one value in two shapes (rename_column, change_type). `up` and
+    /// `down` are already written over `NEW`.
+    Pair {
+        old: Ident,
+        new: Ident,
+        up: String,
+        down: String,
+        /// Supplied when an INSERT leaves both columns NULL (neither carries a DEFAULT while
+        /// the pair exists).
+        default: Option<String>,
+    },
+    /// A new column computed from the others unless the writer sets it (add_column).
+    Computed { column: Ident, value: String },
+    /// A value put in place of NULL writes (set_not_null's fill).
+    Fill { column: Ident, value: String },
+    /// A value put in place of one that would break a check (add_check's fill).
+    CheckFill { check: String, column: Ident, value: String },
+}
+
+/// One column the backfill sets, and on which rows.
+#[derive(Debug, Clone)]
+pub struct Assignment {
+    pub column: Ident,
+    /// The new value, over the table's columns.
+    pub value: String,
+    /// Rows that need the assignment; None means every row.
+    pub when: Option<String>,
+    /// Rows that are wrong once the backfill is done; counted before contract may start.
+    pub verify: String,
+}
+
+struct TableWork {
+    table: Ident,
+    sync: Vec<(usize, SyncRule)>,
+    backfill: Vec<(usize, Assignment)>,
+}
+
+/// The steps of one plan and the edges between them (indices into `steps`, from -> to).
+#[derive(Debug, Clone)]
+pub struct PlanSteps {
+    pub steps: Vec<Step>,
+    pub edges: Vec<(usize, usize)>,
+}
+
+pub struct Expansion<'p> {
+    pub plan: &'p Plan,
+    state_schema: &'p str,
+    current: usize,
+    own: Vec<(usize, Step)>,
+    tables: Vec<TableWork>,
+}
+
+// Where a step sorts inside its phase when chaining one change's steps.
+const FIRST: u8 = 0;
+const MIDDLE: u8 = 1;
+const LAST: u8 = 2;
+
+impl<'p> Expansion<'p> {
+    pub fn new(plan: &'p Plan, state_schema: &'p str) -> Self {
+        Expansion {
+            plan,
+            state_schema,
+            current: 0,
+            own: Vec::new(),
+            tables: Vec::new(),
+        }
+    }
+
+    /// The quoted, schema-qualified name of a table of this plan.
+    pub fn table(&self, table: &Ident) -> String {
+        quote::qualified(self.plan.schema.as_str(), table.as_str())
+    }
+
+    /// Adds a step of the current change; `name` is unique within the change.
+    pub fn step(&mut self, name: &str, phase: Phase, title: String, table: Option<&Ident>) -> &mut Step {
+        let mut step = Step::new(&self.plan.id, format!("{}.{name}", self.current), title, phase);
+        step.table = table.map(|t| t.to_string());
+        step.changes = vec![self.current];
+        self.own.push((self.current, step));
+        &mut self.own.last_mut().expect("just pushed").1
+    }
+
+    pub fn sync(&mut self, table: &Ident, rule: SyncRule) {
+        let current = self.current;
+        self.table_work(table).sync.push((current, rule));
+    }
+
+    pub fn backfill(&mut self, table: &Ident, assignment: Assignment) {
+        let current = self.current;
+        self.table_work(table).backfill.push((current, assignment));
+    }
+
+    /// A deterministic name for a helper object (constraint, index, column) of this plan.
+    pub fn helper_name(&self, kind: &str, table: &Ident, column: &Ident) -> String {
+        object_name(&["sb", kind, table.as_str(), column.as_str()])
+    }
+
+    fn table_work(&mut self, table: &Ident) -> &mut TableWork {
+        let at = match self.tables.iter().position(|t| &t.table == table) {
+            Some(at) => at,
+            None => {
+                self.tables.push(TableWork {
+                    table: table.clone(),
+                    sync: Vec::new(),
+                    backfill: Vec::new(),
+                });
+                self.tables.len() - 1
+            }
+        };
+        &mut self.tables[at]
+    }
+
+    pub(crate) fn set_current(&mut self, change: usize) {
+        self.current = change;
+    }
+
+    /// Builds the shared steps and links every change's steps in phase order.
+    pub fn finish(self, dependencies: &[(usize, usize)]) -> PlanSteps {
+        let change_count = self.plan.changes.len();
+        // (step, rank within its change's chain, the changes it serves)
+        let mut ranked: Vec<(Step, u8)> = Vec::new();
+        for (_, step) in self.own {
+            let rank = if step.phase == Phase::Contract { MIDDLE } else { FIRST };
+            ranked.push((step, rank));
+        }
+        for work in &self.tables {
+            ranked.extend(shared_steps(self.plan, self.state_schema, work));
+        }
+        let steps: Vec<Step> = ranked.iter().map(|(s, _)| s.clone()).collect();
+
+        let mut edges = Vec::new();
+        let mut chains: Vec<Vec<usize>> = vec![Vec::new(); change_count];
+        for (index, (step, _)) in ranked.iter().enumerate() {
+            for &change in &step.changes {
+                chains[change].push(index);
+            }
+        }
+        for chain in &mut chains {
+            chain.sort_by_key(|&i| (ranked[i].0.phase, ranked[i].1, i));
+            for pair in chain.windows(2) {
+                let (a, b) = (&steps[pair[0]], &steps[pair[1]]);
+                if a.stage == b.stage {
+                    edges.push((pair[0], pair[1]));
+                }
+            }
+        }
+        for &(later, earlier) in dependencies {
+            let (Some(&first_later), Some(earlier_chain)) = (chains[later].first(), chains.get(earlier)) else {
+                continue;
+            };
+            let shares = chains[later].iter().any(|i| steps[*i].changes.len() > 1 && earlier_chain.contains(i));
+            let from = if shares {
+                earlier_chain.first()
+            } else {
+                earlier_chain.iter().rev().find(|&&i| steps[i].phase != Phase::Contract)
+            };
+            if let Some(&from) = from {
+                if steps[from].stage == steps[first_later].stage {
+                    edges.push((from, first_later));
+                }
+            }
+        }
+        edges.sort_unstable();
+        edges.dedup();
+        PlanSteps { steps, edges }
+    }
+}
+
+fn changes_of<T>(items: &[(usize, T)]) -> Vec<usize> {
+    let mut changes: Vec<usize> = items.iter().map(|(c, _)| *c).collect();
+    changes.dedup();
+    changes
+}
+
+fn shared_steps(plan: &Plan, state_schema: &str, work: &TableWork) -> Vec<(Step, u8)> {
+    let table = quote::qualified(plan.schema.as_str(), work.table.as_str());
+    let mut out = Vec::new();
+    if !work.sync.is_empty() {
+        let function = quote::qualified(state_schema, &object_name(&["sync", &plan.id, work.table.as_str()]));
+        let trigger = quote::ident(&object_name(&["zz_switchback", &plan.id]));
+        let changes = changes_of(&work.sync);
+        let mut sync = Step::new(
+            &plan.id,
+            format!("{}.sync", work.table),
+            format!("install the dual-write trigger on {}", work.table.quoted()),
+            Phase::Sync,
+        );
+        sync.table = Some(work.table.to_string());
+        sync.changes = changes.clone();
+        // CREATE OR REPLACE TRIGGER (PostgreSQL 14+) takes SHARE ROW EXCLUSIVE, where
+        // DROP TRIGGER + CREATE TRIGGER would need ACCESS EXCLUSIVE on a re-run.
+        sync.sql_without_lock(trigger_function(&function, &work.sync))
+            .sql(
+                format!(
+                    "CREATE OR REPLACE TRIGGER {trigger} BEFORE INSERT OR UPDATE ON {table} FOR EACH ROW\n  WHEN (current_setting('switchback.backfill', true) IS DISTINCT FROM 'on')\n  EXECUTE FUNCTION {function}()"
+                ),
+                LockMode::ShareRowExclusive,
+                &table,
+                Work::Instant,
+            );
+        out.push((sync, MIDDLE));
+
+        let mut drop = Step::new(
+            &plan.id,
+            format!("{}.drop_sync", work.table),
+            format!("drop the dual-write trigger on {}", work.table.quoted()),
+            Phase::Contract,
+        );
+        drop.table = Some(work.table.to_string());
+        drop.changes = changes;
+        drop.sql(format!("DROP TRIGGER IF EXISTS {trigger} ON {table}"), LockMode::AccessExclusive, &table, Work::Instant)
+            .sql_without_lock(format!("DROP FUNCTION IF EXISTS {function}()"));
+        out.push((drop, FIRST));
+    }
+    if !work.backfill.is_empty() {
+        let changes = changes_of(&work.backfill);
+        let assignments: Vec<&Assignment> = work.backfill.iter().map(|(_, a)| a).collect();
+        let mut backfill = Step::new(
+            &plan.id,
+            format!("{}.backfill", work.table),
+            format!("backfill {} ({})", work.table.quoted(), columns_list(&assignments)),
+            Phase::Backfill,
+        );
+        backfill.table = Some(work.table.to_string());
+        backfill.changes = changes.clone();
+        backfill
+            .outside_transaction()
+            .sql(backfill_update(&table, &assignments), LockMode::RowExclusive, &table, Work::Batched);
+        out.push((backfill, MIDDLE));
+
+        let mut verify = Step::new(
+            &plan.id,
+            format!("{}.verify", work.table),
+            format!("verify the backfill of {}", work.table.quoted()),
+            Phase::Validate,
+        );
+        verify.table = Some(work.table.to_string());
+        verify.changes = changes;
+        let wrong = assignments
+            .iter()
+            .map(|a| format!("({})", a.verify))
+            .collect::<Vec<_>>()
+            .join("\n     OR ");
+        verify.outside_transaction().sql(
+            format!("SELECT count(*) FROM {table}\n  WHERE <key range of the batch>\n    AND ({wrong})"),
+            LockMode::AccessShare,
+            &table,
+            Work::Batched,
+        );
+        out.push((verify, LAST));
+    }
+    out
+}
+
+fn columns_list(assignments: &[&Assignment]) -> String {
+    assignments
+        .iter()
+        .map(|a| a.column.quoted())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// One UPDATE per batch for all of a table's assignments, so the table is walked once.
+fn backfill_update(table: &str, assignments: &[&Assignment]) -> String {
+    let single = assignments.len() == 1;
+    let sets = assignments
+        .iter()
+        .map(|a| match &a.when {
+            Some(when) if !single => format!("{col} = CASE WHEN {when} THEN {value} ELSE {col} END", col = a.column.quoted(), value = a.value),
+            _ => format!("{} = {}", a.column.quoted(), a.value),
+        })
+        .collect::<Vec<_>>()
+        .join(",\n      ");
+    let whens: Option<Vec<&str>> = assignments.iter().map(|a| a.when.as_deref()).collect();
+    let filter = match whens {
+        Some(whens) => format!("\n    AND ({})", whens.join(" OR ")),
+        None => String::new(),
+    };
+    format!("UPDATE {table}\n  SET {sets}\n  WHERE <key range of the batch>{filter}")
+}
+
+fn trigger_function(function: &str, rules: &[(usize, SyncRule)]) -> String {
+    let mut body = String::new();
+    for (change, rule) in rules {
+        body.push_str(&format!("  -- changes[{change}]\n"));
+        body.push_str(&rule_body(rule));
+    }
+    format!("CREATE OR REPLACE FUNCTION {function}() RETURNS trigger\nLANGUAGE plpgsql AS $sync$\nBEGIN\n{body}  RETURN NEW;\nEND\n$sync$")
+}
+
+fn rule_body(rule: &SyncRule) -> String {
+    match rule {
+        SyncRule::Pair { old, new, up, down, default } => {
+            let (o, n) = (format!("NEW.{}", old.quoted()), format!("NEW.{}", new.quoted()));
+            let (oo, on) = (format!("OLD.{}", old.quoted()), format!("OLD.{}", new.quoted()));
+            let both_null = default
+                .as_ref()
+                .map(|d| format!("    ELSIF {o} IS NULL AND {n} IS NULL THEN\n      {o} := {d};\n      {n} := {up};\n"))
+                .unwrap_or_default();
+            format!(
+                "  IF TG_OP = 'INSERT' THEN\n    IF {n} IS NULL AND {o} IS NOT NULL THEN\n      {n} := {up};\n    ELSIF {o} IS NULL AND {n} IS NOT NULL THEN\n      {o} := {down};\n{both_null}    END IF;\n  ELSIF {o} IS DISTINCT FROM {oo} AND {n} IS NOT DISTINCT FROM {on} THEN\n    {n} := {up};\n  ELSIF {n} IS DISTINCT FROM {on} AND {o} IS NOT DISTINCT FROM {oo} THEN\n    {o} := {down};\n  END IF;\n"
+            )
+        }
+        SyncRule::Computed { column, value } => {
+            let (c, oc) = (format!("NEW.{}", column.quoted()), format!("OLD.{}", column.quoted()));
+            format!("  IF (TG_OP = 'INSERT' AND {c} IS NULL) OR (TG_OP = 'UPDATE' AND {c} IS NOT DISTINCT FROM {oc}) THEN\n    {c} := {value};\n  END IF;\n")
+        }
+        SyncRule::Fill { column, value } => {
+            let c = format!("NEW.{}", column.quoted());
+            format!("  IF {c} IS NULL THEN\n    {c} := {value};\n  END IF;\n")
+        }
+        SyncRule::CheckFill { check, column, value } => {
+            format!("  IF ({check}) IS FALSE THEN\n    NEW.{} := {value};\n  END IF;\n", column.quoted())
+        }
+    }
+}

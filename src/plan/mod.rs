@@ -1,0 +1,91 @@
+//! Plan files: reading them (YAML through serde, positions through the source map), checking
+//! them, and the validated model the planner expands into steps.
+
+pub mod change;
+pub mod check;
+pub mod diagnostic;
+pub mod duration;
+pub mod expand;
+pub mod folder;
+mod load;
+mod semantics;
+pub mod source;
+pub mod sql;
+pub mod step;
+
+use crate::plan::change::Change;
+use crate::plan::check::Ident;
+use crate::plan::diagnostic::Position;
+use crate::plan::expand::{Expansion, PlanSteps};
+use std::path::PathBuf;
+use std::time::Duration;
+
+pub use load::load_file;
+
+/// A plan another plan must see completed first.
+#[derive(Debug, Clone)]
+pub struct Dependency {
+    pub id: String,
+    pub position: Option<Position>,
+    pub field: String,
+}
+
+/// Starting values for a plan's backfills; all of them can be changed while it runs.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct BackfillSettings {
+    pub batch_size: u64,
+    #[serde(serialize_with = "serialize_duration")]
+    pub target_batch_time: Duration,
+    /// 0 means unlimited.
+    pub max_rows_per_second: u64,
+    #[serde(serialize_with = "serialize_duration")]
+    pub max_replica_lag: Duration,
+}
+
+impl Default for BackfillSettings {
+    fn default() -> Self {
+        BackfillSettings {
+            batch_size: 10_000,
+            target_batch_time: Duration::from_millis(100),
+            max_rows_per_second: 0,
+            max_replica_lag: Duration::from_secs(10),
+        }
+    }
+}
+
+pub const DEFAULT_LOCK_TIMEOUT: Duration = Duration::from_secs(2);
+
+pub(crate) fn serialize_duration<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&duration::format(*d))
+}
+
+/// A checked plan file.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    /// The file stem: `20261122_users_full_name`.
+    pub id: String,
+    pub file: PathBuf,
+    pub description: Option<String>,
+    pub depends_on: Vec<Dependency>,
+    pub schema: Ident,
+    pub changes: Vec<Change>,
+    pub backfill: BackfillSettings,
+    pub lock_timeout: Duration,
+    /// FNV-1a of the file's bytes; a plan whose file changed after it started is refused.
+    pub checksum: String,
+    /// (later, earlier): change `later` uses something change `earlier` creates.
+    pub change_dependencies: Vec<(usize, usize)>,
+}
+
+impl Plan {
+    /// The plan's steps and the edges between them. `state_schema` holds switchback's own
+    /// objects (trigger functions).
+    pub fn steps(&self, state_schema: &str) -> PlanSteps {
+        let mut x = Expansion::new(self, state_schema);
+        for (index, change) in self.changes.iter().enumerate() {
+            x.set_current(index);
+            change.expand(&mut x);
+        }
+        x.finish(&self.change_dependencies)
+    }
+}

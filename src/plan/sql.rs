@@ -1,0 +1,387 @@
+//! SQL fragments from plan files, checked with PostgreSQL's own grammar (libpg_query) so a
+//! typo fails at `validate` time instead of halfway through a migration. Fragments are kept
+//! as written; what the parse tree tells us (column references, called functions, the lock a
+//! raw statement takes) is kept beside the text.
+
+use crate::pg::lock::LockMode;
+use pg_query::protobuf::{AlterTableType, ConstrType};
+use pg_query::{NodeEnum, NodeRef, ParserOptions};
+use serde::Serialize;
+
+/// A scalar SQL expression over the columns of one table (`lower(email)`, `'n/a'`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Expr {
+    pub text: String,
+    /// Unqualified column names the expression reads, with their byte offset in `text`.
+    pub columns: Vec<(String, usize)>,
+    /// Names of the functions it calls, lower-case, without schema.
+    pub functions: Vec<String>,
+}
+
+/// Functions whose result changes from row to row: as a column default they would force
+/// PostgreSQL to rewrite the table, so switchback backfills them instead.
+const VOLATILE_FUNCTIONS: &[&str] = &[
+    "random",
+    "gen_random_uuid",
+    "uuid_generate_v1",
+    "uuid_generate_v1mc",
+    "uuid_generate_v4",
+    "uuidv4",
+    "uuidv7",
+    "clock_timestamp",
+    "timeofday",
+    "nextval",
+    "txid_current",
+];
+
+impl Expr {
+    pub fn parse(text: &str) -> Result<Expr, String> {
+        // Offsets of column references are kept relative to the trimmed text we store.
+        let text = text.trim();
+        if text.is_empty() {
+            return Err("the expression is empty".into());
+        }
+        let parsed = pg_query::parse(text, ParserOptions::PLPGSQL_EXPR).map_err(parse_error)?;
+        let select = match parsed.protobuf.stmts.as_slice() {
+            [raw] => match raw.stmt.as_ref().and_then(|s| s.node.as_ref()) {
+                Some(NodeEnum::SelectStmt(select)) => select,
+                _ => return Err(not_single_expression(text)),
+            },
+            _ => return Err(not_single_expression(text)),
+        };
+        let single_target = select.target_list.len() == 1
+            && matches!(
+                select.target_list[0].node.as_ref(),
+                Some(NodeEnum::ResTarget(t)) if t.name.is_empty()
+            );
+        let has_clauses = !select.from_clause.is_empty()
+            || select.where_clause.is_some()
+            || !select.group_clause.is_empty()
+            || select.having_clause.is_some()
+            || !select.window_clause.is_empty()
+            || !select.sort_clause.is_empty()
+            || select.limit_count.is_some()
+            || select.limit_offset.is_some()
+            || !select.locking_clause.is_empty()
+            || !select.distinct_clause.is_empty();
+        if !single_target || has_clauses {
+            return Err(not_single_expression(text));
+        }
+        let mut columns = Vec::new();
+        let mut functions = Vec::new();
+        for (node, ..) in parsed.protobuf.nodes() {
+            match node {
+                NodeRef::ColumnRef(c) => {
+                    if let [field] = c.fields.as_slice() {
+                        if let Some(NodeEnum::String(s)) = field.node.as_ref() {
+                            columns.push((s.sval.clone(), c.location.max(0) as usize));
+                        }
+                    }
+                }
+                NodeRef::FuncCall(f) => {
+                    if let Some(NodeEnum::String(s)) = f.funcname.last().and_then(|n| n.node.as_ref()) {
+                        functions.push(s.sval.to_lowercase());
+                    }
+                }
+                _ => {}
+            }
+        }
+        columns.sort_by_key(|(_, at)| *at);
+        Ok(Expr {
+            text: text.to_owned(),
+            columns,
+            functions,
+        })
+    }
+
+    pub fn is_volatile(&self) -> bool {
+        self.functions
+            .iter()
+            .any(|f| VOLATILE_FUNCTIONS.contains(&f.as_str()))
+    }
+
+    pub fn reads(&self, column: &str) -> bool {
+        self.columns.iter().any(|(c, _)| c == column)
+    }
+
+    pub fn column_names(&self) -> impl Iterator<Item = &str> {
+        self.columns.iter().map(|(c, _)| c.as_str())
+    }
+
+    /// The expression with every column reference written as a field of `record` (`NEW`),
+    /// after applying `renames` (old name -> new name). Used for trigger bodies, where a
+    /// plan's `lower(email)` must read `lower(NEW."email")`.
+    pub fn over_record(&self, record: &str, renames: &[(&str, &str)]) -> String {
+        let mut out = String::with_capacity(self.text.len() + 16);
+        let mut copied = 0;
+        for (name, at) in &self.columns {
+            let len = identifier_len(&self.text[*at..]);
+            out.push_str(&self.text[copied..*at]);
+            let target = renames
+                .iter()
+                .find(|(from, _)| from == name)
+                .map_or(name.as_str(), |(_, to)| *to);
+            out.push_str(&format!("{record}.{}", crate::pg::quote::ident(target)));
+            copied = at + len;
+        }
+        out.push_str(&self.text[copied..]);
+        out
+    }
+}
+
+/// Length in bytes of the identifier token at the start of `text` (quoted or bare).
+fn identifier_len(text: &str) -> usize {
+    let mut chars = text.char_indices().peekable();
+    if text.starts_with('"') {
+        chars.next();
+        while let Some((i, c)) = chars.next() {
+            if c == '"' {
+                if matches!(chars.peek(), Some((_, '"'))) {
+                    chars.next();
+                } else {
+                    return i + 1;
+                }
+            }
+        }
+        return text.len();
+    }
+    text.char_indices()
+        .find(|(_, c)| !(c.is_alphanumeric() || *c == '_' || *c == '$'))
+        .map_or(text.len(), |(i, _)| i)
+}
+
+fn not_single_expression(text: &str) -> String {
+    format!("`{}` is not a single SQL expression", text.trim())
+}
+
+fn parse_error(error: pg_query::Error) -> String {
+    match error {
+        pg_query::Error::Parse(message) => message,
+        pg_query::Error::Conversion(_) => "SQL text cannot contain a NUL byte".into(),
+        other => other.to_string(),
+    }
+}
+
+/// Checks a column type (`varchar(20)`, `timestamp with time zone`, `int[]`) and returns it
+/// as written.
+pub fn parse_type(text: &str) -> Result<String, String> {
+    if text.trim().is_empty() {
+        return Err("the type is empty".into());
+    }
+    let parsed = pg_query::parse(text, ParserOptions::TYPE_NAME).map_err(parse_error)?;
+    let is_type = parsed
+        .protobuf
+        .nodes()
+        .iter()
+        .any(|(node, ..)| matches!(node, NodeRef::TypeName(_)));
+    if !is_type {
+        return Err(format!("`{}` is not a type", text.trim()));
+    }
+    Ok(text.trim().to_owned())
+}
+
+/// What running a statement does to the table it touches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Work {
+    /// Catalog-only: done in milliseconds once the lock is granted.
+    Instant,
+    /// Reads every row (index build, VALIDATE).
+    Scan,
+    /// Writes a new copy of the table.
+    Rewrite,
+    /// Updates rows in many short transactions.
+    Batched,
+}
+
+/// One raw statement of a `sql` change, with what the parser can tell about its cost.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RawStatement {
+    pub text: String,
+    pub lock: LockMode,
+    pub work: Work,
+    /// False for statements PostgreSQL refuses inside a transaction block (CONCURRENTLY, VACUUM).
+    pub transactional: bool,
+    /// Why the statement stops the application, and the safe way, where it does.
+    pub blocking: Option<String>,
+    /// Relations the statement names, as written.
+    pub tables: Vec<String>,
+}
+
+/// Splits and checks raw SQL, classifying each statement.
+pub fn parse_statements(text: &str) -> Result<Vec<RawStatement>, String> {
+    let parsed = pg_query::parse(text, ParserOptions::DEFAULT).map_err(parse_error)?;
+    if parsed.protobuf.stmts.is_empty() {
+        return Err("no SQL statement".into());
+    }
+    Ok(parsed
+        .protobuf
+        .stmts
+        .iter()
+        .map(|raw| {
+            let start = raw.stmt_location.max(0) as usize;
+            let end = if raw.stmt_len > 0 {
+                start + raw.stmt_len as usize
+            } else {
+                text.len()
+            };
+            let statement_text = text.get(start..end).unwrap_or(text).trim().to_owned();
+            let tables = pg_query::parse(&statement_text, ParserOptions::DEFAULT)
+                .map(|r| r.tables())
+                .unwrap_or_default();
+            let mut statement = classify(statement_text, raw.stmt.as_ref().and_then(|s| s.node.as_ref()));
+            statement.tables = tables;
+            statement
+        })
+        .collect())
+}
+
+fn classify(text: String, node: Option<&NodeEnum>) -> RawStatement {
+    let mut s = RawStatement {
+        text,
+        lock: LockMode::AccessExclusive,
+        work: Work::Instant,
+        transactional: true,
+        blocking: None,
+        tables: Vec::new(),
+    };
+    match node {
+        Some(NodeEnum::IndexStmt(index)) if index.concurrent => {
+            (s.lock, s.work, s.transactional) = (LockMode::ShareUpdateExclusive, Work::Scan, false);
+        }
+        Some(NodeEnum::IndexStmt(_)) => {
+            (s.lock, s.work) = (LockMode::Share, Work::Scan);
+            s.blocking = Some("CREATE INDEX without CONCURRENTLY blocks writes while it builds; use an add_index change".into());
+        }
+        Some(NodeEnum::AlterTableStmt(alter)) => classify_alter(&mut s, alter),
+        Some(NodeEnum::RenameStmt(_)) => {
+            s.blocking = Some("a rename breaks the running application at once; use rename_column or rename_table".into());
+        }
+        Some(NodeEnum::VacuumStmt(vacuum)) => {
+            s.transactional = false;
+            let full = vacuum.options.iter().any(|o| {
+                matches!(o.node.as_ref(), Some(NodeEnum::DefElem(d)) if d.defname == "full")
+            });
+            if full {
+                s.work = Work::Rewrite;
+                s.blocking = Some("VACUUM FULL rewrites the table under ACCESS EXCLUSIVE; use pg_repack or let autovacuum work".into());
+            } else {
+                (s.lock, s.work) = (LockMode::ShareUpdateExclusive, Work::Scan);
+            }
+        }
+        Some(NodeEnum::ClusterStmt(_)) => {
+            s.work = Work::Rewrite;
+            s.blocking = Some("CLUSTER rewrites the table under ACCESS EXCLUSIVE".into());
+        }
+        Some(NodeEnum::LockStmt(_)) => {
+            s.blocking = Some("LOCK TABLE holds its lock until the step's transaction ends".into());
+        }
+        Some(NodeEnum::TruncateStmt(_)) => {
+            s.blocking = Some("TRUNCATE takes ACCESS EXCLUSIVE and empties the table".into());
+        }
+        Some(NodeEnum::InsertStmt(_) | NodeEnum::UpdateStmt(_) | NodeEnum::DeleteStmt(_)) => {
+            (s.lock, s.work) = (LockMode::RowExclusive, Work::Scan);
+        }
+        Some(NodeEnum::SelectStmt(_)) => s.lock = LockMode::AccessShare,
+        Some(NodeEnum::CreateStmt(_) | NodeEnum::ViewStmt(_) | NodeEnum::CreateFunctionStmt(_)) => {}
+        _ => {}
+    }
+    s
+}
+
+fn classify_alter(s: &mut RawStatement, alter: &pg_query::protobuf::AlterTableStmt) {
+    for cmd in &alter.cmds {
+        let Some(NodeEnum::AlterTableCmd(cmd)) = cmd.node.as_ref() else {
+            continue;
+        };
+        match AlterTableType::try_from(cmd.subtype) {
+            Ok(AlterTableType::AtSetNotNull) => {
+                s.work = Work::Scan;
+                s.blocking = Some("SET NOT NULL scans the table under ACCESS EXCLUSIVE; use a set_not_null change".into());
+            }
+            Ok(AlterTableType::AtAlterColumnType) => {
+                s.work = Work::Rewrite;
+                s.blocking = Some("ALTER COLUMN TYPE may rewrite the table under ACCESS EXCLUSIVE; use a change_type change".into());
+            }
+            Ok(AlterTableType::AtValidateConstraint) => {
+                (s.lock, s.work) = (LockMode::ShareUpdateExclusive, Work::Scan);
+            }
+            Ok(AlterTableType::AtAddConstraint) => {
+                let Some(NodeEnum::Constraint(c)) = cmd.def.as_ref().and_then(|d| d.node.as_ref())
+                else {
+                    continue;
+                };
+                let kind = ConstrType::try_from(c.contype).ok();
+                if matches!(kind, Some(ConstrType::ConstrForeign)) {
+                    s.lock = LockMode::ShareRowExclusive;
+                }
+                let validates = !c.skip_validation && c.indexname.is_empty();
+                if validates
+                    && matches!(
+                        kind,
+                        Some(ConstrType::ConstrCheck | ConstrType::ConstrForeign | ConstrType::ConstrPrimary | ConstrType::ConstrUnique)
+                    )
+                {
+                    s.work = Work::Scan;
+                    s.blocking = Some("ADD CONSTRAINT checks every row while holding its lock; add it NOT VALID and VALIDATE it later (add_check, add_foreign_key, add_unique)".into());
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn expressions_report_columns_and_functions() {
+        let e = Expr::parse("lower(\"Email\") || name").unwrap();
+        let names: Vec<_> = e.columns.iter().map(|(c, _)| c.as_str()).collect();
+        assert_eq!(names, ["Email", "name"]);
+        assert_eq!(e.functions, ["lower"]);
+        assert!(!e.is_volatile());
+        assert!(Expr::parse("gen_random_uuid()").unwrap().is_volatile());
+    }
+
+    #[test]
+    fn rewrites_columns_over_a_record() {
+        let e = Expr::parse("  lower(email) || \"Full \"\"x\"\"\" || amount::text ").unwrap();
+        assert_eq!(
+            e.over_record("NEW", &[("amount", "sb_new_amount")]),
+            "lower(NEW.\"email\") || NEW.\"Full \"\"x\"\"\" || NEW.\"sb_new_amount\"::text"
+        );
+        assert_eq!(Expr::parse("'n/a'").unwrap().over_record("NEW", &[]), "'n/a'");
+    }
+
+    #[test]
+    fn rejects_what_is_not_one_expression() {
+        for bad in ["", "1, 2", "1 FROM users", "x WHERE true", "1; DROP TABLE users", "(1", "a AS b"] {
+            assert!(Expr::parse(bad).is_err(), "{bad} should be rejected");
+        }
+    }
+
+    #[test]
+    fn types() {
+        for good in ["int", "varchar(20)", "timestamp with time zone", "numeric(10,2)", "text[]", "\"MyType\""] {
+            assert!(parse_type(good).is_ok(), "{good}");
+        }
+        for bad in ["", "int int", "varchar(", "1"] {
+            assert!(parse_type(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn classifies_raw_statements() {
+        let s = parse_statements("CREATE INDEX i ON t (a); CREATE INDEX CONCURRENTLY j ON t (b); ALTER TABLE t ADD CONSTRAINT c CHECK (a > 0) NOT VALID").unwrap();
+        assert_eq!(s.len(), 3);
+        assert_eq!(s[0].text, "CREATE INDEX i ON t (a)");
+        assert!(s[0].blocking.is_some());
+        assert_eq!((s[1].lock, s[1].transactional), (LockMode::ShareUpdateExclusive, false));
+        assert!(s[1].blocking.is_none());
+        assert!(s[2].blocking.is_none());
+        assert!(parse_statements("ALTER TABLE t ALTER COLUMN a SET NOT NULL").unwrap()[0].blocking.is_some());
+        assert!(parse_statements("SELEC 1").is_err());
+    }
+}

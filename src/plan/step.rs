@@ -1,0 +1,180 @@
+//! Steps: the units the executor runs. A step belongs to a phase (and through it to a stage),
+//! carries its SQL, and says for every statement which lock it takes, what that lock blocks
+//! and whether the statement scans or rewrites the table.
+
+use crate::pg::lock::LockMode;
+use crate::plan::sql::Work;
+use serde::Serialize;
+use std::fmt;
+
+/// Where a step sits in the expand/contract sequence of its change.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Phase {
+    /// Additive DDL: new columns, NOT VALID constraints, concurrent indexes.
+    Expand,
+    /// Installs the dual-write trigger that keeps old and new shapes in step.
+    Sync,
+    /// Rewrites existing rows in batches.
+    Backfill,
+    /// VALIDATE CONSTRAINT, copied indexes, verification of the backfill.
+    Validate,
+    /// Removes the old shape; runs after the deploy gate.
+    Contract,
+}
+
+impl Phase {
+    pub fn stage(self) -> Stage {
+        match self {
+            Phase::Contract => Stage::Contract,
+            _ => Stage::Expand,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Phase::Expand => "expand",
+            Phase::Sync => "sync",
+            Phase::Backfill => "backfill",
+            Phase::Validate => "validate",
+            Phase::Contract => "contract",
+        }
+    }
+}
+
+impl fmt::Display for Phase {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The steps one `advance` runs. A deploy of the application happens between the two.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Stage {
+    Expand,
+    Contract,
+}
+
+impl Stage {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Stage::Expand => "expand",
+            Stage::Contract => "contract",
+        }
+    }
+}
+
+/// A table lock a statement takes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Lock {
+    pub mode: LockMode,
+    /// The quoted, schema-qualified relation.
+    pub relation: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Statement {
+    /// SQL as it will run. Parts only the live catalog can supply are written `<like this>`.
+    pub sql: String,
+    pub locks: Vec<Lock>,
+    pub work: Work,
+    /// A condition read from the catalog at run time; the statement is skipped when false.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub when: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Step {
+    /// `plan/name`, unique across every plan.
+    pub id: String,
+    pub plan: String,
+    /// Unique within the plan: `0.add_column`, `users.backfill`.
+    pub name: String,
+    pub title: String,
+    pub phase: Phase,
+    pub stage: Stage,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub table: Option<String>,
+    /// Indices into the plan's `changes` of the changes this step serves.
+    pub changes: Vec<usize>,
+    /// Whether the statements run in one transaction with the step's ledger row. Steps that
+    /// cannot (CONCURRENTLY, batched backfills) check the catalog first, so a re-run after a
+    /// crash finishes or repairs them.
+    pub transactional: bool,
+    pub statements: Vec<Statement>,
+}
+
+impl Step {
+    pub fn new(plan: &str, name: String, title: String, phase: Phase) -> Step {
+        Step {
+            id: format!("{plan}/{name}"),
+            plan: plan.to_owned(),
+            name,
+            title,
+            phase,
+            stage: phase.stage(),
+            table: None,
+            changes: Vec::new(),
+            transactional: true,
+            statements: Vec::new(),
+        }
+    }
+
+    /// Adds a statement taking `mode` on `relation` (quoted), doing `work`.
+    pub fn sql(&mut self, sql: impl Into<String>, mode: LockMode, relation: &str, work: Work) -> &mut Self {
+        self.statements.push(Statement {
+            sql: sql.into(),
+            locks: vec![Lock {
+                mode,
+                relation: relation.to_owned(),
+            }],
+            work,
+            when: None,
+        });
+        self
+    }
+
+    /// Adds a statement that locks no table (functions live outside the tables they serve).
+    pub fn sql_without_lock(&mut self, sql: impl Into<String>) -> &mut Self {
+        self.statements.push(Statement {
+            sql: sql.into(),
+            locks: Vec::new(),
+            work: Work::Instant,
+            when: None,
+        });
+        self
+    }
+
+    /// Adds a lock on a second relation to the last statement (foreign keys lock both ends).
+    pub fn also_locks(&mut self, mode: LockMode, relation: &str) -> &mut Self {
+        if let Some(last) = self.statements.last_mut() {
+            last.locks.push(Lock {
+                mode,
+                relation: relation.to_owned(),
+            });
+        }
+        self
+    }
+
+    /// Makes the last statement conditional on what the catalog says at run time.
+    pub fn when(&mut self, condition: impl Into<String>) -> &mut Self {
+        if let Some(last) = self.statements.last_mut() {
+            last.when = Some(condition.into());
+        }
+        self
+    }
+
+    pub fn outside_transaction(&mut self) -> &mut Self {
+        self.transactional = false;
+        self
+    }
+
+    /// The strongest lock any statement of this step takes.
+    pub fn strongest_lock(&self) -> Option<&Lock> {
+        self.statements
+            .iter()
+            .flat_map(|s| &s.locks)
+            .max_by_key(|l| l.mode)
+    }
+}
