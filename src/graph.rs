@@ -15,9 +15,13 @@ use std::collections::BinaryHeap;
 pub enum Node {
     Step(Box<Step>),
     /// The deploy between a plan's expand and contract stages.
-    Gate { plan: String },
+    Gate {
+        plan: String,
+    },
     /// The plan has run both stages.
-    Done { plan: String },
+    Done {
+        plan: String,
+    },
 }
 
 impl Node {
@@ -95,12 +99,20 @@ pub fn build(plans: &[Plan], state_schema: &str) -> Result<StepGraph, Cycle> {
 
 fn add_plan(graph: &mut DiGraph<Node, Edge>, plan: &Plan, state_schema: &str) -> PlanNodes {
     let steps = plan.steps(state_schema);
-    let indices: Vec<NodeIndex> = steps.steps.iter().map(|s| graph.add_node(Node::Step(Box::new(s.clone())))).collect();
+    let indices: Vec<NodeIndex> = steps
+        .steps
+        .iter()
+        .map(|s| graph.add_node(Node::Step(Box::new(s.clone()))))
+        .collect();
     for &(from, to) in &steps.edges {
         graph.add_edge(indices[from], indices[to], Edge::Step);
     }
-    let gate = graph.add_node(Node::Gate { plan: plan.id.clone() });
-    let done = graph.add_node(Node::Done { plan: plan.id.clone() });
+    let gate = graph.add_node(Node::Gate {
+        plan: plan.id.clone(),
+    });
+    let done = graph.add_node(Node::Done {
+        plan: plan.id.clone(),
+    });
     let stage_of = |i: usize| steps.steps[i].stage;
     let has_edge = |i: usize, outgoing: bool| {
         steps.edges.iter().any(|&(from, to)| {
@@ -137,14 +149,25 @@ fn add_plan(graph: &mut DiGraph<Node, Edge>, plan: &Plan, state_schema: &str) ->
     if entries.is_empty() {
         entries.push(gate);
     }
-    PlanNodes { gate, done, entries }
+    PlanNodes {
+        gate,
+        done,
+        entries,
+    }
 }
 
 /// Kahn's algorithm, taking the earliest-added ready node first so the order follows plan
 /// order and, within a plan, the order changes are written in.
 fn run_order(graph: &DiGraph<Node, Edge>) -> Result<Vec<NodeIndex>, Cycle> {
-    let mut waiting: Vec<usize> = graph.node_indices().map(|n| graph.edges_directed(n, Direction::Incoming).count()).collect();
-    let mut ready: BinaryHeap<Reverse<NodeIndex>> = graph.node_indices().filter(|n| waiting[n.index()] == 0).map(Reverse).collect();
+    let mut waiting: Vec<usize> = graph
+        .node_indices()
+        .map(|n| graph.edges_directed(n, Direction::Incoming).count())
+        .collect();
+    let mut ready: BinaryHeap<Reverse<NodeIndex>> = graph
+        .node_indices()
+        .filter(|n| waiting[n.index()] == 0)
+        .map(Reverse)
+        .collect();
     let mut order = Vec::with_capacity(graph.node_count());
     while let Some(Reverse(node)) = ready.pop() {
         order.push(node);
@@ -179,16 +202,26 @@ impl StepGraph {
 
     /// Ids of the nodes a node waits for.
     pub fn predecessors(&self, node: NodeIndex) -> Vec<String> {
-        let mut ids: Vec<String> = self.graph.neighbors_directed(node, Direction::Incoming).map(|n| self.graph[n].id()).collect();
+        let mut ids: Vec<String> = self
+            .graph
+            .neighbors_directed(node, Direction::Incoming)
+            .map(|n| self.graph[n].id())
+            .collect();
         ids.sort();
         ids
     }
 
     /// Graphviz dot: one cluster per plan and stage, the gate between them.
     pub fn to_dot(&self) -> String {
-        let mut out = String::from("digraph switchback {\n  rankdir=TB;\n  node [shape=box, fontname=\"Helvetica\"];\n");
+        let mut out = String::from(
+            "digraph switchback {\n  rankdir=TB;\n  node [shape=box, fontname=\"Helvetica\"];\n",
+        );
         for plan in self.plan_ids() {
-            out.push_str(&format!("  subgraph \"cluster_{}\" {{\n    label=\"{}\";\n", escape_dot(&plan), escape_dot(&plan)));
+            out.push_str(&format!(
+                "  subgraph \"cluster_{}\" {{\n    label=\"{}\";\n",
+                escape_dot(&plan),
+                escape_dot(&plan)
+            ));
             for &n in &self.order {
                 let node = &self.graph[n];
                 if plan_of(node) != plan {
@@ -199,7 +232,11 @@ impl StepGraph {
                     Node::Gate { .. } => ", shape=hexagon, style=filled, fillcolor=\"#ffe9a8\"",
                     Node::Done { .. } => ", shape=oval",
                 };
-                out.push_str(&format!("    \"{}\" [label=\"{}\"{shape}];\n", escape_dot(&node.id()), escape_dot(&node.label())));
+                out.push_str(&format!(
+                    "    \"{}\" [label=\"{}\"{shape}];\n",
+                    escape_dot(&node.id()),
+                    escape_dot(&node.label())
+                ));
             }
             out.push_str("  }\n");
         }
@@ -210,7 +247,11 @@ impl StepGraph {
                 Edge::DependsOn => " [style=dashed, label=\"depends_on\"]",
                 Edge::FolderOrder => " [style=dotted]",
             };
-            out.push_str(&format!("  \"{}\" -> \"{}\"{style};\n", escape_dot(&self.graph[edge.source()].id()), escape_dot(&self.graph[edge.target()].id())));
+            out.push_str(&format!(
+                "  \"{}\" -> \"{}\"{style};\n",
+                escape_dot(&self.graph[edge.source()].id()),
+                escape_dot(&self.graph[edge.target()].id())
+            ));
         }
         out.push_str("}\n");
         out
@@ -221,7 +262,11 @@ impl StepGraph {
         let mut out = String::from("flowchart TD\n");
         let key = |n: NodeIndex| format!("n{}", n.index());
         for plan in self.plan_ids() {
-            out.push_str(&format!("  subgraph {}[\"{}\"]\n", mermaid_id(&plan), escape_mermaid(&plan)));
+            out.push_str(&format!(
+                "  subgraph {}[\"{}\"]\n",
+                mermaid_id(&plan),
+                escape_mermaid(&plan)
+            ));
             for &n in &self.order {
                 let node = &self.graph[n];
                 if plan_of(node) != plan {
@@ -243,7 +288,11 @@ impl StepGraph {
                 Edge::DependsOn => "-. depends_on .->",
                 Edge::FolderOrder => "-.->",
             };
-            out.push_str(&format!("  {} {arrow} {}\n", key(edge.source()), key(edge.target())));
+            out.push_str(&format!(
+                "  {} {arrow} {}\n",
+                key(edge.source()),
+                key(edge.target())
+            ));
         }
         out
     }
@@ -276,6 +325,43 @@ fn escape_mermaid(text: &str) -> String {
 }
 
 fn mermaid_id(plan: &str) -> String {
-    let cleaned: String = plan.chars().map(|c| if c.is_ascii_alphanumeric() { c } else { '_' }).collect();
+    let cleaned: String = plan
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+        .collect();
     format!("plan_{cleaned}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_cycle_is_reported_with_its_steps() {
+        let mut graph = DiGraph::new();
+        let node = |plan: &str| Node::Gate { plan: plan.into() };
+        let a = graph.add_node(node("a"));
+        let b = graph.add_node(node("b"));
+        let c = graph.add_node(node("c"));
+        let d = graph.add_node(node("d"));
+        graph.add_edge(d, a, Edge::Step);
+        graph.add_edge(a, b, Edge::Step);
+        graph.add_edge(b, c, Edge::Step);
+        graph.add_edge(c, a, Edge::Step);
+        assert_eq!(
+            run_order(&graph).unwrap_err(),
+            Cycle(vec!["a/gate".into(), "b/gate".into(), "c/gate".into()])
+        );
+    }
+
+    #[test]
+    fn ready_nodes_run_in_the_order_they_were_added() {
+        let mut graph = DiGraph::new();
+        let node = |plan: &str| Node::Gate { plan: plan.into() };
+        let a = graph.add_node(node("a"));
+        let b = graph.add_node(node("b"));
+        let c = graph.add_node(node("c"));
+        graph.add_edge(c, a, Edge::Step);
+        assert_eq!(run_order(&graph).unwrap(), vec![b, c, a]);
+    }
 }

@@ -10,10 +10,19 @@ use std::process::ExitCode;
 use switchback::render::Style;
 
 #[derive(Debug, Parser)]
-#[command(name = "switchback", version, about = "Zero-downtime schema changes for PostgreSQL")]
+#[command(
+    name = "switchback",
+    version,
+    about = "Zero-downtime schema changes for PostgreSQL"
+)]
 struct Cli {
     /// Schema holding switchback's own objects (ledger tables, trigger functions).
-    #[arg(long, global = true, default_value = "switchback", value_name = "SCHEMA")]
+    #[arg(
+        long,
+        global = true,
+        default_value = "switchback",
+        value_name = "SCHEMA"
+    )]
     state_schema: String,
     #[command(subcommand)]
     command: Command,
@@ -50,7 +59,11 @@ pub fn main() -> ExitCode {
         Err(error) => {
             // --help and --version are not errors.
             let _ = error.print();
-            return if error.use_stderr() { ExitCode::from(2) } else { ExitCode::SUCCESS };
+            return if error.use_stderr() {
+                ExitCode::from(2)
+            } else {
+                ExitCode::SUCCESS
+            };
         }
     };
     let result = match cli.command {

@@ -27,7 +27,11 @@ pub struct Args {
 pub fn run(args: Args, state_schema: &str) -> Result<Outcome, Failure> {
     let set = folder::load(&args.plans)?;
     if !set.diagnostics.is_empty() {
-        write_stderr(&diagnostics::text(&set.diagnostics, set.files, stderr_style()));
+        write_stderr(&diagnostics::text(
+            &set.diagnostics,
+            set.files,
+            stderr_style(),
+        ));
     }
     if set.has_errors() {
         return Ok(Outcome::Failed);
@@ -52,14 +56,23 @@ pub fn run(args: Args, state_schema: &str) -> Result<Outcome, Failure> {
 }
 
 pub fn cycle_finding(cycle: &switchback::graph::Cycle) -> Diagnostic {
-    let plan = cycle.0.first().and_then(|id| id.split('/').next()).unwrap_or_default();
+    let plan = cycle
+        .0
+        .first()
+        .and_then(|id| id.split('/').next())
+        .unwrap_or_default();
     Diagnostic {
         code: Code::StepCycle,
         severity: Code::StepCycle.severity(),
         file: PathBuf::from(plan),
         position: None,
         field: String::new(),
-        message: format!("steps wait for each other in a cycle: {}", cycle.0.join(", ")),
-        help: Some("split the plan so that what one change needs is complete before it starts".into()),
+        message: format!(
+            "steps wait for each other in a cycle: {}",
+            cycle.0.join(", ")
+        ),
+        help: Some(
+            "split the plan so that what one change needs is complete before it starts".into(),
+        ),
     }
 }

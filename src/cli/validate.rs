@@ -33,7 +33,13 @@ pub fn run(args: Args, state_schema: &str) -> Result<Outcome, Failure> {
         set.diagnostics.push(cycle_finding(&cycle));
         diagnostic::sort(&mut set.diagnostics);
     }
-    let format = args.format.unwrap_or(if std::env::var("GITHUB_ACTIONS").as_deref() == Ok("true") { Format::Github } else { Format::Text });
+    let format = args.format.unwrap_or(
+        if std::env::var("GITHUB_ACTIONS").as_deref() == Ok("true") {
+            Format::Github
+        } else {
+            Format::Text
+        },
+    );
     let output = match format {
         Format::Text => diagnostics::text(&set.diagnostics, set.files, stdout_style()),
         Format::Json => diagnostics::json(&set.diagnostics, set.files),
@@ -41,5 +47,9 @@ pub fn run(args: Args, state_schema: &str) -> Result<Outcome, Failure> {
     };
     write_stdout(&output)?;
     let failed = set.has_errors() || (args.deny_warnings && !set.diagnostics.is_empty());
-    Ok(if failed { Outcome::Failed } else { Outcome::Done })
+    Ok(if failed {
+        Outcome::Failed
+    } else {
+        Outcome::Done
+    })
 }

@@ -101,7 +101,13 @@ impl<'a> Checker<'a> {
     }
 
     /// Reports a finding at the key of `at` (unknown or misplaced keys).
-    pub fn report_key(&mut self, code: Code, at: &FieldPath, message: String, help: Option<String>) {
+    pub fn report_key(
+        &mut self,
+        code: Code,
+        at: &FieldPath,
+        message: String,
+        help: Option<String>,
+    ) {
         let position = self.source.key(at);
         self.push(code, position, at, message, help);
     }
@@ -126,7 +132,11 @@ impl<'a> Checker<'a> {
     }
 
     /// Deserializes one raw struct, turning serde's first complaint into a positioned finding.
-    pub fn deserialize<T: DeserializeOwned>(&mut self, at: &FieldPath, value: serde_yaml::Value) -> Option<T> {
+    pub fn deserialize<T: DeserializeOwned>(
+        &mut self,
+        at: &FieldPath,
+        value: serde_yaml::Value,
+    ) -> Option<T> {
         match serde_path_to_error::deserialize(value) {
             Ok(v) => Some(v),
             Err(error) => {
@@ -141,22 +151,51 @@ impl<'a> Checker<'a> {
     fn report_serde(&mut self, at: &FieldPath, message: String) {
         // serde's messages are stable ("unknown field `x`, expected one of `a`, `b`"); the
         // code is chosen from their opening words and the suggestion from the listed names.
+        // serde_path_to_error's path already ends at the offending key.
+        let expected = |rest: &str| {
+            rest.split_once("expected ")
+                .map_or("", |(_, e)| e)
+                .to_owned()
+        };
+        let suggestion = |rest: &str| {
+            let written = backticked(rest).into_iter().next().unwrap_or_default();
+            let help = did_you_mean(&written, &backticked(&expected(rest)));
+            (
+                written,
+                help.unwrap_or_else(|| format!("expected {}", expected(rest))),
+            )
+        };
         if let Some(rest) = message.strip_prefix("unknown field ") {
-            let unknown = backticked(rest).into_iter().next().unwrap_or_default();
-            let known = backticked(rest.split_once("expected").map_or("", |(_, e)| e));
-            let help = did_you_mean(&unknown, &known);
-            let at = at.key(&unknown);
-            self.report_key(Code::UnknownKey, &at, format!("unknown key `{unknown}`"), help.or(Some(format!("expected {}", rest.split_once("expected ").map_or("", |(_, e)| e)))));
+            let (unknown, help) = suggestion(rest);
+            self.report_key(
+                Code::UnknownKey,
+                at,
+                format!("unknown key `{unknown}`"),
+                Some(help),
+            );
         } else if let Some(rest) = message.strip_prefix("missing field ") {
             let missing = backticked(rest).into_iter().next().unwrap_or_default();
-            self.report(Code::MissingKey, at, format!("missing key `{missing}`"), None);
+            self.report_key(
+                Code::MissingKey,
+                at,
+                format!("missing key `{missing}`"),
+                None,
+            );
         } else if let Some(rest) = message.strip_prefix("unknown variant ") {
-            let unknown = backticked(rest).into_iter().next().unwrap_or_default();
-            let known = backticked(rest.split_once("expected").map_or("", |(_, e)| e));
-            let help = did_you_mean(&unknown, &known).or_else(|| Some(format!("expected {}", rest.split_once("expected ").map_or("", |(_, e)| e))));
-            self.report(Code::BadValue, at, format!("`{unknown}` is not allowed here"), help);
+            let (unknown, help) = suggestion(rest);
+            self.report(
+                Code::BadValue,
+                at,
+                format!("`{unknown}` is not allowed here"),
+                Some(help),
+            );
         } else {
-            self.report(Code::WrongType, at, message, None);
+            self.report(
+                Code::WrongType,
+                at,
+                message.replace("expected struct ", "expected "),
+                None,
+            );
         }
     }
 
@@ -168,13 +207,26 @@ impl<'a> Checker<'a> {
             self.report(
                 Code::IdentifierTooLong,
                 at,
-                format!("identifier `{name}` is {} bytes long; PostgreSQL allows at most 63", name.len()),
+                format!(
+                    "identifier `{name}` is {} bytes long; PostgreSQL allows at most 63",
+                    name.len()
+                ),
                 Some("PostgreSQL would silently cut it, so switchback refuses it".into()),
             );
         } else if name.chars().any(char::is_control) {
-            self.report(Code::BadIdentifier, at, format!("identifier {name:?} contains a control character"), None);
+            self.report(
+                Code::BadIdentifier,
+                at,
+                format!("identifier {name:?} contains a control character"),
+                None,
+            );
         } else if name.trim() != name {
-            self.report(Code::BadIdentifier, at, format!("identifier {name:?} starts or ends with white space"), None);
+            self.report(
+                Code::BadIdentifier,
+                at,
+                format!("identifier {name:?} starts or ends with white space"),
+                None,
+            );
         } else if name.chars().any(char::is_uppercase) {
             self.report(
                 Code::CaseFolding,
@@ -197,7 +249,12 @@ impl<'a> Checker<'a> {
             .collect();
         for (i, name) in idents.iter().enumerate() {
             if idents[..i].contains(name) {
-                self.report(Code::BadValue, &at.index(i), format!("`{name}` is listed twice"), None);
+                self.report(
+                    Code::BadValue,
+                    &at.index(i),
+                    format!("`{name}` is listed twice"),
+                    None,
+                );
             }
         }
         idents
@@ -205,7 +262,14 @@ impl<'a> Checker<'a> {
 
     pub fn expr(&mut self, at: &FieldPath, text: &SqlText) -> Option<Expr> {
         Expr::parse(&text.0)
-            .map_err(|e| self.report(Code::BadExpression, at, format!("invalid SQL expression: {e}"), None))
+            .map_err(|e| {
+                self.report(
+                    Code::BadExpression,
+                    at,
+                    format!("invalid SQL expression: {e}"),
+                    None,
+                )
+            })
             .ok()
     }
 
@@ -224,11 +288,27 @@ impl<'a> Checker<'a> {
 
 /// The names written between backticks in `text`.
 fn backticked(text: &str) -> Vec<String> {
-    text.split('`').skip(1).step_by(2).map(str::to_owned).collect()
+    text.split('`')
+        .skip(1)
+        .step_by(2)
+        .map(str::to_owned)
+        .collect()
 }
 
 /// "did you mean `x`?" when a known name is close to what was written.
 pub fn did_you_mean(written: &str, known: &[impl AsRef<str>]) -> Option<String> {
+    // `exclusive_access` for `access_exclusive`: the same words in another order.
+    let words = |s: &str| {
+        let mut w: Vec<String> = s.split('_').map(str::to_owned).collect();
+        w.sort();
+        w
+    };
+    if let Some(k) = known
+        .iter()
+        .find(|k| k.as_ref() != written && words(k.as_ref()) == words(written))
+    {
+        return Some(format!("did you mean `{}`?", k.as_ref()));
+    }
     known
         .iter()
         .map(|k| (strsim::jaro_winkler(written, k.as_ref()), k.as_ref()))
@@ -243,8 +323,14 @@ mod tests {
 
     #[test]
     fn suggests_close_names_only() {
-        assert_eq!(did_you_mean("fil", &["table", "column", "fill"]).as_deref(), Some("did you mean `fill`?"));
-        assert_eq!(did_you_mean("rename_colum", &["rename_column", "rename_table"]).as_deref(), Some("did you mean `rename_column`?"));
+        assert_eq!(
+            did_you_mean("fil", &["table", "column", "fill"]).as_deref(),
+            Some("did you mean `fill`?")
+        );
+        assert_eq!(
+            did_you_mean("rename_colum", &["rename_column", "rename_table"]).as_deref(),
+            Some("did you mean `rename_column`?")
+        );
         assert_eq!(did_you_mean("zzz", &["table", "column"]), None);
     }
 

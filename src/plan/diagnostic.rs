@@ -138,7 +138,11 @@ impl fmt::Display for Diagnostic {
 /// Sorts findings the way a reader scans a file: by file, then position, then field.
 pub fn sort(diagnostics: &mut [Diagnostic]) {
     diagnostics.sort_by(|a, b| {
-        (&a.file, a.position.is_none(), a.position, &a.field)
-            .cmp(&(&b.file, b.position.is_none(), b.position, &b.field))
+        (&a.file, a.position.is_none(), a.position, &a.field).cmp(&(
+            &b.file,
+            b.position.is_none(),
+            b.position,
+            &b.field,
+        ))
     });
 }

@@ -4,7 +4,8 @@ use std::time::Duration;
 
 /// Parses `text`; the error says what was expected.
 pub fn parse(text: &str) -> Result<Duration, String> {
-    let expected = || format!("`{text}` is not a duration; write a number with a unit: 200ms, 2s, 1m, 1h");
+    let expected =
+        || format!("`{text}` is not a duration; write a number with a unit: 200ms, 2s, 1m, 1h");
     let mut rest = text.trim();
     if rest.is_empty() {
         return Err(expected());
@@ -68,7 +69,16 @@ mod tests {
 
     #[test]
     fn rejects_missing_units_and_junk() {
-        for bad in ["", "2", "s", "2 s", "-1s", "1.5s", "2d", "99999999999999999999s"] {
+        for bad in [
+            "",
+            "2",
+            "s",
+            "2 s",
+            "-1s",
+            "1.5s",
+            "2d",
+            "99999999999999999999s",
+        ] {
             assert!(parse(bad).is_err(), "{bad} should be rejected");
         }
     }

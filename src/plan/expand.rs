@@ -7,7 +7,7 @@ use crate::pg::lock::LockMode;
 use crate::pg::quote::{self, object_name};
 use crate::plan::check::Ident;
 use crate::plan::sql::Work;
-use crate::plan::step::{Phase, Step};
+use crate::plan::step::{Phase, Stage, Step};
 use crate::plan::Plan;
 
 /// How the dual-write trigger keeps one column in step for one change.
@@ -29,7 +29,11 @@ pub enum SyncRule {
     /// A value put in place of NULL writes (set_not_null's fill).
     Fill { column: Ident, value: String },
     /// A value put in place of one that would break a check (add_check's fill).
-    CheckFill { check: String, column: Ident, value: String },
+    CheckFill {
+        check: String,
+        column: Ident,
+        value: String,
+    },
 }
 
 /// One column the backfill sets, and on which rows.
@@ -87,8 +91,19 @@ impl<'p> Expansion<'p> {
     }
 
     /// Adds a step of the current change; `name` is unique within the change.
-    pub fn step(&mut self, name: &str, phase: Phase, title: String, table: Option<&Ident>) -> &mut Step {
-        let mut step = Step::new(&self.plan.id, format!("{}.{name}", self.current), title, phase);
+    pub fn step(
+        &mut self,
+        name: &str,
+        phase: Phase,
+        title: String,
+        table: Option<&Ident>,
+    ) -> &mut Step {
+        let mut step = Step::new(
+            &self.plan.id,
+            format!("{}.{name}", self.current),
+            title,
+            phase,
+        );
         step.table = table.map(|t| t.to_string());
         step.changes = vec![self.current];
         self.own.push((self.current, step));
@@ -135,7 +150,11 @@ impl<'p> Expansion<'p> {
         // (step, rank within its change's chain, the changes it serves)
         let mut ranked: Vec<(Step, u8)> = Vec::new();
         for (_, step) in self.own {
-            let rank = if step.phase == Phase::Contract { MIDDLE } else { FIRST };
+            let rank = if step.phase == Phase::Contract {
+                MIDDLE
+            } else {
+                FIRST
+            };
             ranked.push((step, rank));
         }
         for work in &self.tables {
@@ -159,19 +178,17 @@ impl<'p> Expansion<'p> {
                 }
             }
         }
+        // A change waits until what it uses is complete: created, backfilled and verified.
+        // (Sharing that backfill instead is refused earlier, as E301.)
         for &(later, earlier) in dependencies {
-            let (Some(&first_later), Some(earlier_chain)) = (chains[later].first(), chains.get(earlier)) else {
-                continue;
-            };
-            let shares = chains[later].iter().any(|i| steps[*i].changes.len() > 1 && earlier_chain.contains(i));
-            let from = if shares {
-                earlier_chain.first()
-            } else {
-                earlier_chain.iter().rev().find(|&&i| steps[i].phase != Phase::Contract)
-            };
-            if let Some(&from) = from {
-                if steps[from].stage == steps[first_later].stage {
-                    edges.push((from, first_later));
+            let first_later = chains[later].first();
+            let last_earlier = chains[earlier]
+                .iter()
+                .rev()
+                .find(|&&i| steps[i].stage == Stage::Expand);
+            if let (Some(&to), Some(&from)) = (first_later, last_earlier) {
+                if steps[to].stage == Stage::Expand {
+                    edges.push((from, to));
                 }
             }
         }
@@ -191,7 +208,10 @@ fn shared_steps(plan: &Plan, state_schema: &str, work: &TableWork) -> Vec<(Step,
     let table = quote::qualified(plan.schema.as_str(), work.table.as_str());
     let mut out = Vec::new();
     if !work.sync.is_empty() {
-        let function = quote::qualified(state_schema, &object_name(&["sync", &plan.id, work.table.as_str()]));
+        let function = quote::qualified(
+            state_schema,
+            &object_name(&["sync", &plan.id, work.table.as_str()]),
+        );
         let trigger = quote::ident(&object_name(&["zz_switchback", &plan.id]));
         let changes = changes_of(&work.sync);
         let mut sync = Step::new(
@@ -223,8 +243,13 @@ fn shared_steps(plan: &Plan, state_schema: &str, work: &TableWork) -> Vec<(Step,
         );
         drop.table = Some(work.table.to_string());
         drop.changes = changes;
-        drop.sql(format!("DROP TRIGGER IF EXISTS {trigger} ON {table}"), LockMode::AccessExclusive, &table, Work::Instant)
-            .sql_without_lock(format!("DROP FUNCTION IF EXISTS {function}()"));
+        drop.sql(
+            format!("DROP TRIGGER IF EXISTS {trigger} ON {table}"),
+            LockMode::AccessExclusive,
+            &table,
+            Work::Instant,
+        )
+        .sql_without_lock(format!("DROP FUNCTION IF EXISTS {function}()"));
         out.push((drop, FIRST));
     }
     if !work.backfill.is_empty() {
@@ -233,14 +258,21 @@ fn shared_steps(plan: &Plan, state_schema: &str, work: &TableWork) -> Vec<(Step,
         let mut backfill = Step::new(
             &plan.id,
             format!("{}.backfill", work.table),
-            format!("backfill {} ({})", work.table.quoted(), columns_list(&assignments)),
+            format!(
+                "backfill {} ({})",
+                work.table.quoted(),
+                columns_list(&assignments)
+            ),
             Phase::Backfill,
         );
         backfill.table = Some(work.table.to_string());
         backfill.changes = changes.clone();
-        backfill
-            .outside_transaction()
-            .sql(backfill_update(&table, &assignments), LockMode::RowExclusive, &table, Work::Batched);
+        backfill.outside_transaction().sql(
+            backfill_update(&table, &assignments),
+            LockMode::RowExclusive,
+            &table,
+            Work::Batched,
+        );
         out.push((backfill, MIDDLE));
 
         let mut verify = Step::new(
@@ -257,7 +289,9 @@ fn shared_steps(plan: &Plan, state_schema: &str, work: &TableWork) -> Vec<(Step,
             .collect::<Vec<_>>()
             .join("\n     OR ");
         verify.outside_transaction().sql(
-            format!("SELECT count(*) FROM {table}\n  WHERE <key range of the batch>\n    AND ({wrong})"),
+            format!(
+                "SELECT count(*) FROM {table}\n  WHERE <key range of the batch>\n    AND ({wrong})"
+            ),
             LockMode::AccessShare,
             &table,
             Work::Batched,
@@ -281,7 +315,11 @@ fn backfill_update(table: &str, assignments: &[&Assignment]) -> String {
     let sets = assignments
         .iter()
         .map(|a| match &a.when {
-            Some(when) if !single => format!("{col} = CASE WHEN {when} THEN {value} ELSE {col} END", col = a.column.quoted(), value = a.value),
+            Some(when) if !single => format!(
+                "{col} = CASE WHEN {when} THEN {value} ELSE {col} END",
+                col = a.column.quoted(),
+                value = a.value
+            ),
             _ => format!("{} = {}", a.column.quoted(), a.value),
         })
         .collect::<Vec<_>>()
@@ -305,9 +343,21 @@ fn trigger_function(function: &str, rules: &[(usize, SyncRule)]) -> String {
 
 fn rule_body(rule: &SyncRule) -> String {
     match rule {
-        SyncRule::Pair { old, new, up, down, default } => {
-            let (o, n) = (format!("NEW.{}", old.quoted()), format!("NEW.{}", new.quoted()));
-            let (oo, on) = (format!("OLD.{}", old.quoted()), format!("OLD.{}", new.quoted()));
+        SyncRule::Pair {
+            old,
+            new,
+            up,
+            down,
+            default,
+        } => {
+            let (o, n) = (
+                format!("NEW.{}", old.quoted()),
+                format!("NEW.{}", new.quoted()),
+            );
+            let (oo, on) = (
+                format!("OLD.{}", old.quoted()),
+                format!("OLD.{}", new.quoted()),
+            );
             let both_null = default
                 .as_ref()
                 .map(|d| format!("    ELSIF {o} IS NULL AND {n} IS NULL THEN\n      {o} := {d};\n      {n} := {up};\n"))
@@ -317,15 +367,25 @@ fn rule_body(rule: &SyncRule) -> String {
             )
         }
         SyncRule::Computed { column, value } => {
-            let (c, oc) = (format!("NEW.{}", column.quoted()), format!("OLD.{}", column.quoted()));
+            let (c, oc) = (
+                format!("NEW.{}", column.quoted()),
+                format!("OLD.{}", column.quoted()),
+            );
             format!("  IF (TG_OP = 'INSERT' AND {c} IS NULL) OR (TG_OP = 'UPDATE' AND {c} IS NOT DISTINCT FROM {oc}) THEN\n    {c} := {value};\n  END IF;\n")
         }
         SyncRule::Fill { column, value } => {
             let c = format!("NEW.{}", column.quoted());
             format!("  IF {c} IS NULL THEN\n    {c} := {value};\n  END IF;\n")
         }
-        SyncRule::CheckFill { check, column, value } => {
-            format!("  IF ({check}) IS FALSE THEN\n    NEW.{} := {value};\n  END IF;\n", column.quoted())
+        SyncRule::CheckFill {
+            check,
+            column,
+            value,
+        } => {
+            format!(
+                "  IF ({check}) IS FALSE THEN\n    NEW.{} := {value};\n  END IF;\n",
+                column.quoted()
+            )
         }
     }
 }

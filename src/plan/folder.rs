@@ -38,7 +38,10 @@ pub fn plan_files(path: &Path) -> Result<Vec<PathBuf>, Error> {
     let mut files = Vec::new();
     for entry in std::fs::read_dir(path).map_err(read_error)? {
         let file = entry.map_err(read_error)?.path();
-        let is_plan = matches!(file.extension().and_then(|e| e.to_str()), Some("yaml" | "yml"));
+        let is_plan = matches!(
+            file.extension().and_then(|e| e.to_str()),
+            Some("yaml" | "yml")
+        );
         if is_plan && file.is_file() {
             files.push(file);
         }
@@ -58,9 +61,16 @@ pub fn load(paths: &[PathBuf]) -> Result<PlanSet, Error> {
         for file in plan_files(path)? {
             set.files += 1;
             let (plan, mut findings) = load_file(&file)?;
-            let id = file.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+            let id = file
+                .file_stem()
+                .map(|s| s.to_string_lossy().into_owned())
+                .unwrap_or_default();
             if let Some(first) = ids.get(&id) {
-                findings.push(file_finding(&file, Code::DuplicatePlanId, format!("plan id `{id}` is also the id of {}", first.display())));
+                findings.push(file_finding(
+                    &file,
+                    Code::DuplicatePlanId,
+                    format!("plan id `{id}` is also the id of {}", first.display()),
+                ));
                 set.diagnostics.extend(findings);
                 continue;
             }
@@ -71,10 +81,18 @@ pub fn load(paths: &[PathBuf]) -> Result<PlanSet, Error> {
     }
     let mut known: BTreeSet<String> = ids.keys().cloned().collect();
     for path in paths.iter().filter(|p| !p.is_dir()) {
-        let folder = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+        let folder = path
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
         // Plans beside a file given alone may be named in its depends_on without being given.
         if let Ok(files) = plan_files(folder) {
-            known.extend(files.iter().filter_map(|f| f.file_stem()).map(|s| s.to_string_lossy().into_owned()));
+            known.extend(
+                files
+                    .iter()
+                    .filter_map(|f| f.file_stem())
+                    .map(|s| s.to_string_lossy().into_owned()),
+            );
         }
     }
     check_dependencies(&mut set, &known);
@@ -107,7 +125,10 @@ fn check_dependencies(set: &mut PlanSet, ids: &BTreeSet<String>) {
                     file: plan.file.clone(),
                     position: dependency.position,
                     field: dependency.field.clone(),
-                    message: format!("`depends_on` names `{}`, which is not among the plans given", dependency.id),
+                    message: format!(
+                        "`depends_on` names `{}`, which is not among the plans given",
+                        dependency.id
+                    ),
                     help: did_you_mean(&dependency.id, &known),
                 });
                 unknown.insert(plan.id.clone());
@@ -130,7 +151,12 @@ fn check_dependencies(set: &mut PlanSet, ids: &BTreeSet<String>) {
 
     let mut graph = DiGraph::<usize, ()>::new();
     let nodes: Vec<_> = (0..set.plans.len()).map(|i| graph.add_node(i)).collect();
-    let index: HashMap<&str, usize> = set.plans.iter().enumerate().map(|(i, p)| (p.id.as_str(), i)).collect();
+    let index: HashMap<&str, usize> = set
+        .plans
+        .iter()
+        .enumerate()
+        .map(|(i, p)| (p.id.as_str(), i))
+        .collect();
     for (i, plan) in set.plans.iter().enumerate() {
         for dependency in &plan.depends_on {
             if let Some(&d) = index.get(dependency.id.as_str()) {
@@ -147,7 +173,15 @@ fn check_dependencies(set: &mut PlanSet, ids: &BTreeSet<String>) {
         members.sort_unstable();
         let names: Vec<&str> = members.iter().map(|&i| set.plans[i].id.as_str()).collect();
         let first = &set.plans[members[0]];
-        set.diagnostics.push(file_finding(&first.file, Code::DependencyCycle, format!("plans depend on each other in a cycle: {} -> {}", names.join(" -> "), names[0])));
+        set.diagnostics.push(file_finding(
+            &first.file,
+            Code::DependencyCycle,
+            format!(
+                "plans depend on each other in a cycle: {} -> {}",
+                names.join(" -> "),
+                names[0]
+            ),
+        ));
         in_cycles.extend(members.iter().map(|&i| set.plans[i].id.clone()));
     }
     set.plans.retain(|p| !in_cycles.contains(&p.id));

@@ -3,7 +3,7 @@
 use crate::error::Error;
 use crate::pg::quote::fnv1a;
 use crate::plan::change::{Change, KINDS};
-use crate::plan::check::{did_you_mean, Checker};
+use crate::plan::check::{did_you_mean, Checker, SqlText};
 use crate::plan::diagnostic::{Code, Diagnostic, Position};
 use crate::plan::source::{FieldPath, SourceMap};
 use crate::plan::{duration, semantics, BackfillSettings, Dependency, Plan, DEFAULT_LOCK_TIMEOUT};
@@ -23,16 +23,16 @@ struct RawHeader {
     depends_on: Vec<String>,
     schema: Option<String>,
     backfill: Option<RawBackfill>,
-    lock_timeout: Option<String>,
+    lock_timeout: Option<SqlText>,
 }
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields, rename = "a backfill mapping")]
 struct RawBackfill {
     batch_size: Option<u64>,
-    target_batch_time: Option<String>,
+    target_batch_time: Option<SqlText>,
     max_rows_per_second: Option<u64>,
-    max_replica_lag: Option<String>,
+    max_replica_lag: Option<SqlText>,
 }
 
 /// Reads and checks one plan file. I/O failures are errors; everything wrong with the file's
@@ -53,18 +53,27 @@ pub fn load_file(path: &Path) -> Result<(Option<Plan>, Vec<Diagnostic>), Error> 
         help: None,
     };
     if size > MAX_PLAN_BYTES {
-        let message = format!("plan file is {size} bytes; plans are at most {MAX_PLAN_BYTES} bytes");
+        let message =
+            format!("plan file is {size} bytes; plans are at most {MAX_PLAN_BYTES} bytes");
         return Ok((None, vec![file_finding(Code::TooLarge, message)]));
     }
     let bytes = std::fs::read(path).map_err(read_error)?;
     let Ok(text) = String::from_utf8(bytes) else {
-        return Ok((None, vec![file_finding(Code::NotText, "plan file is not UTF-8 text".into())]));
+        return Ok((
+            None,
+            vec![file_finding(
+                Code::NotText,
+                "plan file is not UTF-8 text".into(),
+            )],
+        ));
     };
     Ok(check_text(path, &text))
 }
 
 fn id_of(path: &Path) -> String {
-    path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default()
+    path.file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default()
 }
 
 fn check_text(path: &Path, text: &str) -> (Option<Plan>, Vec<Diagnostic>) {
@@ -88,19 +97,39 @@ fn check_document(path: &Path, text: &str, cx: &mut Checker) -> Option<Plan> {
             });
             // serde_yaml appends " at line L column C"; the position is printed separately.
             let message = e.to_string();
-            let message = message.split(" at line ").next().unwrap_or(&message).to_owned();
-            cx.push(Code::YamlSyntax, position, &root, format!("invalid YAML: {message}"), None);
+            let message = message
+                .split(" at line ")
+                .next()
+                .unwrap_or(&message)
+                .to_owned();
+            cx.push(
+                Code::YamlSyntax,
+                position,
+                &root,
+                format!("invalid YAML: {message}"),
+                None,
+            );
             return None;
         }
     };
     let mut mapping = match document {
         Value::Mapping(m) => m,
         Value::Null => {
-            cx.report(Code::EmptyPlan, &root, "plan file is empty".into(), Some("a plan needs a `changes:` list".into()));
+            cx.report(
+                Code::EmptyPlan,
+                &root,
+                "plan file is empty".into(),
+                Some("a plan needs a `changes:` list".into()),
+            );
             return None;
         }
         _ => {
-            cx.report(Code::WrongType, &root, "a plan file is a mapping with a `changes:` list".into(), None);
+            cx.report(
+                Code::WrongType,
+                &root,
+                "a plan file is a mapping with a `changes:` list".into(),
+                None,
+            );
             return None;
         }
     };
@@ -109,13 +138,18 @@ fn check_document(path: &Path, text: &str, cx: &mut Checker) -> Option<Plan> {
     let changes = check_changes(changes, cx);
     let header = header?;
 
-    let schema = cx.ident(&root.key("schema"), header.schema.as_deref().unwrap_or("public"));
+    let schema = cx.ident(
+        &root.key("schema"),
+        header.schema.as_deref().unwrap_or("public"),
+    );
     let lock_timeout = header
         .lock_timeout
-        .as_deref()
-        .map(|t| positive_duration(cx, &root.key("lock_timeout"), t))
+        .map(|t| positive_duration(cx, &root.key("lock_timeout"), &t.0))
         .unwrap_or(Some(DEFAULT_LOCK_TIMEOUT));
-    let backfill = header.backfill.map(|b| check_backfill(b, &root.key("backfill"), cx)).unwrap_or_default();
+    let backfill = header
+        .backfill
+        .map(|b| check_backfill(b, &root.key("backfill"), cx))
+        .unwrap_or_default();
     let depends_on = header
         .depends_on
         .into_iter()
@@ -150,18 +184,33 @@ fn check_changes(changes: Option<Value>, cx: &mut Checker) -> Option<Vec<(Change
     let root = FieldPath::root();
     let entries = match changes {
         None => {
-            cx.report(Code::MissingKey, &root, "missing key `changes`".into(), None);
+            cx.report(
+                Code::MissingKey,
+                &root,
+                "missing key `changes`".into(),
+                None,
+            );
             return None;
         }
         Some(Value::Sequence(entries)) => entries,
         Some(Value::Null) => Vec::new(),
         Some(_) => {
-            cx.report(Code::WrongType, &root.key("changes"), "`changes` must be a list".into(), None);
+            cx.report(
+                Code::WrongType,
+                &root.key("changes"),
+                "`changes` must be a list".into(),
+                None,
+            );
             return None;
         }
     };
     if entries.is_empty() {
-        cx.report(Code::EmptyPlan, &root.key("changes"), "`changes` is empty".into(), None);
+        cx.report(
+            Code::EmptyPlan,
+            &root.key("changes"),
+            "`changes` is empty".into(),
+            None,
+        );
         return None;
     }
     let mut checked = Vec::new();
@@ -183,8 +232,20 @@ fn check_change(entry: Value, at: &FieldPath, cx: &mut Checker) -> Option<(Chang
         return None;
     };
     if mapping.len() != 1 {
-        let keys: Vec<String> = mapping.keys().filter_map(|k| k.as_str().map(|k| format!("`{k}`"))).collect();
-        cx.report(Code::BadChangeEntry, at, format!("a change has exactly one kind, found {} keys ({})", mapping.len(), keys.join(", ")), Some("start each change with its own `- `".into()));
+        let keys: Vec<String> = mapping
+            .keys()
+            .filter_map(|k| k.as_str().map(|k| format!("`{k}`")))
+            .collect();
+        cx.report(
+            Code::BadChangeEntry,
+            at,
+            format!(
+                "a change has exactly one kind, found {} keys ({})",
+                mapping.len(),
+                keys.join(", ")
+            ),
+            Some("start each change with its own `- `".into()),
+        );
         return None;
     }
     let (kind, value) = mapping.into_iter().next()?;
@@ -194,14 +255,25 @@ fn check_change(entry: Value, at: &FieldPath, cx: &mut Checker) -> Option<(Chang
     };
     let at = at.key(&kind);
     if KINDS.contains(&kind.as_str()) && !value.is_mapping() {
-        cx.report(Code::WrongType, &at, format!("`{kind}` takes a mapping of its fields"), Some(format!("write `{kind}: {{ ... }}` with its fields inside")));
+        cx.report(
+            Code::WrongType,
+            &at,
+            format!("`{kind}` takes a mapping of its fields"),
+            Some(format!("write `{kind}: {{ ... }}` with its fields inside")),
+        );
         return None;
     }
     match Change::check(&kind, value, &at, cx) {
         Some(change) => change.map(|c| (c, at)),
         None => {
-            let help = did_you_mean(&kind, KINDS).unwrap_or_else(|| format!("the change kinds are {}", KINDS.join(", ")));
-            cx.report_key(Code::UnknownChangeKind, &at, format!("unknown change kind `{kind}`"), Some(help));
+            let help = did_you_mean(&kind, KINDS)
+                .unwrap_or_else(|| format!("the change kinds are {}", KINDS.join(", ")));
+            cx.report_key(
+                Code::UnknownChangeKind,
+                &at,
+                format!("unknown change kind `{kind}`"),
+                Some(help),
+            );
             None
         }
     }
@@ -210,7 +282,12 @@ fn check_change(entry: Value, at: &FieldPath, cx: &mut Checker) -> Option<(Chang
 fn positive_duration(cx: &mut Checker, at: &FieldPath, text: &str) -> Option<std::time::Duration> {
     match duration::parse(text) {
         Ok(d) if d.is_zero() => {
-            cx.report(Code::BadValue, at, format!("`{text}` must be more than zero"), None);
+            cx.report(
+                Code::BadValue,
+                at,
+                format!("`{text}` must be more than zero"),
+                None,
+            );
             None
         }
         Ok(d) => Some(d),
@@ -224,19 +301,25 @@ fn positive_duration(cx: &mut Checker, at: &FieldPath, text: &str) -> Option<std
 fn check_backfill(raw: RawBackfill, at: &FieldPath, cx: &mut Checker) -> BackfillSettings {
     let defaults = BackfillSettings::default();
     if raw.batch_size == Some(0) {
-        cx.report(Code::BadValue, &at.key("batch_size"), "`batch_size` must be at least 1".into(), None);
+        cx.report(
+            Code::BadValue,
+            &at.key("batch_size"),
+            "`batch_size` must be at least 1".into(),
+            None,
+        );
     }
-    let max_replica_lag = raw.max_replica_lag.and_then(|t| positive_duration(cx, &at.key("max_replica_lag"), &t));
-    let target_batch_time = raw.target_batch_time.and_then(|t| positive_duration(cx, &at.key("target_batch_time"), &t));
+    let max_replica_lag = raw
+        .max_replica_lag
+        .and_then(|t| positive_duration(cx, &at.key("max_replica_lag"), &t.0));
+    let target_batch_time = raw
+        .target_batch_time
+        .and_then(|t| positive_duration(cx, &at.key("target_batch_time"), &t.0));
     BackfillSettings {
         batch_size: raw.batch_size.unwrap_or(defaults.batch_size),
         target_batch_time: target_batch_time.unwrap_or(defaults.target_batch_time),
-        max_rows_per_second: raw.max_rows_per_second.unwrap_or(defaults.max_rows_per_second),
+        max_rows_per_second: raw
+            .max_rows_per_second
+            .unwrap_or(defaults.max_rows_per_second),
         max_replica_lag: max_replica_lag.unwrap_or(defaults.max_replica_lag),
     }
-}
-
-#[cfg(test)]
-pub(crate) fn check_str(text: &str) -> (Option<Plan>, Vec<Diagnostic>) {
-    check_text(Path::new("plan.yaml"), text)
 }

@@ -55,7 +55,10 @@ impl Default for BackfillSettings {
 
 pub const DEFAULT_LOCK_TIMEOUT: Duration = Duration::from_secs(2);
 
-pub(crate) fn serialize_duration<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+pub(crate) fn serialize_duration<S: serde::Serializer>(
+    d: &Duration,
+    s: S,
+) -> Result<S::Ok, S::Error> {
     s.serialize_str(&duration::format(*d))
 }
 

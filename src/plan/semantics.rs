@@ -50,7 +50,12 @@ pub fn check(changes: &[(Change, FieldPath)], cx: &mut Checker) -> Vec<(usize, u
         let tables = f.table.iter().chain(&f.other_tables);
         for table in tables {
             if let Some((by, how)) = seen.removed_tables.get(table) {
-                cx.report(Code::TableGone, at, format!("table `{table}` is {how} by changes[{by}]"), Some("refer to the table by the name it has after that change".into()));
+                cx.report_key(
+                    Code::TableGone,
+                    at,
+                    format!("table `{table}` is {how} by changes[{by}]"),
+                    Some("refer to the table by the name it has after that change".into()),
+                );
             }
             if let Some(&by) = seen.created_tables.get(table) {
                 depends(by);
@@ -58,7 +63,12 @@ pub fn check(changes: &[(Change, FieldPath)], cx: &mut Checker) -> Vec<(usize, u
         }
         if let Some(table) = &f.table {
             let column = |c: &Ident| (table.clone(), c.clone());
-            let touched = f.uses.iter().chain(&f.reads).chain(&f.writes).chain(f.alters.iter().map(|(c, _)| c));
+            let touched = f
+                .uses
+                .iter()
+                .chain(&f.reads)
+                .chain(&f.writes)
+                .chain(f.alters.iter().map(|(c, _)| c));
             let mut reported = Vec::new();
             for c in touched {
                 if reported.contains(c) {
@@ -66,7 +76,15 @@ pub fn check(changes: &[(Change, FieldPath)], cx: &mut Checker) -> Vec<(usize, u
                 }
                 if let Some((by, how)) = seen.removed_columns.get(&column(c)) {
                     reported.push(c.clone());
-                    cx.report(Code::UseAfterDrop, at, format!("column `{c}` of `{table}` is {how} by changes[{by}]"), Some("a later change must use the column's new name, or run in a later plan".into()));
+                    cx.report_key(
+                        Code::UseAfterDrop,
+                        at,
+                        format!("column `{c}` of `{table}` is {how} by changes[{by}]"),
+                        Some(
+                            "a later change must use the column's new name, or run in a later plan"
+                                .into(),
+                        ),
+                    );
                 }
                 if let Some(&by) = seen.created_columns.get(&column(c)) {
                     depends(by);
@@ -74,19 +92,27 @@ pub fn check(changes: &[(Change, FieldPath)], cx: &mut Checker) -> Vec<(usize, u
             }
             for c in &f.writes {
                 if let Some(&by) = seen.written.get(&column(c)) {
-                    cx.report(Code::ColumnConflict, at, format!("column `{c}` of `{table}` is also written by changes[{by}]"), Some("one backfill pass cannot give a column two values; split the changes into two plans".into()));
+                    cx.report_key(Code::ColumnConflict, at, format!("column `{c}` of `{table}` is also written by changes[{by}]"), Some("one backfill pass cannot give a column two values; split the changes into two plans".into()));
                 }
             }
             for c in &f.reads {
                 if let Some(&by) = seen.written.get(&column(c)) {
                     if !f.writes.contains(c) {
-                        cx.report(Code::ColumnConflict, at, format!("this change computes from column `{c}` of `{table}`, which changes[{by}] fills in the same backfill pass"), Some("one UPDATE cannot read its own result; move this change to a later plan".into()));
+                        cx.report_key(Code::ColumnConflict, at, format!("this change computes from column `{c}` of `{table}`, which changes[{by}] fills in the same backfill pass"), Some("one UPDATE cannot read its own result; move this change to a later plan".into()));
                     }
                 }
             }
             for (c, attribute) in &f.alters {
                 if let Some(&by) = seen.altered.get(&(column(c), key(*attribute))) {
-                    cx.report(Code::ColumnConflict, at, format!("changes[{by}] also changes the {} of column `{c}` of `{table}`", attribute_name(*attribute)), None);
+                    cx.report_key(
+                        Code::ColumnConflict,
+                        at,
+                        format!(
+                            "changes[{by}] also changes the {} of column `{c}` of `{table}`",
+                            attribute_name(*attribute)
+                        ),
+                        None,
+                    );
                 }
             }
             for c in &f.writes {
@@ -105,7 +131,12 @@ pub fn check(changes: &[(Change, FieldPath)], cx: &mut Checker) -> Vec<(usize, u
         }
         for (name, name_at) in &f.names {
             if let Some(&by) = seen.names.get(name) {
-                cx.report(Code::DuplicateName, name_at, format!("changes[{by}] already creates an index or constraint named `{name}`"), None);
+                cx.report(
+                    Code::DuplicateName,
+                    name_at,
+                    format!("changes[{by}] already creates an index or constraint named `{name}`"),
+                    None,
+                );
             }
             seen.names.insert(name.clone(), index);
         }
@@ -114,7 +145,8 @@ pub fn check(changes: &[(Change, FieldPath)], cx: &mut Checker) -> Vec<(usize, u
             seen.removed_tables.remove(table);
         }
         if let Some((table, how)) = &f.removes_table {
-            seen.removed_tables.insert(table.clone(), (index, how.clone()));
+            seen.removed_tables
+                .insert(table.clone(), (index, how.clone()));
         }
     }
     dependencies

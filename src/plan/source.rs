@@ -151,13 +151,25 @@ impl Builder {
         match self.stack.last_mut() {
             None => {
                 let path = FieldPath::root();
-                self.spans.insert(path.clone(), Span { key: None, value: at });
+                self.spans.insert(
+                    path.clone(),
+                    Span {
+                        key: None,
+                        value: at,
+                    },
+                );
                 Some(path)
             }
             Some(Frame::Sequence { path, next }) => {
                 let path = path.index(*next);
                 *next += 1;
-                self.spans.insert(path.clone(), Span { key: None, value: at });
+                self.spans.insert(
+                    path.clone(),
+                    Span {
+                        key: None,
+                        value: at,
+                    },
+                );
                 Some(path)
             }
             Some(Frame::Mapping { path, pending_key }) => match pending_key.take() {
@@ -173,6 +185,11 @@ impl Builder {
                     Some(path)
                 }
                 None => {
+                    // yaml-rust2 marks a block mapping at its first `:`; a reader expects it
+                    // where its first key starts.
+                    if let Some(span) = self.spans.get_mut(path) {
+                        span.value = span.value.min(at);
+                    }
                     // Complex (non-scalar) keys get a placeholder name; plans never use them.
                     *pending_key = Some((key_text.unwrap_or("?").to_owned(), at));
                     None
@@ -218,18 +235,25 @@ mod tests {
     #[test]
     fn maps_nested_fields_to_positions() {
         let text = "description: x\nchanges:\n  - set_not_null: { table: users, column: email }\n  - drop_column:\n      table: users\n";
+        assert_eq!(
+            SourceMap::build(text).value(&FieldPath::root()),
+            Some(Position { line: 1, column: 1 })
+        );
         let map = SourceMap::build(text);
         let root = FieldPath::root();
         let at = |line, column| Some(Position { line, column });
         assert_eq!(map.value(&root.key("description")), at(1, 14));
         assert_eq!(map.key(&root.key("description")), at(1, 1));
         let first = root.key("changes").index(0).key("set_not_null");
-        assert_eq!(map.value(&first.key("column")), at(3, 45));
+        assert_eq!(map.value(&first.key("column")), at(3, 43));
         let second = root.key("changes").index(1).key("drop_column");
         assert_eq!(map.value(&second.key("table")), at(5, 14));
         assert_eq!(map.key(&second.key("table")), at(5, 7));
         // A missing field is placed at the nearest field that exists.
         assert_eq!(map.value(&second.key("column")), map.value(&second));
-        assert_eq!(first.key("column").to_string(), "changes[0].set_not_null.column");
+        assert_eq!(
+            first.key("column").to_string(),
+            "changes[0].set_not_null.column"
+        );
     }
 }

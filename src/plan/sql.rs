@@ -79,7 +79,9 @@ impl Expr {
                     }
                 }
                 NodeRef::FuncCall(f) => {
-                    if let Some(NodeEnum::String(s)) = f.funcname.last().and_then(|n| n.node.as_ref()) {
+                    if let Some(NodeEnum::String(s)) =
+                        f.funcname.last().and_then(|n| n.node.as_ref())
+                    {
                         functions.push(s.sval.to_lowercase());
                     }
                 }
@@ -168,13 +170,10 @@ pub fn parse_type(text: &str) -> Result<String, String> {
     if text.trim().is_empty() {
         return Err("the type is empty".into());
     }
+    // In type-name mode libpg_query returns the type's qualified name as a list; a parse
+    // that succeeds with a statement means the grammar accepted the text as a type.
     let parsed = pg_query::parse(text, ParserOptions::TYPE_NAME).map_err(parse_error)?;
-    let is_type = parsed
-        .protobuf
-        .nodes()
-        .iter()
-        .any(|(node, ..)| matches!(node, NodeRef::TypeName(_)));
-    if !is_type {
+    if parsed.protobuf.stmts.is_empty() {
         return Err(format!("`{}` is not a type", text.trim()));
     }
     Ok(text.trim().to_owned())
@@ -229,7 +228,10 @@ pub fn parse_statements(text: &str) -> Result<Vec<RawStatement>, String> {
             let tables = pg_query::parse(&statement_text, ParserOptions::DEFAULT)
                 .map(|r| r.tables())
                 .unwrap_or_default();
-            let mut statement = classify(statement_text, raw.stmt.as_ref().and_then(|s| s.node.as_ref()));
+            let mut statement = classify(
+                statement_text,
+                raw.stmt.as_ref().and_then(|s| s.node.as_ref()),
+            );
             statement.tables = tables;
             statement
         })
@@ -259,9 +261,9 @@ fn classify(text: String, node: Option<&NodeEnum>) -> RawStatement {
         }
         Some(NodeEnum::VacuumStmt(vacuum)) => {
             s.transactional = false;
-            let full = vacuum.options.iter().any(|o| {
-                matches!(o.node.as_ref(), Some(NodeEnum::DefElem(d)) if d.defname == "full")
-            });
+            let full = vacuum.options.iter().any(
+                |o| matches!(o.node.as_ref(), Some(NodeEnum::DefElem(d)) if d.defname == "full"),
+            );
             if full {
                 s.work = Work::Rewrite;
                 s.blocking = Some("VACUUM FULL rewrites the table under ACCESS EXCLUSIVE; use pg_repack or let autovacuum work".into());
@@ -283,7 +285,8 @@ fn classify(text: String, node: Option<&NodeEnum>) -> RawStatement {
             (s.lock, s.work) = (LockMode::RowExclusive, Work::Scan);
         }
         Some(NodeEnum::SelectStmt(_)) => s.lock = LockMode::AccessShare,
-        Some(NodeEnum::CreateStmt(_) | NodeEnum::ViewStmt(_) | NodeEnum::CreateFunctionStmt(_)) => {}
+        Some(NodeEnum::CreateStmt(_) | NodeEnum::ViewStmt(_) | NodeEnum::CreateFunctionStmt(_)) => {
+        }
         _ => {}
     }
     s
@@ -319,7 +322,12 @@ fn classify_alter(s: &mut RawStatement, alter: &pg_query::protobuf::AlterTableSt
                 if validates
                     && matches!(
                         kind,
-                        Some(ConstrType::ConstrCheck | ConstrType::ConstrForeign | ConstrType::ConstrPrimary | ConstrType::ConstrUnique)
+                        Some(
+                            ConstrType::ConstrCheck
+                                | ConstrType::ConstrForeign
+                                | ConstrType::ConstrPrimary
+                                | ConstrType::ConstrUnique
+                        )
                     )
                 {
                     s.work = Work::Scan;
@@ -352,19 +360,37 @@ mod tests {
             e.over_record("NEW", &[("amount", "sb_new_amount")]),
             "lower(NEW.\"email\") || NEW.\"Full \"\"x\"\"\" || NEW.\"sb_new_amount\"::text"
         );
-        assert_eq!(Expr::parse("'n/a'").unwrap().over_record("NEW", &[]), "'n/a'");
+        assert_eq!(
+            Expr::parse("'n/a'").unwrap().over_record("NEW", &[]),
+            "'n/a'"
+        );
     }
 
     #[test]
     fn rejects_what_is_not_one_expression() {
-        for bad in ["", "1, 2", "1 FROM users", "x WHERE true", "1; DROP TABLE users", "(1", "a AS b"] {
+        for bad in [
+            "",
+            "1, 2",
+            "1 FROM users",
+            "x WHERE true",
+            "1; DROP TABLE users",
+            "(1",
+            "a AS b",
+        ] {
             assert!(Expr::parse(bad).is_err(), "{bad} should be rejected");
         }
     }
 
     #[test]
     fn types() {
-        for good in ["int", "varchar(20)", "timestamp with time zone", "numeric(10,2)", "text[]", "\"MyType\""] {
+        for good in [
+            "int",
+            "varchar(20)",
+            "timestamp with time zone",
+            "numeric(10,2)",
+            "text[]",
+            "\"MyType\"",
+        ] {
             assert!(parse_type(good).is_ok(), "{good}");
         }
         for bad in ["", "int int", "varchar(", "1"] {
@@ -378,10 +404,17 @@ mod tests {
         assert_eq!(s.len(), 3);
         assert_eq!(s[0].text, "CREATE INDEX i ON t (a)");
         assert!(s[0].blocking.is_some());
-        assert_eq!((s[1].lock, s[1].transactional), (LockMode::ShareUpdateExclusive, false));
+        assert_eq!(
+            (s[1].lock, s[1].transactional),
+            (LockMode::ShareUpdateExclusive, false)
+        );
         assert!(s[1].blocking.is_none());
         assert!(s[2].blocking.is_none());
-        assert!(parse_statements("ALTER TABLE t ALTER COLUMN a SET NOT NULL").unwrap()[0].blocking.is_some());
+        assert!(
+            parse_statements("ALTER TABLE t ALTER COLUMN a SET NOT NULL").unwrap()[0]
+                .blocking
+                .is_some()
+        );
         assert!(parse_statements("SELEC 1").is_err());
     }
 }

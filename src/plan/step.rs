@@ -66,11 +66,23 @@ impl Stage {
 }
 
 /// A table lock a statement takes.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Lock {
     pub mode: LockMode,
     /// The quoted, schema-qualified relation.
     pub relation: String,
+}
+
+impl Serialize for Lock {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let mut s = serializer.serialize_struct("Lock", 4)?;
+        s.serialize_field("mode", &self.mode)?;
+        s.serialize_field("relation", &self.relation)?;
+        s.serialize_field("blocks", self.mode.blocks())?;
+        s.serialize_field("blocks_writes", &self.mode.blocks_writes())?;
+        s.end()
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -122,7 +134,13 @@ impl Step {
     }
 
     /// Adds a statement taking `mode` on `relation` (quoted), doing `work`.
-    pub fn sql(&mut self, sql: impl Into<String>, mode: LockMode, relation: &str, work: Work) -> &mut Self {
+    pub fn sql(
+        &mut self,
+        sql: impl Into<String>,
+        mode: LockMode,
+        relation: &str,
+        work: Work,
+    ) -> &mut Self {
         self.statements.push(Statement {
             sql: sql.into(),
             locks: vec![Lock {

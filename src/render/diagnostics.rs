@@ -29,7 +29,12 @@ fn summary(diagnostics: &[Diagnostic], files: usize) -> String {
     let errors = diagnostics.iter().filter(|d| d.is_error()).count();
     let warnings = diagnostics.len() - errors;
     let plural = |n: usize, word: &str| format!("{n} {word}{}", if n == 1 { "" } else { "s" });
-    format!("{}, {} in {}", plural(errors, "error"), plural(warnings, "warning"), plural(files, "plan file"))
+    format!(
+        "{}, {} in {}",
+        plural(errors, "error"),
+        plural(warnings, "warning"),
+        plural(files, "plan file")
+    )
 }
 
 #[derive(Serialize)]
@@ -63,12 +68,18 @@ pub fn github(diagnostics: &[Diagnostic]) -> String {
             Severity::Error => "error",
             Severity::Warning => "warning",
         };
-        let mut properties = vec![format!("file={}", escape_property(&d.file.display().to_string()))];
+        let mut properties = vec![format!(
+            "file={}",
+            escape_property(&d.file.display().to_string())
+        )];
         if let Some(p) = d.position {
             properties.push(format!("line={}", p.line));
             properties.push(format!("col={}", p.column));
         }
-        properties.push(format!("title={}", escape_property(&format!("{} {}", d.code, d.code.title()))));
+        properties.push(format!(
+            "title={}",
+            escape_property(&format!("{} {}", d.code, d.code.title()))
+        ));
         let mut message = d.message.clone();
         if !d.field.is_empty() {
             message.push_str(&format!(" (at {})", d.field));
@@ -76,13 +87,19 @@ pub fn github(diagnostics: &[Diagnostic]) -> String {
         if let Some(help) = &d.help {
             message.push_str(&format!("\nhelp: {help}"));
         }
-        out.push_str(&format!("::{command} {}::{}\n", properties.join(","), escape_data(&message)));
+        out.push_str(&format!(
+            "::{command} {}::{}\n",
+            properties.join(","),
+            escape_data(&message)
+        ));
     }
     out
 }
 
 fn escape_data(text: &str) -> String {
-    text.replace('%', "%25").replace('\r', "%0D").replace('\n', "%0A")
+    text.replace('%', "%25")
+        .replace('\r', "%0D")
+        .replace('\n', "%0A")
 }
 
 fn escape_property(text: &str) -> String {

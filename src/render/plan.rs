@@ -9,7 +9,8 @@ use crate::plan::{BackfillSettings, Plan};
 use crate::render::Style;
 use serde::Serialize;
 
-const GATE: &str = "gate: deploy the application that uses the new shape, then run `switchback advance` again";
+const GATE: &str =
+    "gate: deploy the application that uses the new shape, then run `switchback advance` again";
 
 fn work_text(work: Work) -> &'static str {
     match work {
@@ -20,8 +21,14 @@ fn work_text(work: Work) -> &'static str {
     }
 }
 
-fn steps_of<'g>(graph: &'g StepGraph, plan: &'g Plan, stage: Stage) -> impl Iterator<Item = &'g Step> {
-    graph.steps().filter(move |s| s.plan == plan.id && s.stage == stage)
+fn steps_of<'g>(
+    graph: &'g StepGraph,
+    plan: &'g Plan,
+    stage: Stage,
+) -> impl Iterator<Item = &'g Step> {
+    graph
+        .steps()
+        .filter(move |s| s.plan == plan.id && s.stage == stage)
 }
 
 pub fn text(plans: &[Plan], graph: &StepGraph, style: Style) -> String {
@@ -35,9 +42,19 @@ pub fn text(plans: &[Plan], graph: &StepGraph, style: Style) -> String {
             out.push_str(&format!(" — {description}"));
         }
         out.push('\n');
-        let mut facts = vec![format!("schema {}", plan.schema.quoted()), format!("lock_timeout {}", duration::format(plan.lock_timeout))];
+        let mut facts = vec![
+            format!("schema {}", plan.schema.quoted()),
+            format!("lock_timeout {}", duration::format(plan.lock_timeout)),
+        ];
         if !plan.depends_on.is_empty() {
-            facts.push(format!("after {}", plan.depends_on.iter().map(|d| d.id.as_str()).collect::<Vec<_>>().join(", ")));
+            facts.push(format!(
+                "after {}",
+                plan.depends_on
+                    .iter()
+                    .map(|d| d.id.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ));
         }
         out.push_str(&style.dim(&format!("  {}\n", facts.join(" · "))));
         let mut number = 0;
@@ -63,12 +80,32 @@ pub fn text(plans: &[Plan], graph: &StepGraph, style: Style) -> String {
     out
 }
 
-fn step_text(out: &mut String, number: usize, step: &Step, backfill: &BackfillSettings, style: Style) {
-    let changes = step.changes.iter().map(|c| format!("changes[{c}]")).collect::<Vec<_>>().join(", ");
-    out.push_str(&format!("  {:>2}. {} {}\n", number, style.bold(&format!("[{}] {}", step.phase, step.title)), style.dim(&format!("({changes})"))));
+fn step_text(
+    out: &mut String,
+    number: usize,
+    step: &Step,
+    backfill: &BackfillSettings,
+    style: Style,
+) {
+    let changes = step
+        .changes
+        .iter()
+        .map(|c| format!("changes[{c}]"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    out.push_str(&format!(
+        "  {:>2}. {} {}\n",
+        number,
+        style.bold(&format!("[{}] {}", step.phase, step.title)),
+        style.dim(&format!("({changes})"))
+    ));
     if !step.transactional {
         let why = if step.statements.iter().any(|s| s.work == Work::Batched) {
-            format!("runs in batches of {} rows (adapting to {} a batch), each its own transaction", backfill.batch_size, duration::format(backfill.target_batch_time))
+            format!(
+                "runs in batches of {} rows (adapting to {} a batch), each its own transaction",
+                backfill.batch_size,
+                duration::format(backfill.target_batch_time)
+            )
         } else {
             "runs outside a transaction; a re-run checks the catalog first".to_owned()
         };
@@ -83,8 +120,19 @@ fn step_text(out: &mut String, number: usize, step: &Step, backfill: &BackfillSe
         }
         for lock in &statement.locks {
             let blocks = format!("blocks {}", lock.mode.blocks());
-            let blocks = if lock.mode.blocks_writes() { style.red(&blocks) } else { blocks };
-            out.push_str(&format!("        {} {} on {} · {} · {}\n", style.dim("lock"), lock.mode, lock.relation, work_text(statement.work), blocks));
+            let blocks = if lock.mode.blocks_writes() {
+                style.red(&blocks)
+            } else {
+                blocks
+            };
+            out.push_str(&format!(
+                "        {} {} on {} · {} · {}\n",
+                style.dim("lock"),
+                lock.mode,
+                lock.relation,
+                work_text(statement.work),
+                blocks
+            ));
         }
     }
 }
@@ -135,7 +183,15 @@ pub fn json(plans: &[Plan], graph: &StepGraph) -> String {
             depends_on: plan.depends_on.iter().map(|d| d.id.as_str()).collect(),
             lock_timeout: duration::format(plan.lock_timeout),
             backfill: &plan.backfill,
-            changes: plan.changes.iter().enumerate().map(|(index, c)| JsonChange { index, kind: c.kind() }).collect(),
+            changes: plan
+                .changes
+                .iter()
+                .enumerate()
+                .map(|(index, c)| JsonChange {
+                    index,
+                    kind: c.kind(),
+                })
+                .collect(),
             steps: graph
                 .order
                 .iter()
@@ -149,7 +205,8 @@ pub fn json(plans: &[Plan], graph: &StepGraph) -> String {
                 .collect(),
         })
         .collect();
-    let mut out = serde_json::to_string_pretty(&JsonPlans { version: 1, plans }).expect("plans serialize to JSON");
+    let mut out = serde_json::to_string_pretty(&JsonPlans { version: 1, plans })
+        .expect("plans serialize to JSON");
     out.push('\n');
     out
 }
@@ -173,9 +230,15 @@ pub fn sql(plans: &[Plan], graph: &StepGraph) -> String {
             for step in steps_of(graph, plan, stage) {
                 out.push_str(&format!("\n-- step {}: {}\n", step.id, step.title));
                 if step.transactional {
-                    out.push_str(&format!("BEGIN;\nSET LOCAL lock_timeout = '{}';\n", duration::format(plan.lock_timeout)));
+                    out.push_str(&format!(
+                        "BEGIN;\nSET LOCAL lock_timeout = '{}';\n",
+                        duration::format(plan.lock_timeout)
+                    ));
                 } else if step.statements.iter().any(|s| s.work == Work::Batched) {
-                    out.push_str(&format!("-- in batches of {} rows, each its own transaction:\n", plan.backfill.batch_size));
+                    out.push_str(&format!(
+                        "-- in batches of {} rows, each its own transaction:\n",
+                        plan.backfill.batch_size
+                    ));
                 } else {
                     out.push_str("-- outside a transaction:\n");
                 }

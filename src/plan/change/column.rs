@@ -136,7 +136,10 @@ impl Column {
             names.push((Ident::trusted(self.check_name(table)), at.key("check")));
         }
         if self.references.is_some() {
-            names.push((Ident::trusted(self.foreign_key_name(table)), at.key("references")));
+            names.push((
+                Ident::trusted(self.foreign_key_name(table)),
+                at.key("references"),
+            ));
         }
         if self.unique {
             names.push((Ident::trusted(self.unique_name(table)), at.key("unique")));
@@ -147,8 +150,15 @@ impl Column {
     /// `REFERENCES "s"."t" ("c") ON DELETE ...`
     pub fn references_sql(&self, schema: &Ident) -> Option<String> {
         self.references.as_ref().map(|r| {
-            let on_delete = r.on_delete.map(|a| format!(" ON DELETE {}", a.sql())).unwrap_or_default();
-            format!("REFERENCES {} ({}){on_delete}", quote::qualified(schema.as_str(), r.table.as_str()), r.column.quoted())
+            let on_delete = r
+                .on_delete
+                .map(|a| format!(" ON DELETE {}", a.sql()))
+                .unwrap_or_default();
+            format!(
+                "REFERENCES {} ({}){on_delete}",
+                quote::qualified(schema.as_str(), r.table.as_str()),
+                r.column.quoted()
+            )
         })
     }
 
@@ -162,13 +172,23 @@ impl Column {
             sql.push_str(&format!(" DEFAULT {}", d.text));
         }
         if let Some(c) = &self.check {
-            sql.push_str(&format!(" CONSTRAINT {} CHECK ({})", quote::ident(&self.check_name(table)), c.text));
+            sql.push_str(&format!(
+                " CONSTRAINT {} CHECK ({})",
+                quote::ident(&self.check_name(table)),
+                c.text
+            ));
         }
         if let Some(r) = self.references_sql(schema) {
-            sql.push_str(&format!(" CONSTRAINT {} {r}", quote::ident(&self.foreign_key_name(table))));
+            sql.push_str(&format!(
+                " CONSTRAINT {} {r}",
+                quote::ident(&self.foreign_key_name(table))
+            ));
         }
         if self.unique {
-            sql.push_str(&format!(" CONSTRAINT {} UNIQUE", quote::ident(&self.unique_name(table))));
+            sql.push_str(&format!(
+                " CONSTRAINT {} UNIQUE",
+                quote::ident(&self.unique_name(table))
+            ));
         }
         sql
     }

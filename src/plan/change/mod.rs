@@ -120,7 +120,11 @@ change_kinds! {
 }
 
 /// Finishes a `check`: the change is valid when no error was reported while checking it.
-pub(crate) fn valid_if_clean<T>(cx: &Checker, errors_before: usize, value: impl FnOnce() -> Option<T>) -> Option<T> {
+pub(crate) fn valid_if_clean<T>(
+    cx: &Checker,
+    errors_before: usize,
+    value: impl FnOnce() -> Option<T>,
+) -> Option<T> {
     if cx.error_count() > errors_before {
         None
     } else {
