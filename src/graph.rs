@@ -2,6 +2,8 @@
 //! stages) and a done marker per plan. Built with petgraph, ordered deterministically, and
 //! drawn as Graphviz dot or Mermaid.
 
+use crate::plan::expand::PlanSteps;
+use crate::plan::facts::Facts;
 use crate::plan::step::{Stage, Step};
 use crate::plan::Plan;
 use petgraph::algo::tarjan_scc;
@@ -75,10 +77,19 @@ struct PlanNodes {
 
 /// Builds the graph of `plans`, which must be in run order (as `folder::load` returns them).
 pub fn build(plans: &[Plan], state_schema: &str) -> Result<StepGraph, Cycle> {
+    build_with(plans, state_schema, |_| None)
+}
+
+/// Builds the graph with each plan's catalog facts (as the executor does).
+pub fn build_with<'f>(
+    plans: &[Plan],
+    state_schema: &str,
+    facts: impl Fn(&Plan) -> Option<&'f Facts>,
+) -> Result<StepGraph, Cycle> {
     let mut graph = DiGraph::new();
     let mut built: Vec<(String, PlanNodes)> = Vec::new();
     for plan in plans {
-        let nodes = add_plan(&mut graph, plan, state_schema);
+        let nodes = add_plan(&mut graph, plan, plan.steps(state_schema, facts(plan)));
         for dependency in &plan.depends_on {
             if let Some((_, other)) = built.iter().find(|(id, _)| id == &dependency.id) {
                 for &entry in &nodes.entries {
@@ -97,8 +108,7 @@ pub fn build(plans: &[Plan], state_schema: &str) -> Result<StepGraph, Cycle> {
     Ok(StepGraph { graph, order })
 }
 
-fn add_plan(graph: &mut DiGraph<Node, Edge>, plan: &Plan, state_schema: &str) -> PlanNodes {
-    let steps = plan.steps(state_schema);
+fn add_plan(graph: &mut DiGraph<Node, Edge>, plan: &Plan, steps: PlanSteps) -> PlanNodes {
     let indices: Vec<NodeIndex> = steps
         .steps
         .iter()

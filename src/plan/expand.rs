@@ -6,8 +6,9 @@
 use crate::pg::lock::LockMode;
 use crate::pg::quote::{self, object_name};
 use crate::plan::check::Ident;
+use crate::plan::facts::{ColumnFacts, Facts, TableKey};
 use crate::plan::sql::Work;
-use crate::plan::step::{Phase, Stage, Step};
+use crate::plan::step::{Assignment, Job, JobKind, Phase, Stage, Step};
 use crate::plan::Plan;
 
 /// How the dual-write trigger keeps one column in step for one change.
@@ -36,18 +37,6 @@ pub enum SyncRule {
     },
 }
 
-/// One column the backfill sets, and on which rows.
-#[derive(Debug, Clone)]
-pub struct Assignment {
-    pub column: Ident,
-    /// The new value, over the table's columns.
-    pub value: String,
-    /// Rows that need the assignment; None means every row.
-    pub when: Option<String>,
-    /// Rows that are wrong once the backfill is done; counted before contract may start.
-    pub verify: String,
-}
-
 struct TableWork {
     table: Ident,
     sync: Vec<(usize, SyncRule)>,
@@ -64,6 +53,8 @@ pub struct PlanSteps {
 pub struct Expansion<'p> {
     pub plan: &'p Plan,
     state_schema: &'p str,
+    /// What the catalog said when the plan first ran; None when planning offline.
+    facts: Option<&'p Facts>,
     current: usize,
     own: Vec<(usize, Step)>,
     tables: Vec<TableWork>,
@@ -75,10 +66,11 @@ const MIDDLE: u8 = 1;
 const LAST: u8 = 2;
 
 impl<'p> Expansion<'p> {
-    pub fn new(plan: &'p Plan, state_schema: &'p str) -> Self {
+    pub fn new(plan: &'p Plan, state_schema: &'p str, facts: Option<&'p Facts>) -> Self {
         Expansion {
             plan,
             state_schema,
+            facts,
             current: 0,
             own: Vec::new(),
             tables: Vec::new(),
@@ -120,6 +112,21 @@ impl<'p> Expansion<'p> {
         self.table_work(table).backfill.push((current, assignment));
     }
 
+    /// The catalog's facts about a column, when planning against a database.
+    pub fn column_facts(&self, table: &Ident, column: &Ident) -> Option<&'p ColumnFacts> {
+        self.facts
+            .and_then(|f| f.column(table.as_str(), column.as_str()))
+    }
+
+    /// Whether the plan is being expanded against catalog facts.
+    pub fn has_facts(&self) -> bool {
+        self.facts.is_some()
+    }
+
+    pub fn schema(&self) -> &str {
+        self.plan.schema.as_str()
+    }
+
     /// A deterministic name for a helper object (constraint, index, column) of this plan.
     pub fn helper_name(&self, kind: &str, table: &Ident, column: &Ident) -> String {
         object_name(&["sb", kind, table.as_str(), column.as_str()])
@@ -158,7 +165,8 @@ impl<'p> Expansion<'p> {
             ranked.push((step, rank));
         }
         for work in &self.tables {
-            ranked.extend(shared_steps(self.plan, self.state_schema, work));
+            let key = self.facts.and_then(|f| f.key(work.table.as_str()));
+            ranked.extend(shared_steps(self.plan, self.state_schema, work, key));
         }
         let steps: Vec<Step> = ranked.iter().map(|(s, _)| s.clone()).collect();
 
@@ -204,7 +212,12 @@ fn changes_of<T>(items: &[(usize, T)]) -> Vec<usize> {
     changes
 }
 
-fn shared_steps(plan: &Plan, state_schema: &str, work: &TableWork) -> Vec<(Step, u8)> {
+fn shared_steps(
+    plan: &Plan,
+    state_schema: &str,
+    work: &TableWork,
+    key: Option<&TableKey>,
+) -> Vec<(Step, u8)> {
     let table = quote::qualified(plan.schema.as_str(), work.table.as_str());
     let mut out = Vec::new();
     if !work.sync.is_empty() {
@@ -232,7 +245,9 @@ fn shared_steps(plan: &Plan, state_schema: &str, work: &TableWork) -> Vec<(Step,
                 LockMode::ShareRowExclusive,
                 &table,
                 Work::Instant,
-            );
+            )
+            .undo(format!("DROP TRIGGER IF EXISTS {trigger} ON {table}"), LockMode::AccessExclusive, &table)
+            .undo(format!("DROP FUNCTION IF EXISTS {function}()"), LockMode::AccessExclusive, &table);
         out.push((sync, MIDDLE));
 
         let mut drop = Step::new(
@@ -267,12 +282,30 @@ fn shared_steps(plan: &Plan, state_schema: &str, work: &TableWork) -> Vec<(Step,
         );
         backfill.table = Some(work.table.to_string());
         backfill.changes = changes.clone();
-        backfill.outside_transaction().sql(
-            backfill_update(&table, &assignments),
-            LockMode::RowExclusive,
-            &table,
-            Work::Batched,
-        );
+        backfill
+            .outside_transaction()
+            .sql(
+                backfill_update(&table, &assignments),
+                LockMode::RowExclusive,
+                &table,
+                Work::Batched,
+            )
+            .nothing_to_undo();
+        for a in assignments.iter().filter(|a| a.records_nulls) {
+            backfill.undo(
+                restore_nulls(plan, state_schema, &table, a, key),
+                LockMode::RowExclusive,
+                &table,
+            );
+        }
+        let job = |kind| Job {
+            kind,
+            table: work.table.to_string(),
+            relation: table.clone(),
+            assignments: assignments.iter().map(|a| (*a).clone()).collect(),
+            key: key.cloned(),
+        };
+        backfill.job = Some(job(JobKind::Backfill));
         out.push((backfill, MIDDLE));
 
         let mut verify = Step::new(
@@ -296,15 +329,48 @@ fn shared_steps(plan: &Plan, state_schema: &str, work: &TableWork) -> Vec<(Step,
             &table,
             Work::Batched,
         );
+        verify.nothing_to_undo().job = Some(job(JobKind::Verify));
         out.push((verify, LAST));
     }
     out
 }
 
+/// Puts back the NULLs a fill replaced, on rows that still hold the filled value.
+fn restore_nulls(
+    plan: &Plan,
+    state_schema: &str,
+    table: &str,
+    a: &Assignment,
+    key: Option<&TableKey>,
+) -> String {
+    let row = match key {
+        Some(key) => {
+            let columns: Vec<String> = key
+                .columns
+                .iter()
+                .map(|c| format!("t.{}::text", quote::ident(&c.name)))
+                .collect();
+            let fields: Vec<String> = (1..=key.columns.len())
+                .map(|i| format!("f.key[{i}]"))
+                .collect();
+            format!("ROW({}) = ROW({})", columns.join(", "), fields.join(", "))
+        }
+        None => "<t's key> = f.key".to_owned(),
+    };
+    let column = quote::ident(&a.column);
+    format!(
+        "UPDATE {table} AS t SET {column} = NULL\n  FROM {} AS f\n  WHERE f.plan_id = {} AND f.column_name = {} AND {row}\n    AND t.{column} IS NOT DISTINCT FROM ({})",
+        quote::qualified(state_schema, "fills"),
+        quote::literal(&plan.id),
+        quote::literal(&a.column),
+        a.value
+    )
+}
+
 fn columns_list(assignments: &[&Assignment]) -> String {
     assignments
         .iter()
-        .map(|a| a.column.quoted())
+        .map(|a| quote::ident(&a.column))
         .collect::<Vec<_>>()
         .join(", ")
 }
@@ -317,10 +383,10 @@ fn backfill_update(table: &str, assignments: &[&Assignment]) -> String {
         .map(|a| match &a.when {
             Some(when) if !single => format!(
                 "{col} = CASE WHEN {when} THEN {value} ELSE {col} END",
-                col = a.column.quoted(),
+                col = quote::ident(&a.column),
                 value = a.value
             ),
-            _ => format!("{} = {}", a.column.quoted(), a.value),
+            _ => format!("{} = {}", quote::ident(&a.column), a.value),
         })
         .collect::<Vec<_>>()
         .join(",\n      ");

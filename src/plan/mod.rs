@@ -6,6 +6,7 @@ pub mod check;
 pub mod diagnostic;
 pub mod duration;
 pub mod expand;
+pub mod facts;
 pub mod folder;
 mod load;
 mod semantics;
@@ -82,9 +83,9 @@ pub struct Plan {
 
 impl Plan {
     /// The plan's steps and the edges between them. `state_schema` holds switchback's own
-    /// objects (trigger functions).
-    pub fn steps(&self, state_schema: &str) -> PlanSteps {
-        let mut x = Expansion::new(self, state_schema);
+    /// objects (trigger functions); `facts` turn catalog placeholders into concrete SQL.
+    pub fn steps(&self, state_schema: &str, facts: Option<&facts::Facts>) -> PlanSteps {
+        let mut x = Expansion::new(self, state_schema, facts);
         for (index, change) in self.changes.iter().enumerate() {
             x.set_current(index);
             change.expand(&mut x);

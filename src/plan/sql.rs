@@ -131,6 +131,60 @@ impl Expr {
     }
 }
 
+/// `sql` with every column reference naming `from` replaced by `to` (quoted). Renaming starts
+/// after the first `after` keyword and stops at the first `stop_at` keyword, when given. Used
+/// to move an index or constraint definition read from the catalog onto another column.
+///
+/// A token counts as a column reference when it is an identifier or a non-reserved keyword
+/// (`name`, `status`) and is not a type after `::`, a function name before `(`, or part of a
+/// qualified name.
+pub fn rename_identifier(
+    sql: &str,
+    from: &str,
+    to: &str,
+    after: Option<&str>,
+    stop_at: Option<&str>,
+) -> Result<String, String> {
+    use pg_query::protobuf::{KeywordKind, Token};
+    let tokens = pg_query::scan(sql).map_err(parse_error)?.tokens;
+    let text_of =
+        |t: &pg_query::protobuf::ScanToken| &sql[t.start.max(0) as usize..t.end.max(0) as usize];
+    let mut out = String::with_capacity(sql.len() + 16);
+    let mut copied = 0;
+    let mut started = after.is_none();
+    for (i, token) in tokens.iter().enumerate() {
+        let text = text_of(token);
+        if !started {
+            started = after.is_some_and(|a| text.eq_ignore_ascii_case(a));
+            continue;
+        }
+        if stop_at.is_some_and(|stop| text.eq_ignore_ascii_case(stop)) {
+            break;
+        }
+        let is_name = token.token == Token::Ident as i32
+            || (token.keyword_kind != KeywordKind::NoKeyword as i32
+                && token.keyword_kind != KeywordKind::ReservedKeyword as i32);
+        let before = i.checked_sub(1).map(|j| tokens[j].token);
+        let next = tokens.get(i + 1).map(|t| t.token);
+        let is_column = is_name
+            && before != Some(Token::Typecast as i32)
+            && before != Some(Token::Ascii46 as i32)
+            && next != Some(Token::Ascii46 as i32)
+            && next != Some(Token::Ascii40 as i32);
+        let name = match text.strip_prefix('"').and_then(|t| t.strip_suffix('"')) {
+            Some(quoted) => quoted.replace("\"\"", "\""),
+            None => text.to_lowercase(),
+        };
+        if is_column && name == from {
+            out.push_str(&sql[copied..token.start as usize]);
+            out.push_str(&crate::pg::quote::ident(to));
+            copied = token.end as usize;
+        }
+    }
+    out.push_str(&sql[copied..]);
+    Ok(out)
+}
+
 /// Length in bytes of the identifier token at the start of `text` (quoted or bare).
 fn identifier_len(text: &str) -> usize {
     let mut chars = text.char_indices().peekable();
@@ -363,6 +417,36 @@ mod tests {
         assert_eq!(
             Expr::parse("'n/a'").unwrap().over_record("NEW", &[]),
             "'n/a'"
+        );
+    }
+
+    #[test]
+    fn renames_identifier_tokens_only() {
+        let def = "CREATE INDEX users_name_idx ON public.users USING btree (name, lower(name)) WHERE (name <> 'name'::text)";
+        assert_eq!(
+            rename_identifier(def, "name", "full_name", Some("USING"), None).unwrap(),
+            "CREATE INDEX users_name_idx ON public.users USING btree (\"full_name\", lower(\"full_name\")) WHERE (\"full_name\" <> 'name'::text)"
+        );
+        let fk = "FOREIGN KEY (account) REFERENCES accounts(account)";
+        assert_eq!(
+            rename_identifier(fk, "account", "acct", None, Some("REFERENCES")).unwrap(),
+            "FOREIGN KEY (\"acct\") REFERENCES accounts(account)"
+        );
+        assert_eq!(
+            rename_identifier("CHECK ((\"Name\" <> ''::text))", "Name", "n", None, None).unwrap(),
+            "CHECK ((\"n\" <> ''::text))"
+        );
+        // A column named like a type or a function is renamed only where it is the column.
+        assert_eq!(
+            rename_identifier(
+                "CHECK ((text <> ''::text) AND text(1) IS NOT NULL)",
+                "text",
+                "body",
+                None,
+                None
+            )
+            .unwrap(),
+            "CHECK ((\"body\" <> ''::text) AND text(1) IS NOT NULL)"
         );
     }
 

@@ -3,6 +3,7 @@
 //! and whether the statement scans or rewrites the table.
 
 use crate::pg::lock::LockMode;
+use crate::plan::facts::TableKey;
 use crate::plan::sql::Work;
 use serde::Serialize;
 use std::fmt;
@@ -94,6 +95,44 @@ pub struct Statement {
     /// A condition read from the catalog at run time; the statement is skipped when false.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub when: Option<String>,
+    /// The quoted, qualified index a CONCURRENTLY build creates: a re-run skips a valid one
+    /// and drops an INVALID leftover before building again.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub builds_index: Option<String>,
+}
+
+/// One column a backfill sets, and on which rows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Assignment {
+    pub column: String,
+    /// The new value, over the table's columns.
+    pub value: String,
+    /// Rows that need the assignment; None means every row.
+    pub when: Option<String>,
+    /// Rows that are wrong once the backfill is done; counted before contract may start.
+    pub verify: String,
+    /// The assignment overwrites NULLs in an existing column: their keys are recorded so
+    /// abort can put the NULLs back.
+    pub records_nulls: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JobKind {
+    Backfill,
+    Verify,
+}
+
+/// A batched pass over one table, run by the executor's batch loop instead of as SQL text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Job {
+    pub kind: JobKind,
+    /// The table's name within the plan's schema.
+    pub table: String,
+    /// The quoted, schema-qualified table.
+    pub relation: String,
+    pub assignments: Vec<Assignment>,
+    /// The key the pass pages through; known once the plan's facts are.
+    pub key: Option<TableKey>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -115,6 +154,11 @@ pub struct Step {
     /// crash finishes or repairs them.
     pub transactional: bool,
     pub statements: Vec<Statement>,
+    /// What abort runs to take the step back (all idempotent); None when it cannot be undone.
+    #[serde(skip)]
+    pub undo: Option<Vec<Statement>>,
+    #[serde(skip)]
+    pub job: Option<Job>,
 }
 
 impl Step {
@@ -130,6 +174,8 @@ impl Step {
             changes: Vec::new(),
             transactional: true,
             statements: Vec::new(),
+            undo: None,
+            job: None,
         }
     }
 
@@ -149,7 +195,43 @@ impl Step {
             }],
             work,
             when: None,
+            builds_index: None,
         });
+        self
+    }
+
+    /// Adds a CONCURRENTLY index build of `index` (quoted, qualified) on `relation`.
+    pub fn index_build(
+        &mut self,
+        sql: impl Into<String>,
+        index: &str,
+        relation: &str,
+    ) -> &mut Self {
+        self.sql(sql, LockMode::ShareUpdateExclusive, relation, Work::Scan);
+        if let Some(last) = self.statements.last_mut() {
+            last.builds_index = Some(index.to_owned());
+        }
+        self
+    }
+
+    /// Adds an idempotent statement to what abort runs for this step.
+    pub fn undo(&mut self, sql: impl Into<String>, mode: LockMode, relation: &str) -> &mut Self {
+        self.undo.get_or_insert_with(Vec::new).push(Statement {
+            sql: sql.into(),
+            locks: vec![Lock {
+                mode,
+                relation: relation.to_owned(),
+            }],
+            work: Work::Instant,
+            when: None,
+            builds_index: None,
+        });
+        self
+    }
+
+    /// Marks a step whose effect needs no undo (VALIDATE, a verification pass).
+    pub fn nothing_to_undo(&mut self) -> &mut Self {
+        self.undo.get_or_insert_with(Vec::new);
         self
     }
 
@@ -160,6 +242,7 @@ impl Step {
             locks: Vec::new(),
             work: Work::Instant,
             when: None,
+            builds_index: None,
         });
         self
     }

@@ -115,6 +115,11 @@ fn step_text(
         if let Some(when) = &statement.when {
             out.push_str(&style.dim(&format!("      when {when}:\n")));
         }
+        if let Some(index) = &statement.builds_index {
+            out.push_str(&style.dim(&format!(
+                "      (a re-run skips a valid {index} and rebuilds an INVALID leftover)\n"
+            )));
+        }
         for line in statement.sql.lines() {
             out.push_str(&format!("      {}\n", style.cyan(line)));
         }

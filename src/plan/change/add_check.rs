@@ -5,10 +5,10 @@
 use crate::pg::lock::LockMode;
 use crate::plan::change::{valid_if_clean, ChangeKind, Footprint};
 use crate::plan::check::{Checker, Ident, SqlText};
-use crate::plan::expand::{Assignment, Expansion, SyncRule};
+use crate::plan::expand::{Expansion, SyncRule};
 use crate::plan::source::FieldPath;
 use crate::plan::sql::{Expr, Work};
-use crate::plan::step::Phase;
+use crate::plan::step::{Assignment, Phase};
 use serde::Deserialize;
 
 #[derive(Debug, Deserialize)]
@@ -106,10 +106,11 @@ impl ChangeKind for AddCheck {
             x.backfill(
                 &self.table,
                 Assignment {
-                    column: fill.column.clone(),
+                    column: fill.column.to_string(),
                     value: fill.value.text.clone(),
                     when: Some(breaks.clone()),
                     verify: breaks,
+                    records_nulls: false,
                 },
             );
         }

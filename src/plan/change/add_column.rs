@@ -8,10 +8,10 @@ use crate::plan::change::column::{Column, RawColumn};
 use crate::plan::change::{valid_if_clean, ChangeKind, Footprint};
 use crate::plan::check::{Checker, Ident, SqlText};
 use crate::plan::diagnostic::Code;
-use crate::plan::expand::{Assignment, Expansion, SyncRule};
+use crate::plan::expand::{Expansion, SyncRule};
 use crate::plan::source::FieldPath;
 use crate::plan::sql::{Expr, Work};
-use crate::plan::step::Phase;
+use crate::plan::step::{Assignment, Phase};
 use serde::Deserialize;
 
 #[derive(Debug, Deserialize)]
@@ -123,10 +123,11 @@ impl ChangeKind for AddColumn {
                 x.backfill(
                     &self.table,
                     Assignment {
-                        column: col.name.clone(),
+                        column: col.name.to_string(),
                         value: value.text.clone(),
                         when: Some(format!("{name} IS NULL")),
                         verify: format!("{name} IS NULL AND ({}) IS NOT NULL", value.text),
+                        records_nulls: false,
                     },
                 );
                 if !col.nullable {
@@ -167,9 +168,8 @@ impl ChangeKind for AddColumn {
             let qualified_index = quote::qualified(x.plan.schema.as_str(), &col.unique_name(&self.table));
             x.step("create_unique_index", Phase::Validate, format!("build unique index {index} concurrently"), Some(&self.table))
                 .outside_transaction()
-                .sql(format!("DROP INDEX CONCURRENTLY IF EXISTS {qualified_index}"), LockMode::ShareUpdateExclusive, &table, Work::Instant)
-                .when(format!("an INVALID index {index} is left from an earlier attempt"))
-                .sql(format!("CREATE UNIQUE INDEX CONCURRENTLY {index} ON {table} ({name})"), LockMode::ShareUpdateExclusive, &table, Work::Scan);
+                .index_build(format!("CREATE UNIQUE INDEX CONCURRENTLY {index} ON {table} ({name})"), &qualified_index, &table)
+                .undo(format!("DROP INDEX CONCURRENTLY IF EXISTS {qualified_index}"), LockMode::ShareUpdateExclusive, &table);
             x.step("attach_unique", Phase::Contract, format!("attach {index} as a UNIQUE constraint"), Some(&self.table))
                 .sql(format!("ALTER TABLE {table} ADD CONSTRAINT {index} UNIQUE USING INDEX {index}"), LockMode::AccessExclusive, &table, Work::Instant);
         }

@@ -7,7 +7,7 @@ use crate::plan::change::{valid_if_clean, ChangeKind, Footprint};
 use crate::plan::check::{Checker, Ident, SqlText};
 use crate::plan::expand::Expansion;
 use crate::plan::source::FieldPath;
-use crate::plan::sql::{Expr, Work};
+use crate::plan::sql::Expr;
 use crate::plan::step::Phase;
 use serde::Deserialize;
 
@@ -101,13 +101,11 @@ impl ChangeKind for AddIndex {
         let predicate = self.predicate.as_ref().map(|p| format!(" WHERE {}", p.text)).unwrap_or_default();
         x.step("create_index", Phase::Expand, format!("build index {index} concurrently"), Some(&self.table))
             .outside_transaction()
-            .sql(format!("DROP INDEX CONCURRENTLY IF EXISTS {qualified_index}"), LockMode::ShareUpdateExclusive, &table, Work::Instant)
-            .when(format!("an INVALID index {index} is left from an earlier attempt"))
-            .sql(
+            .index_build(
                 format!("CREATE {unique}INDEX CONCURRENTLY {index} ON {table}{method} ({}){predicate}", quote::ident_list(&self.columns.iter().map(Ident::as_str).collect::<Vec<_>>())),
-                LockMode::ShareUpdateExclusive,
+                &qualified_index,
                 &table,
-                Work::Scan,
-            );
+            )
+            .undo(format!("DROP INDEX CONCURRENTLY IF EXISTS {qualified_index}"), LockMode::ShareUpdateExclusive, &table);
     }
 }

@@ -54,9 +54,8 @@ impl ChangeKind for AddUnique {
         let columns = quote::ident_list(&self.columns.iter().map(Ident::as_str).collect::<Vec<_>>());
         x.step("create_unique_index", Phase::Expand, format!("build unique index {index} concurrently"), Some(&self.table))
             .outside_transaction()
-            .sql(format!("DROP INDEX CONCURRENTLY IF EXISTS {qualified_index}"), LockMode::ShareUpdateExclusive, &table, Work::Instant)
-            .when(format!("an INVALID index {index} is left from an earlier attempt"))
-            .sql(format!("CREATE UNIQUE INDEX CONCURRENTLY {index} ON {table} ({columns})"), LockMode::ShareUpdateExclusive, &table, Work::Scan);
+            .index_build(format!("CREATE UNIQUE INDEX CONCURRENTLY {index} ON {table} ({columns})"), &qualified_index, &table)
+            .undo(format!("DROP INDEX CONCURRENTLY IF EXISTS {qualified_index}"), LockMode::ShareUpdateExclusive, &table);
         x.step("attach_unique", Phase::Contract, format!("attach {index} as a UNIQUE constraint"), Some(&self.table))
             .sql(format!("ALTER TABLE {table} ADD CONSTRAINT {index} UNIQUE USING INDEX {index}"), LockMode::AccessExclusive, &table, Work::Instant);
     }

@@ -10,10 +10,10 @@ use crate::pg::quote;
 use crate::plan::change::rename_column::{copy_column_objects, finish_column_objects};
 use crate::plan::change::{valid_if_clean, Attribute, ChangeKind, Footprint};
 use crate::plan::check::{Checker, Ident, SqlText};
-use crate::plan::expand::{Assignment, Expansion, SyncRule};
+use crate::plan::expand::{Expansion, SyncRule};
 use crate::plan::source::FieldPath;
 use crate::plan::sql::{Expr, Work};
-use crate::plan::step::Phase;
+use crate::plan::step::{Assignment, Phase};
 use serde::Deserialize;
 
 #[derive(Debug, Deserialize)]
@@ -125,18 +125,21 @@ impl ChangeKind for ChangeType {
         x.backfill(
             &self.table,
             Assignment {
-                column: shadow.clone(),
+                column: shadow.to_string(),
                 value: up,
                 when: Some(differs.clone()),
                 verify: differs,
+                records_nulls: false,
             },
         );
         copy_column_objects(x, &self.table, &self.column, &shadow);
         let nn = quote::ident(&x.helper_name("nn", &self.table, &shadow));
+        let facts = x.column_facts(&self.table, &self.column);
+        let schema = x.schema().to_owned();
         let step = x
             .step("swap_columns", Phase::Contract, format!("drop the old {col} and rename {sh} into its place"), t)
             .sql(format!("ALTER TABLE {table} DROP COLUMN {col}"), LockMode::AccessExclusive, &table, Work::Instant)
             .sql(format!("ALTER TABLE {table} RENAME COLUMN {sh} TO {col}"), LockMode::AccessExclusive, &table, Work::Instant);
-        finish_column_objects(step, &table, &self.column, &self.column, &nn);
+        finish_column_objects(step, &table, &schema, &self.column, &self.column, &nn, facts);
     }
 }

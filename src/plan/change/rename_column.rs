@@ -4,13 +4,15 @@
 //! on the new one without blocking writes; contract drops the old column.
 
 use crate::pg::lock::LockMode;
+use crate::pg::quote;
 use crate::plan::change::{valid_if_clean, ChangeKind, Footprint};
 use crate::plan::check::{Checker, Ident};
 use crate::plan::diagnostic::Code;
-use crate::plan::expand::{Assignment, Expansion, SyncRule};
+use crate::plan::expand::{Expansion, SyncRule};
 use crate::plan::source::FieldPath;
-use crate::plan::sql::Work;
-use crate::plan::step::{Phase, Step};
+use crate::plan::facts::ColumnFacts;
+use crate::plan::sql::{self, Work};
+use crate::plan::step::{Assignment, Phase, Step};
 use serde::Deserialize;
 
 #[derive(Debug, Deserialize)]
@@ -56,12 +58,14 @@ impl ChangeKind for RenameColumn {
 
     fn expand(&self, x: &mut Expansion) {
         let table = x.table(&self.table);
+        let facts = x.column_facts(&self.table, &self.from);
         let (from, to) = (self.from.quoted(), self.to.quoted());
-        let t = Some(&self.table);
-        x.step("add_column", Phase::Expand, format!("add column {to} beside {from}"), t)
-            .sql(format!("ALTER TABLE {table} ADD COLUMN {to} <type of {from}>"), LockMode::AccessExclusive, &table, Work::Instant)
-            .sql(format!("ALTER TABLE {table} ALTER COLUMN {from} DROP DEFAULT"), LockMode::AccessExclusive, &table, Work::Instant)
-            .when(format!("{from} has a default (the trigger supplies it while both columns exist)"));
+        let sql_type = facts.map_or(format!("<type of {from}>"), |f| f.sql_type.clone());
+        let step = x
+            .step("add_column", Phase::Expand, format!("add column {to} beside {from}"), Some(&self.table))
+            .sql(format!("ALTER TABLE {table} ADD COLUMN {to} {sql_type}"), LockMode::AccessExclusive, &table, Work::Instant)
+            .undo(format!("ALTER TABLE {table} DROP COLUMN IF EXISTS {to}"), LockMode::AccessExclusive, &table);
+        move_default_to_trigger(step, &table, &self.from, facts);
         x.sync(
             &self.table,
             SyncRule::Pair {
@@ -69,61 +73,173 @@ impl ChangeKind for RenameColumn {
                 new: self.to.clone(),
                 up: format!("NEW.{from}"),
                 down: format!("NEW.{to}"),
-                default: Some(format!("<default of {from}>")),
+                default: default_of(&self.from, facts),
             },
         );
         let differs = format!("{to} IS DISTINCT FROM {from}");
         x.backfill(
             &self.table,
             Assignment {
-                column: self.to.clone(),
+                column: self.to.to_string(),
                 value: from.clone(),
                 when: Some(differs.clone()),
                 verify: differs,
+                records_nulls: false,
             },
         );
         copy_column_objects(x, &self.table, &self.from, &self.to);
         let nn = crate::pg::quote::ident(&x.helper_name("nn", &self.table, &self.to));
+        let schema = x.schema().to_owned();
         let step = x
-            .step("drop_old_column", Phase::Contract, format!("drop {from}; {to} takes over its constraints and default"), t)
+            .step("drop_old_column", Phase::Contract, format!("drop {from}; {to} takes over its constraints and default"), Some(&self.table))
             .sql(format!("ALTER TABLE {table} DROP COLUMN {from}"), LockMode::AccessExclusive, &table, Work::Instant);
-        finish_column_objects(step, &table, &self.from, &self.to, &nn);
+        finish_column_objects(step, &table, &schema, &self.from, &self.to, &nn, facts);
     }
 }
 
+/// The column's default, which the trigger supplies while the pair exists.
+pub(crate) fn default_of(column: &Ident, facts: Option<&ColumnFacts>) -> Option<String> {
+    match facts {
+        Some(f) => f.default.clone(),
+        None => Some(format!("<default of {}>", column.quoted())),
+    }
+}
+
+/// Neither column of a pair may carry a DEFAULT: an INSERT cannot tell "omitted" from "set to
+/// the default", so the trigger supplies it instead. Abort puts it back.
+pub(crate) fn move_default_to_trigger(step: &mut Step, table: &str, column: &Ident, facts: Option<&ColumnFacts>) {
+    let c = column.quoted();
+    let drop = format!("ALTER TABLE {table} ALTER COLUMN {c} DROP DEFAULT");
+    match facts {
+        None => {
+            step.sql(drop, LockMode::AccessExclusive, table, Work::Instant)
+                .when(format!("{c} has a default (the trigger supplies it while both columns exist)"));
+        }
+        Some(ColumnFacts { default: Some(default), .. }) => {
+            step.sql(drop, LockMode::AccessExclusive, table, Work::Instant)
+                .undo(format!("ALTER TABLE {table} ALTER COLUMN {c} SET DEFAULT {default}"), LockMode::AccessExclusive, table);
+        }
+        Some(_) => {}
+    }
+}
+
+/// The deterministic name of the copy of `original` (an index or constraint) made for `to`.
+fn copy_name(original: &str) -> String {
+    crate::pg::quote::object_name(&["sb", original])
+}
+
 /// Validate-phase steps that rebuild `from`'s NOT NULL, CHECKs, foreign keys and indexes on
-/// `to` (shared with change_type, which does the same for its shadow column). The catalog
-/// supplies the list at run time.
+/// `to` (shared with change_type, which does the same for its shadow column).
 pub(crate) fn copy_column_objects(x: &mut Expansion, table_name: &Ident, from: &Ident, to: &Ident) {
     let table = x.table(table_name);
     let (f, t) = (from.quoted(), to.quoted());
     let nn = crate::pg::quote::ident(&x.helper_name("nn", table_name, to));
     let on = Some(table_name);
-    x.step("copy_indexes", Phase::Validate, format!("rebuild the indexes of {f} on {t} concurrently"), on)
-        .outside_transaction()
-        .sql(format!("CREATE [UNIQUE] INDEX CONCURRENTLY <index name with {t}> ON {table} (<the index's columns with {t} for {f}>)"), LockMode::ShareUpdateExclusive, &table, Work::Scan)
-        .when(format!("for each index on {f}; an INVALID leftover of an earlier attempt is dropped first"));
-    x.step("copy_constraints", Phase::Validate, format!("copy the constraints of {f} onto {t} as NOT VALID"), on)
-        .sql(format!("ALTER TABLE {table} ADD CONSTRAINT {nn} CHECK ({t} IS NOT NULL) NOT VALID"), LockMode::AccessExclusive, &table, Work::Instant)
-        .when(format!("{f} is NOT NULL"))
-        .sql(format!("ALTER TABLE {table} ADD CONSTRAINT <name with {t}> CHECK (<the check with {t} for {f}>) NOT VALID"), LockMode::AccessExclusive, &table, Work::Instant)
-        .when(format!("for each CHECK constraint on {f}"))
-        .sql(format!("ALTER TABLE {table} ADD CONSTRAINT <name with {t}> FOREIGN KEY ({t}) REFERENCES <the same target> NOT VALID"), LockMode::ShareRowExclusive, &table, Work::Instant)
-        .when(format!("for each foreign key on {f}"));
-    x.step("validate_constraints", Phase::Validate, format!("validate the constraints copied onto {t}"), on)
-        .sql(format!("ALTER TABLE {table} VALIDATE CONSTRAINT <each copied constraint>"), LockMode::ShareUpdateExclusive, &table, Work::Scan);
+    let schema = x.schema().to_owned();
+    let Some(facts) = x.column_facts(table_name, from) else {
+        x.step("copy_indexes", Phase::Validate, format!("rebuild the indexes of {f} on {t} concurrently"), on)
+            .outside_transaction()
+            .index_build(format!("CREATE [UNIQUE] INDEX CONCURRENTLY <index name with {t}> ON {table} (<the index's columns with {t} for {f}>)"), "<each copy>", &table)
+            .when(format!("for each index on {f}"));
+        x.step("copy_constraints", Phase::Validate, format!("copy the constraints of {f} onto {t} as NOT VALID"), on)
+            .sql(format!("ALTER TABLE {table} ADD CONSTRAINT {nn} CHECK ({t} IS NOT NULL) NOT VALID"), LockMode::AccessExclusive, &table, Work::Instant)
+            .when(format!("{f} is NOT NULL"))
+            .sql(format!("ALTER TABLE {table} ADD CONSTRAINT <name with {t}> CHECK (<the check with {t} for {f}>) NOT VALID"), LockMode::AccessExclusive, &table, Work::Instant)
+            .when(format!("for each CHECK constraint on {f}"))
+            .sql(format!("ALTER TABLE {table} ADD CONSTRAINT <name with {t}> FOREIGN KEY ({t}) REFERENCES <the same target> NOT VALID"), LockMode::ShareRowExclusive, &table, Work::Instant)
+            .when(format!("for each foreign key on {f}"));
+        x.step("validate_constraints", Phase::Validate, format!("validate the constraints copied onto {t}"), on)
+            .sql(format!("ALTER TABLE {table} VALIDATE CONSTRAINT <each copied constraint>"), LockMode::ShareUpdateExclusive, &table, Work::Scan);
+        return;
+    };
+    if !facts.indexes.is_empty() {
+        let step = x
+            .step("copy_indexes", Phase::Validate, format!("rebuild the indexes of {f} on {t} concurrently"), on)
+            .outside_transaction();
+        step.nothing_to_undo();
+        for index in &facts.indexes {
+            let copy = quote::qualified(&schema, &copy_name(&index.name));
+            step.index_build(copied_index_sql(&index.definition, from, to, &copy_name(&index.name)), &copy, &table)
+                .undo(format!("DROP INDEX CONCURRENTLY IF EXISTS {copy}"), LockMode::ShareUpdateExclusive, &table);
+        }
+    }
+    let mut copies: Vec<(String, String, LockMode)> = Vec::new();
+    if facts.not_null {
+        copies.push((nn.clone(), format!("CHECK ({t} IS NOT NULL)"), LockMode::AccessExclusive));
+    }
+    for check in &facts.checks {
+        let definition = sql::rename_identifier(&check.definition, from.as_str(), to.as_str(), None, None).unwrap_or_else(|_| check.definition.clone());
+        copies.push((quote::ident(&copy_name(&check.name)), strip_not_valid(&definition), LockMode::AccessExclusive));
+    }
+    for fk in &facts.foreign_keys {
+        let definition = sql::rename_identifier(&fk.definition, from.as_str(), to.as_str(), None, Some("REFERENCES")).unwrap_or_else(|_| fk.definition.clone());
+        copies.push((quote::ident(&copy_name(&fk.name)), strip_not_valid(&definition), LockMode::ShareRowExclusive));
+    }
+    if copies.is_empty() {
+        return;
+    }
+    let step = x.step("copy_constraints", Phase::Validate, format!("copy the constraints of {f} onto {t} as NOT VALID"), on);
+    for (name, definition, mode) in &copies {
+        step.sql(format!("ALTER TABLE {table} ADD CONSTRAINT {name} {definition} NOT VALID"), *mode, &table, Work::Instant)
+            .undo(format!("ALTER TABLE {table} DROP CONSTRAINT IF EXISTS {name}"), LockMode::AccessExclusive, &table);
+    }
+    let step = x.step("validate_constraints", Phase::Validate, format!("validate the constraints copied onto {t}"), on);
+    step.nothing_to_undo();
+    for (name, ..) in &copies {
+        step.sql(format!("ALTER TABLE {table} VALIDATE CONSTRAINT {name}"), LockMode::ShareUpdateExclusive, &table, Work::Scan);
+    }
+}
+
+fn strip_not_valid(definition: &str) -> String {
+    definition.trim_end().trim_end_matches("NOT VALID").trim_end().to_owned()
+}
+
+/// `CREATE [UNIQUE] INDEX CONCURRENTLY "copy" ON ...` from the original's definition, with
+/// `from` replaced by `to` in its columns, expressions and predicate.
+fn copied_index_sql(definition: &str, from: &Ident, to: &Ident, copy: &str) -> String {
+    let renamed = sql::rename_identifier(definition, from.as_str(), to.as_str(), Some("USING"), None).unwrap_or_else(|_| definition.to_owned());
+    let unique = if renamed.starts_with("CREATE UNIQUE") { "UNIQUE " } else { "" };
+    let on = renamed.find(" ON ").map_or(renamed.as_str(), |at| &renamed[at + 4..]);
+    format!("CREATE {unique}INDEX CONCURRENTLY {} ON {on}", quote::ident(copy))
 }
 
 /// Contract statements that turn the copies into the real thing, in the transaction that
-/// drops `from`, so the table is never without its NOT NULL or key in between.
-pub(crate) fn finish_column_objects(step: &mut Step, table: &str, from: &Ident, to: &Ident, nn: &str) {
+/// drops `from`, so the table is never without its NOT NULL or key in between. The copies
+/// take the originals' names, as a plain RENAME COLUMN would have left them.
+pub(crate) fn finish_column_objects(step: &mut Step, table: &str, schema: &str, from: &Ident, to: &Ident, nn: &str, facts: Option<&ColumnFacts>) {
     let (f, t) = (from.quoted(), to.quoted());
-    step.sql(format!("ALTER TABLE {table} ALTER COLUMN {t} SET NOT NULL"), LockMode::AccessExclusive, table, Work::Instant)
-        .when(format!("{f} was NOT NULL (the validated CHECK spares the scan)"))
-        .sql(format!("ALTER TABLE {table} DROP CONSTRAINT {nn}"), LockMode::AccessExclusive, table, Work::Instant)
-        .when(format!("{f} was NOT NULL"))
-        .sql(format!("ALTER TABLE {table} ALTER COLUMN {t} SET DEFAULT <default of {f}>"), LockMode::AccessExclusive, table, Work::Instant)
-        .when(format!("{f} had a default"))
-        .sql(format!("ALTER TABLE {table} ADD CONSTRAINT <constraint name> {{UNIQUE | PRIMARY KEY}} USING INDEX <copied index>"), LockMode::AccessExclusive, table, Work::Instant)
-        .when(format!("for each UNIQUE or PRIMARY KEY constraint {f} had"));
+    let Some(facts) = facts else {
+        step.sql(format!("ALTER TABLE {table} ALTER COLUMN {t} SET NOT NULL"), LockMode::AccessExclusive, table, Work::Instant)
+            .when(format!("{f} was NOT NULL (the validated CHECK spares the scan)"))
+            .sql(format!("ALTER TABLE {table} DROP CONSTRAINT {nn}"), LockMode::AccessExclusive, table, Work::Instant)
+            .when(format!("{f} was NOT NULL"))
+            .sql(format!("ALTER TABLE {table} ALTER COLUMN {t} SET DEFAULT <default of {f}>"), LockMode::AccessExclusive, table, Work::Instant)
+            .when(format!("{f} had a default"))
+            .sql(format!("ALTER TABLE {table} ADD CONSTRAINT <constraint name> {{UNIQUE | PRIMARY KEY}} USING INDEX <copied index>"), LockMode::AccessExclusive, table, Work::Instant)
+            .when(format!("for each UNIQUE or PRIMARY KEY constraint {f} had"));
+        return;
+    };
+    let instant = |step: &mut Step, sql: String| {
+        step.sql(sql, LockMode::AccessExclusive, table, Work::Instant);
+    };
+    if facts.not_null {
+        instant(step, format!("ALTER TABLE {table} ALTER COLUMN {t} SET NOT NULL"));
+        instant(step, format!("ALTER TABLE {table} DROP CONSTRAINT {nn}"));
+    }
+    if let Some(default) = &facts.default {
+        instant(step, format!("ALTER TABLE {table} ALTER COLUMN {t} SET DEFAULT {default}"));
+    }
+    for index in &facts.indexes {
+        let copy = quote::ident(&copy_name(&index.name));
+        match &index.constraint {
+            Some(constraint) => {
+                let kind = if index.primary { "PRIMARY KEY" } else { "UNIQUE" };
+                instant(step, format!("ALTER TABLE {table} ADD CONSTRAINT {} {kind} USING INDEX {copy}", quote::ident(constraint)));
+            }
+            None => instant(step, format!("ALTER INDEX {} RENAME TO {}", quote::qualified(schema, &copy_name(&index.name)), quote::ident(&index.name))),
+        }
+    }
+    for constraint in facts.checks.iter().chain(&facts.foreign_keys) {
+        instant(step, format!("ALTER TABLE {table} RENAME CONSTRAINT {} TO {}", quote::ident(&copy_name(&constraint.name)), quote::ident(&constraint.name)));
+    }
 }

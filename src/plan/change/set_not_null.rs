@@ -7,10 +7,10 @@ use crate::pg::lock::LockMode;
 use crate::pg::quote;
 use crate::plan::change::{valid_if_clean, ChangeKind, Footprint, Attribute};
 use crate::plan::check::{Checker, Ident, SqlText};
-use crate::plan::expand::{Assignment, Expansion, SyncRule};
+use crate::plan::expand::{Expansion, SyncRule};
 use crate::plan::source::FieldPath;
 use crate::plan::sql::{Expr, Work};
-use crate::plan::step::Phase;
+use crate::plan::step::{Assignment, Phase};
 use serde::Deserialize;
 
 #[derive(Debug, Deserialize)]
@@ -66,10 +66,11 @@ impl ChangeKind for SetNotNull {
             x.backfill(
                 &self.table,
                 Assignment {
-                    column: self.column.clone(),
+                    column: self.column.to_string(),
                     value: fill.text.clone(),
                     when: Some(format!("{col} IS NULL")),
                     verify: format!("{col} IS NULL"),
+                    records_nulls: true,
                 },
             );
         }

@@ -1,0 +1,72 @@
+//! What the live catalog said about the objects a plan touches, read once when the plan first
+//! runs and stored with it in the ledger. The planner turns placeholders into concrete SQL
+//! from these facts; because a re-run after a crash uses the stored facts rather than the
+//! half-changed catalog, it computes exactly the same steps.
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Facts {
+    pub columns: Vec<ColumnFacts>,
+    pub keys: Vec<TableKey>,
+}
+
+impl Facts {
+    pub fn column(&self, table: &str, column: &str) -> Option<&ColumnFacts> {
+        self.columns
+            .iter()
+            .find(|c| c.table == table && c.column == column)
+    }
+
+    pub fn key(&self, table: &str) -> Option<&TableKey> {
+        self.keys.iter().find(|k| k.table == table)
+    }
+}
+
+/// One column as it was before the plan started.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ColumnFacts {
+    pub table: String,
+    pub column: String,
+    /// `format_type` of the column: `character varying(20)`.
+    pub sql_type: String,
+    pub not_null: bool,
+    pub default: Option<String>,
+    /// Indexes with the column among their keys, expressions or predicate.
+    pub indexes: Vec<IndexFacts>,
+    /// CHECK constraints that read the column.
+    pub checks: Vec<ConstraintFacts>,
+    /// Foreign keys from this table that include the column.
+    pub foreign_keys: Vec<ConstraintFacts>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IndexFacts {
+    pub name: String,
+    /// `pg_get_indexdef`: `CREATE UNIQUE INDEX users_email_key ON public.users USING btree (email)`.
+    pub definition: String,
+    /// The UNIQUE or PRIMARY KEY constraint the index backs, if any.
+    pub constraint: Option<String>,
+    pub primary: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConstraintFacts {
+    pub name: String,
+    /// `pg_get_constraintdef`: `CHECK ((length(name) > 0))`.
+    pub definition: String,
+}
+
+/// The columns a backfill pages through: the primary key, or a unique index over NOT NULL
+/// columns.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TableKey {
+    pub table: String,
+    pub columns: Vec<KeyColumn>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KeyColumn {
+    pub name: String,
+    pub sql_type: String,
+}
