@@ -1,7 +1,41 @@
-//! Errors of the library that are not findings about a plan: the file could not be read.
-//! Findings are `Diagnostic`s; the CLI maps both to exit codes in one place.
+//! Errors of the library that are not findings about a plan. Findings are `Diagnostic`s;
+//! the CLI maps both to exit codes in one place.
 
 use std::path::PathBuf;
+
+/// A session that holds a lock switchback waited for.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Blocker {
+    pub pid: i32,
+    pub user: String,
+    pub state: String,
+    pub transaction_seconds: f64,
+    pub query: String,
+}
+
+impl std::fmt::Display for Blocker {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "pid {} (user {}, {}, transaction open {:.1}s): {}",
+            self.pid,
+            self.user,
+            self.state,
+            self.transaction_seconds,
+            self.query.trim()
+        )
+    }
+}
+
+fn list(blockers: &[Blocker]) -> String {
+    if blockers.is_empty() {
+        return "no blocking session was found when the last attempt gave up".into();
+    }
+    blockers
+        .iter()
+        .map(|b| format!("\n  blocked by {b}"))
+        .collect()
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -13,4 +47,73 @@ pub enum Error {
     },
     #[error("failed to find plan files in {}: it has no .yaml or .yml file", .0.display())]
     NoPlans(PathBuf),
+    #[error("failed to connect to {target}: {source}")]
+    Connect {
+        target: String,
+        #[source]
+        source: tokio_postgres::Error,
+    },
+    #[error("failed to {context}: {}", describe(.source))]
+    Sql {
+        context: String,
+        #[source]
+        source: tokio_postgres::Error,
+    },
+    #[error("failed to take a lock for {step} within the retry budget ({attempts} attempts over {seconds:.1}s){}", list(.blockers))]
+    LockBudget {
+        step: String,
+        attempts: u32,
+        seconds: f64,
+        blockers: Vec<Blocker>,
+    },
+    #[error("failed to start plan {plan}: another switchback (backend pid {holder}) is running it; use --wait to queue behind it")]
+    PlanBusy { plan: String, holder: i32 },
+    #[error("failed to run plan {plan}: its file changed after it started (checksum {recorded} in the ledger, {current} now); restore the file, or abort the plan and start a new one")]
+    PlanEdited {
+        plan: String,
+        recorded: String,
+        current: String,
+    },
+    #[error("failed to verify the backfill of {table}: {mismatches} row(s) differ; first keys: {}", .samples.join(", "))]
+    Verification {
+        table: String,
+        mismatches: i64,
+        samples: Vec<String>,
+    },
+    #[error("failed to {0}")]
+    Refused(String),
+    #[error(transparent)]
+    Cluster(#[from] crate::pg::cluster::ClusterError),
+}
+
+impl Error {
+    pub fn sql(context: impl Into<String>) -> impl FnOnce(tokio_postgres::Error) -> Error {
+        let context = context.into();
+        move |source| Error::Sql { context, source }
+    }
+
+    /// The SQLSTATE of a database error, if this is one.
+    pub fn sqlstate(&self) -> Option<&str> {
+        match self {
+            Error::Sql { source, .. } => source.as_db_error().map(|e| e.code().code()),
+            _ => None,
+        }
+    }
+}
+
+/// A database error as an operator wants to read it: message, detail and SQLSTATE.
+fn describe(error: &tokio_postgres::Error) -> String {
+    match error.as_db_error() {
+        Some(db) => {
+            let mut text = format!("{} (SQLSTATE {})", db.message(), db.code().code());
+            if let Some(detail) = db.detail() {
+                text.push_str(&format!("; {detail}"));
+            }
+            if let Some(hint) = db.hint() {
+                text.push_str(&format!("; hint: {hint}"));
+            }
+            text
+        }
+        None => error.to_string(),
+    }
 }

@@ -7,7 +7,9 @@
 //! rendered text; the `switchback` binary decides what reaches the terminal.
 
 pub mod error;
+pub mod exec;
 pub mod graph;
+pub mod ledger;
 pub mod pg;
 pub mod plan;
 pub mod render;

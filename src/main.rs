@@ -2,6 +2,7 @@
 //! code. Everything else lives in the library.
 
 mod cli;
+mod report;
 
 use std::process::ExitCode;
 

@@ -1,7 +1,11 @@
 //! Command-line definitions and dispatch. Each command lives in its own module and returns
 //! an `Outcome`; this module alone turns outcomes and errors into exit codes.
 
+mod abort;
+mod advance;
+mod database;
 mod plan;
+mod status;
 mod validate;
 
 use clap::{Parser, Subcommand};
@@ -34,6 +38,12 @@ enum Command {
     Plan(plan::Args),
     /// Check plan files and folders (YAML, identifiers, SQL, conflicts, dependencies).
     Validate(validate::Args),
+    /// Run each plan's next stage against the database: expand, or (after the deploy) contract.
+    Advance(advance::Args),
+    /// Undo a plan's expand stage exactly; refused once contract has started.
+    Abort(abort::Args),
+    /// Show every plan's stage, steps and backfill progress.
+    Status(status::Args),
 }
 
 /// How a command ended, as far as the exit code is concerned.
@@ -42,6 +52,8 @@ pub enum Outcome {
     Done,
     /// Exit 1: findings, a lint error, a failed step.
     Failed,
+    /// Exit 3: a gate not yet passable (a dependency not completed).
+    Blocked,
 }
 
 /// Failures that are not about the plans: unreadable files, a closed output.
@@ -69,16 +81,37 @@ pub fn main() -> ExitCode {
     let result = match cli.command {
         Command::Plan(args) => plan::run(args, &cli.state_schema),
         Command::Validate(args) => validate::run(args, &cli.state_schema),
+        Command::Advance(args) => advance::run(args, &cli.state_schema),
+        Command::Abort(args) => abort::run(args, &cli.state_schema),
+        Command::Status(args) => status::run(args, &cli.state_schema),
     };
     match result {
         Ok(Outcome::Done) => ExitCode::SUCCESS,
         Ok(Outcome::Failed) => ExitCode::from(1),
+        Ok(Outcome::Blocked) => ExitCode::from(3),
         Err(Failure::Output(e)) if e.kind() == std::io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
         Err(error) => {
             tracing::debug!(?error, "command failed");
             eprintln!("switchback: {error}");
-            ExitCode::from(2)
+            ExitCode::from(exit_code(&error))
         }
+    }
+}
+
+/// The one place errors become exit codes: 1 a step or check failed, 2 usage or I/O,
+/// 3 blocked (another runner, a lock that was not granted within the budget).
+fn exit_code(error: &Failure) -> u8 {
+    use switchback::Error;
+    match error {
+        Failure::Output(_) => 2,
+        Failure::Library(e) => match e {
+            Error::Read { .. } | Error::NoPlans(_) | Error::Connect { .. } | Error::Cluster(_) => 2,
+            Error::PlanBusy { .. } | Error::LockBudget { .. } => 3,
+            Error::Sql { .. }
+            | Error::PlanEdited { .. }
+            | Error::Verification { .. }
+            | Error::Refused(_) => 1,
+        },
     }
 }
 

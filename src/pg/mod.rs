@@ -1,5 +1,9 @@
-//! PostgreSQL-facing helpers shared by the planner and (later) the executor: identifier and
-//! literal quoting, and the table-lock vocabulary every step is described in.
+//! PostgreSQL-facing pieces: quoting, lock modes, connections, catalog introspection, the
+//! lock-safe DDL runner, and throwaway clusters for demos and tests.
 
+pub mod catalog;
+pub mod cluster;
+pub mod connect;
+pub mod ddl;
 pub mod lock;
 pub mod quote;

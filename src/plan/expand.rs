@@ -285,7 +285,7 @@ fn shared_steps(
         backfill
             .outside_transaction()
             .sql(
-                backfill_update(&table, &assignments),
+                backfill_update(&table, &assignments, BATCH_RANGE),
                 LockMode::RowExclusive,
                 &table,
                 Work::Batched,
@@ -316,11 +316,7 @@ fn shared_steps(
         );
         verify.table = Some(work.table.to_string());
         verify.changes = changes;
-        let wrong = assignments
-            .iter()
-            .map(|a| format!("({})", a.verify))
-            .collect::<Vec<_>>()
-            .join("\n     OR ");
+        let wrong = verify_predicate(&assignments);
         verify.outside_transaction().sql(
             format!(
                 "SELECT count(*) FROM {table}\n  WHERE <key range of the batch>\n    AND ({wrong})"
@@ -375,8 +371,20 @@ fn columns_list(assignments: &[&Assignment]) -> String {
         .join(", ")
 }
 
+/// Rows the verification counts as wrong: any assignment's check fails.
+pub(crate) fn verify_predicate(assignments: &[&Assignment]) -> String {
+    assignments
+        .iter()
+        .map(|a| format!("({})", a.verify))
+        .collect::<Vec<_>>()
+        .join("\n     OR ")
+}
+
+/// What stands for a batch's key range in rendered plans.
+const BATCH_RANGE: &str = "<key range of the batch>";
+
 /// One UPDATE per batch for all of a table's assignments, so the table is walked once.
-fn backfill_update(table: &str, assignments: &[&Assignment]) -> String {
+pub(crate) fn backfill_update(table: &str, assignments: &[&Assignment], range: &str) -> String {
     let single = assignments.len() == 1;
     let sets = assignments
         .iter()
@@ -395,7 +403,7 @@ fn backfill_update(table: &str, assignments: &[&Assignment]) -> String {
         Some(whens) => format!("\n    AND ({})", whens.join(" OR ")),
         None => String::new(),
     };
-    format!("UPDATE {table}\n  SET {sets}\n  WHERE <key range of the batch>{filter}")
+    format!("UPDATE {table}\n  SET {sets}\n  WHERE {range}{filter}")
 }
 
 fn trigger_function(function: &str, rules: &[(usize, SyncRule)]) -> String {

@@ -76,7 +76,9 @@ fn id_of(path: &Path) -> String {
         .unwrap_or_default()
 }
 
-fn check_text(path: &Path, text: &str) -> (Option<Plan>, Vec<Diagnostic>) {
+/// Checks plan text that did not come from a file (a definition stored in the ledger); the
+/// plan's id is `path`'s stem.
+pub fn check_text(path: &Path, text: &str) -> (Option<Plan>, Vec<Diagnostic>) {
     let source = SourceMap::build(text);
     let mut cx = Checker::new(path, &source);
     let plan = check_document(path, text, &mut cx);

@@ -21,7 +21,7 @@ use crate::plan::expand::{Expansion, PlanSteps};
 use std::path::PathBuf;
 use std::time::Duration;
 
-pub use load::load_file;
+pub use load::{check_text, load_file};
 
 /// A plan another plan must see completed first.
 #[derive(Debug, Clone)]

@@ -92,6 +92,10 @@ impl ChangeKind for ChangeType {
         }
     }
 
+    fn catalog_columns(&self) -> Vec<(Ident, Ident)> {
+        vec![(self.table.clone(), self.column.clone())]
+    }
+
     fn expand(&self, x: &mut Expansion) {
         let table = x.table(&self.table);
         let shadow = self.shadow();

@@ -21,6 +21,11 @@ pub trait ChangeKind: Sized {
 
     /// Adds the change's steps, and its part of the table's shared trigger and backfill.
     fn expand(&self, x: &mut Expansion);
+
+    /// (table, column) pairs whose catalog facts the change needs before it first runs.
+    fn catalog_columns(&self) -> Vec<(Ident, Ident)> {
+        Vec::new()
+    }
 }
 
 /// Which property of a column a change redefines; two changes redefining the same one fight.
@@ -76,6 +81,10 @@ macro_rules! change_kinds {
 
             pub fn expand(&self, x: &mut Expansion) {
                 match self { $(Change::$kind(c) => c.expand(x),)* }
+            }
+
+            pub fn catalog_columns(&self) -> Vec<(Ident, Ident)> {
+                match self { $(Change::$kind(c) => c.catalog_columns(),)* }
             }
 
             /// Reads a change of kind `kind`; None when the kind is unknown, Some(None) when

@@ -56,6 +56,10 @@ impl ChangeKind for RenameColumn {
         }
     }
 
+    fn catalog_columns(&self) -> Vec<(Ident, Ident)> {
+        vec![(self.table.clone(), self.from.clone())]
+    }
+
     fn expand(&self, x: &mut Expansion) {
         let table = x.table(&self.table);
         let facts = x.column_facts(&self.table, &self.from);

@@ -1,0 +1,39 @@
+//! `switchback abort PLAN`: undoes a plan's expand stage exactly, before contract starts.
+
+use crate::cli::database::{block_on, duration, Connection};
+use crate::cli::{Failure, Outcome};
+use crate::report::{reporter, Progress};
+use std::path::Path;
+use std::time::Duration;
+use switchback::exec::{Executor, Options};
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The plan's id, or its file (the id is the file stem).
+    #[arg(value_name = "PLAN")]
+    plan: String,
+    #[command(flatten)]
+    connection: Connection,
+    #[arg(long, value_parser = duration, default_value = "1m", value_name = "DURATION")]
+    lock_retry_budget: Duration,
+    #[arg(long, value_enum, default_value = "auto")]
+    progress: Progress,
+}
+
+pub fn run(args: Args, state_schema: &str) -> Result<Outcome, Failure> {
+    let id = Path::new(&args.plan)
+        .file_stem()
+        .map_or(args.plan.clone(), |s| s.to_string_lossy().into_owned());
+    let reporter = reporter(args.progress);
+    let options = Options {
+        state_schema: state_schema.to_owned(),
+        lock_retry_budget: args.lock_retry_budget,
+        ..Options::default()
+    };
+    block_on(async {
+        let mut executor =
+            Executor::connect(&args.connection.database_url, options, reporter.as_ref()).await?;
+        executor.abort(&id).await?;
+        Ok(Outcome::Done)
+    })
+}

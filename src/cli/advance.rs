@@ -1,0 +1,64 @@
+//! `switchback advance PLAN|DIR`: moves each plan one stage (expand, or contract).
+
+use crate::cli::database::{block_on, duration, Connection};
+use crate::cli::{stderr_style, write_stderr, Failure, Outcome};
+use crate::report::{reporter, Progress};
+use std::path::PathBuf;
+use std::time::Duration;
+use switchback::exec::{self, Executor, Options};
+use switchback::plan::folder;
+use switchback::render::diagnostics;
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Plan files or folders of plans; each plan moves at most one stage, in run order.
+    #[arg(required = true, value_name = "PLAN")]
+    plans: Vec<PathBuf>,
+    #[command(flatten)]
+    connection: Connection,
+    /// Print what would run and change nothing.
+    #[arg(long)]
+    dry_run: bool,
+    /// Wait for another runner of the same plan instead of exiting with code 3.
+    #[arg(long)]
+    wait: bool,
+    /// How long one statement keeps retrying for its lock before giving up with exit code 3.
+    #[arg(long, value_parser = duration, default_value = "1m", value_name = "DURATION")]
+    lock_retry_budget: Duration,
+    #[arg(long, value_enum, default_value = "auto")]
+    progress: Progress,
+}
+
+pub fn run(args: Args, state_schema: &str) -> Result<Outcome, Failure> {
+    let set = folder::load(&args.plans)?;
+    if !set.diagnostics.is_empty() {
+        write_stderr(&diagnostics::text(
+            &set.diagnostics,
+            set.files,
+            stderr_style(),
+        ));
+    }
+    if set.has_errors() {
+        return Ok(Outcome::Failed);
+    }
+    let reporter = reporter(args.progress);
+    let options = Options {
+        state_schema: state_schema.to_owned(),
+        lock_retry_budget: args.lock_retry_budget,
+        wait: args.wait,
+        dry_run: args.dry_run,
+    };
+    block_on(async {
+        let mut executor =
+            Executor::connect(&args.connection.database_url, options, reporter.as_ref()).await?;
+        let mut blocked = false;
+        for plan in &set.plans {
+            blocked |= matches!(executor.advance(plan).await?, exec::Outcome::Waiting { .. });
+        }
+        Ok(if blocked {
+            Outcome::Blocked
+        } else {
+            Outcome::Done
+        })
+    })
+}

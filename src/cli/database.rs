@@ -1,0 +1,27 @@
+//! What every command that talks to a database shares: the connection flag and a runtime.
+
+use crate::cli::Failure;
+use std::future::Future;
+use std::time::Duration;
+
+#[derive(Debug, clap::Args)]
+pub struct Connection {
+    /// PostgreSQL connection string; DATABASE_URL when absent. Its password is never printed.
+    #[arg(long, env = "DATABASE_URL", hide_env_values = true, value_name = "URL")]
+    pub database_url: String,
+}
+
+/// Runs one command's async body on a fresh runtime.
+pub fn block_on<T>(future: impl Future<Output = Result<T, Failure>>) -> Result<T, Failure> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(Failure::Output)?
+        .block_on(future)
+}
+
+/// clap's parser for `1m`, `500ms`.
+pub fn duration(text: &str) -> Result<Duration, String> {
+    switchback::plan::duration::parse(text)
+}

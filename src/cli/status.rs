@@ -1,0 +1,85 @@
+//! `switchback status [PLAN]`: every plan's stage and steps, and each backfill's progress,
+//! rate and ETA, read from the ledger.
+
+use crate::cli::database::{block_on, Connection};
+use crate::cli::{write_stdout, Failure, Outcome};
+use switchback::exec::status::{self, PlanStatus};
+use switchback::ledger::Ledger;
+use switchback::pg::connect;
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum Format {
+    Text,
+    Json,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Only this plan (its id).
+    plan: Option<String>,
+    #[command(flatten)]
+    connection: Connection,
+    #[arg(long, value_enum, default_value = "text")]
+    format: Format,
+}
+
+pub fn run(args: Args, state_schema: &str) -> Result<Outcome, Failure> {
+    let plans = block_on(async {
+        let client = connect::connect(&args.connection.database_url).await?;
+        Ok(status::read(
+            &client,
+            &Ledger::new(state_schema, switchback::exec::actor()),
+            args.plan.as_deref(),
+        )
+        .await?)
+    })?;
+    let output = match args.format {
+        Format::Json => format!(
+            "{}\n",
+            serde_json::to_string_pretty(&serde_json::json!({ "version": 1, "plans": plans }))
+                .expect("status serializes")
+        ),
+        Format::Text => text(&plans),
+    };
+    write_stdout(&output)?;
+    Ok(Outcome::Done)
+}
+
+fn text(plans: &[PlanStatus]) -> String {
+    if plans.is_empty() {
+        return "no plans have run against this database\n".into();
+    }
+    let mut out = String::new();
+    for plan in plans {
+        out.push_str(&format!(
+            "{}  {}  (updated {})\n",
+            plan.id, plan.stage, plan.updated_at
+        ));
+        for step in &plan.steps {
+            out.push_str(&format!(
+                "  {:<9} {:<8} {}",
+                step.stage, step.status, step.name
+            ));
+            if let Some(error) = &step.last_error {
+                out.push_str(&format!("  — {error}"));
+            }
+            out.push('\n');
+        }
+        for job in &plan.jobs {
+            let eta = job
+                .eta_seconds
+                .map_or(String::from("-"), |s| format!("{s:.0}s"));
+            out.push_str(&format!(
+                "  {} {}: {}/{} rows ({:.1}%), {:.0} rows/s, ETA {eta}, {}\n",
+                job.step,
+                job.relation,
+                job.rows_done,
+                job.rows_estimated,
+                job.percent,
+                job.rows_per_second,
+                job.state
+            ));
+        }
+    }
+    out
+}

@@ -1,0 +1,85 @@
+//! What the engine tells the outside world while it works. Reporters subscribe; the engine
+//! never prints.
+
+use crate::error::Blocker;
+use serde::Serialize;
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum Event {
+    /// A plan starts running a stage (`expand`, `contract`, or `abort`).
+    Stage {
+        plan: String,
+        stage: String,
+    },
+    StepStarted {
+        plan: String,
+        step: String,
+        title: String,
+    },
+    StepDone {
+        plan: String,
+        step: String,
+        seconds: f64,
+    },
+    /// A statement could not get its lock in time and will be retried.
+    LockRetry {
+        plan: String,
+        step: String,
+        attempt: u32,
+        wait_ms: u64,
+        blockers: Vec<Blocker>,
+    },
+    /// A backfill or verification batch committed.
+    Batch {
+        plan: String,
+        step: String,
+        rows_done: i64,
+        rows_estimated: i64,
+        rows_per_second: f64,
+        batch_size: i64,
+        batch_ms: f64,
+    },
+    /// The verification pass found every row consistent.
+    Verified {
+        plan: String,
+        step: String,
+        rows: i64,
+    },
+    /// The expand stage is done: deploy the new application, then advance again.
+    Gate {
+        plan: String,
+    },
+    Completed {
+        plan: String,
+    },
+    Waiting {
+        plan: String,
+        dependency: String,
+    },
+    Undo {
+        plan: String,
+        step: String,
+    },
+    Aborted {
+        plan: String,
+    },
+    /// `--dry-run`: a step that would run.
+    DryRun {
+        plan: String,
+        step: String,
+        title: String,
+        statements: Vec<String>,
+    },
+}
+
+pub trait Reporter: Send + Sync {
+    fn report(&self, event: &Event);
+}
+
+/// Discards events (library users that only want the outcome).
+pub struct Silent;
+
+impl Reporter for Silent {
+    fn report(&self, _: &Event) {}
+}

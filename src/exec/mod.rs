@@ -1,0 +1,622 @@
+//! The executor: moves plans through their stages against a live database. One runner per
+//! plan (an advisory lock), a checksum that refuses edited plans, every step's effect and its
+//! ledger row committed together where PostgreSQL allows it, and catalog checks that let a
+//! re-run finish what a crash interrupted. The engine never prints: it emits `Event`s.
+
+mod backfill;
+pub mod events;
+pub mod status;
+
+use crate::error::Error;
+use crate::graph;
+use crate::ledger::{Ledger, Stage as LedgerStage};
+use crate::pg::ddl::{self, LockPolicy, Retrier};
+use crate::pg::{catalog, connect};
+use crate::plan::facts::Facts;
+use crate::plan::step::{Stage, Step};
+use crate::plan::Plan;
+pub use events::{Event, Reporter};
+use std::collections::HashMap;
+use std::path::Path;
+use std::time::{Duration, Instant};
+use tokio_postgres::Client;
+
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub state_schema: String,
+    /// How long one statement may keep retrying for its lock.
+    pub lock_retry_budget: Duration,
+    /// Queue behind another runner of the same plan instead of failing.
+    pub wait: bool,
+    pub dry_run: bool,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            state_schema: "switchback".into(),
+            lock_retry_budget: Duration::from_secs(60),
+            wait: false,
+            dry_run: false,
+        }
+    }
+}
+
+/// What one `advance` did to one plan.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// The expand stage is done and verified; deploy, then advance again.
+    AtGate,
+    Completed,
+    AlreadyCompleted,
+    /// A plan in `depends_on` has not completed.
+    Waiting {
+        dependency: String,
+    },
+    /// `--dry-run`: nothing was changed.
+    DryRun,
+}
+
+pub struct Executor<'r> {
+    client: Client,
+    /// A second connection, for reading who blocks the first.
+    side: Client,
+    ledger: Ledger,
+    options: Options,
+    reporter: &'r dyn Reporter,
+}
+
+/// Two keys for `pg_advisory_lock`: a fixed class and the plan id's hash.
+const LOCK_CLASS: i32 = 0x5357_4243;
+
+/// OS user@host, recorded with every ledger event.
+pub fn actor() -> String {
+    let user = std::env::var("USER")
+        .or_else(|_| std::env::var("LOGNAME"))
+        .unwrap_or_else(|_| "unknown".into());
+    let host = std::fs::read_to_string("/etc/hostname")
+        .map(|h| h.trim().to_owned())
+        .unwrap_or_else(|_| "localhost".into());
+    format!("{user}@{host}")
+}
+
+impl<'r> Executor<'r> {
+    pub async fn connect(
+        url: &str,
+        options: Options,
+        reporter: &'r dyn Reporter,
+    ) -> Result<Executor<'r>, Error> {
+        let client = connect::connect(url).await?;
+        let side = connect::connect(url).await?;
+        client
+            .batch_execute("SET application_name = 'switchback'")
+            .await
+            .map_err(Error::sql("set application_name"))?;
+        Ok(Executor {
+            ledger: Ledger::new(&options.state_schema, actor()),
+            client,
+            side,
+            options,
+            reporter,
+        })
+    }
+
+    fn policy(&self, plan: &Plan) -> LockPolicy {
+        LockPolicy {
+            lock_timeout: plan.lock_timeout,
+            budget: self.options.lock_retry_budget,
+        }
+    }
+
+    async fn lock_plan(&self, id: &str) -> Result<(), Error> {
+        let sql = if self.options.wait {
+            "SELECT pg_advisory_lock($1, hashtext($2)), true"
+        } else {
+            "SELECT true, pg_try_advisory_lock($1, hashtext($2))"
+        };
+        let taken: bool = self
+            .client
+            .query_one(sql, &[&LOCK_CLASS, &id])
+            .await
+            .map_err(Error::sql(format!("lock plan {id}")))?
+            .get(1);
+        if taken {
+            return Ok(());
+        }
+        let holder: i32 = self
+            .side
+            .query_opt(
+                "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND classid::int4 = $1 AND objid::int4 = hashtext($2) AND granted LIMIT 1",
+                &[&LOCK_CLASS, &id],
+            )
+            .await
+            .map_err(Error::sql("find the other runner"))?
+            .map_or(0, |r| r.get(0));
+        Err(Error::PlanBusy {
+            plan: id.to_owned(),
+            holder,
+        })
+    }
+
+    async fn unlock_plan(&self, id: &str) {
+        let _ = self
+            .client
+            .execute(
+                "SELECT pg_advisory_unlock($1, hashtext($2))",
+                &[&LOCK_CLASS, &id],
+            )
+            .await;
+    }
+
+    async fn ledger_exists(&self) -> Result<bool, Error> {
+        Ok(self
+            .client
+            .query_one(
+                "SELECT to_regclass($1) IS NOT NULL",
+                &[&self.ledger.table("plans")],
+            )
+            .await
+            .map_err(Error::sql("look for the ledger"))?
+            .get(0))
+    }
+
+    /// Reads what the plan needs from the catalog before it first runs.
+    async fn read_facts(&self, plan: &Plan) -> Result<Facts, Error> {
+        let mut facts = Facts::default();
+        for change in &plan.changes {
+            for (table, column) in change.catalog_columns() {
+                facts.columns.push(
+                    catalog::column_facts(
+                        &self.client,
+                        plan.schema.as_str(),
+                        table.as_str(),
+                        column.as_str(),
+                    )
+                    .await?,
+                );
+            }
+        }
+        let offline = plan.steps(&self.options.state_schema, None);
+        for job in offline.steps.iter().filter_map(|s| s.job.as_ref()) {
+            if facts.key(&job.table).is_none() {
+                facts.keys.push(
+                    catalog::table_key(&self.client, plan.schema.as_str(), &job.table).await?,
+                );
+            }
+        }
+        Ok(facts)
+    }
+
+    /// Moves `plan` one stage: expand (stopping at the gate), or contract.
+    pub async fn advance(&mut self, plan: &Plan) -> Result<Outcome, Error> {
+        if !self.options.dry_run {
+            self.lock_plan(&plan.id).await?;
+        }
+        let result = self.advance_locked(plan).await;
+        if !self.options.dry_run {
+            self.unlock_plan(&plan.id).await;
+        }
+        result
+    }
+
+    async fn advance_locked(&mut self, plan: &Plan) -> Result<Outcome, Error> {
+        let dry_run = self.options.dry_run;
+        if !dry_run {
+            self.ledger.ensure(&mut self.client).await?;
+        }
+        let row = if self.ledger_exists().await? {
+            self.ledger.plan(&self.client, &plan.id).await?
+        } else {
+            None
+        };
+        for dependency in &plan.depends_on {
+            let done = match self.ledger_exists().await? {
+                true => self
+                    .ledger
+                    .plan(&self.client, &dependency.id)
+                    .await?
+                    .is_some_and(|d| d.stage == LedgerStage::Completed),
+                false => false,
+            };
+            if !done {
+                self.reporter.report(&Event::Waiting {
+                    plan: plan.id.clone(),
+                    dependency: dependency.id.clone(),
+                });
+                return Ok(Outcome::Waiting {
+                    dependency: dependency.id.clone(),
+                });
+            }
+        }
+        let (facts, stage) = match row {
+            Some(row) if row.checksum != plan.checksum => {
+                return Err(Error::PlanEdited {
+                    plan: plan.id.clone(),
+                    recorded: row.checksum,
+                    current: plan.checksum.clone(),
+                });
+            }
+            Some(row) => (row.facts, row.stage),
+            None => (self.read_facts(plan).await?, LedgerStage::Expanding),
+        };
+        let graph = graph::build_with(
+            std::slice::from_ref(plan),
+            &self.options.state_schema,
+            |_| Some(&facts),
+        )
+        .map_err(|cycle| {
+            Error::Refused(format!(
+                "order the steps of plan {}: they form a cycle ({})",
+                plan.id,
+                cycle.0.join(", ")
+            ))
+        })?;
+        let steps: Vec<Step> = graph.steps().cloned().collect();
+        let run_stage = match stage {
+            LedgerStage::Expanding => Stage::Expand,
+            LedgerStage::Expanded | LedgerStage::Contracting => Stage::Contract,
+            LedgerStage::Completed => return Ok(Outcome::AlreadyCompleted),
+            LedgerStage::Aborting | LedgerStage::Aborted => {
+                return Err(Error::Refused(format!("advance plan {}: it was aborted; run `switchback abort {}` to finish the abort, or start a new plan", plan.id, plan.id)));
+            }
+        };
+        let statuses: HashMap<String, String> = if dry_run || !self.ledger_exists().await? {
+            HashMap::new()
+        } else {
+            self.ledger
+                .steps(&self.client, &plan.id)
+                .await?
+                .into_iter()
+                .map(|s| (s.name, s.status))
+                .collect()
+        };
+        if dry_run {
+            for step in steps.iter().filter(|s| {
+                s.stage == run_stage && statuses.get(&s.name).map(String::as_str) != Some("done")
+            }) {
+                self.reporter.report(&Event::DryRun {
+                    plan: plan.id.clone(),
+                    step: step.name.clone(),
+                    title: step.title.clone(),
+                    statements: step.statements.iter().map(|s| s.sql.clone()).collect(),
+                });
+            }
+            return Ok(Outcome::DryRun);
+        }
+        if statuses.is_empty() {
+            let names: Vec<(String, String)> = steps
+                .iter()
+                .map(|s| (s.name.clone(), s.stage.as_str().to_owned()))
+                .collect();
+            let definition = std::fs::read_to_string(&plan.file).map_err(|source| Error::Read {
+                path: plan.file.clone(),
+                source,
+            })?;
+            self.ledger
+                .insert_plan(
+                    &mut self.client,
+                    &plan.id,
+                    &plan.checksum,
+                    &definition,
+                    &facts,
+                    &names,
+                )
+                .await?;
+        }
+        if run_stage == Stage::Contract {
+            self.ledger
+                .set_stage(&self.client, &plan.id, LedgerStage::Contracting)
+                .await?;
+        }
+        self.reporter.report(&Event::Stage {
+            plan: plan.id.clone(),
+            stage: run_stage.as_str().to_owned(),
+        });
+        for step in steps.iter().filter(|s| s.stage == run_stage) {
+            if statuses.get(&step.name).map(String::as_str) == Some("done") {
+                continue;
+            }
+            self.run_step(plan, step).await?;
+        }
+        Ok(match run_stage {
+            Stage::Expand => {
+                self.ledger
+                    .set_stage(&self.client, &plan.id, LedgerStage::Expanded)
+                    .await?;
+                self.reporter.report(&Event::Gate {
+                    plan: plan.id.clone(),
+                });
+                Outcome::AtGate
+            }
+            Stage::Contract => {
+                self.ledger
+                    .set_stage(&self.client, &plan.id, LedgerStage::Completed)
+                    .await?;
+                self.reporter.report(&Event::Completed {
+                    plan: plan.id.clone(),
+                });
+                Outcome::Completed
+            }
+        })
+    }
+
+    async fn run_step(&mut self, plan: &Plan, step: &Step) -> Result<(), Error> {
+        self.ledger
+            .start_step(&self.client, &plan.id, &step.name)
+            .await?;
+        self.reporter.report(&Event::StepStarted {
+            plan: plan.id.clone(),
+            step: step.name.clone(),
+            title: step.title.clone(),
+        });
+        let started = Instant::now();
+        let result = match &step.job {
+            Some(job) => backfill::run(self, plan, step, job).await,
+            None if step.transactional => {
+                self.run_in_transaction(
+                    plan,
+                    step,
+                    &step
+                        .statements
+                        .iter()
+                        .map(|s| s.sql.clone())
+                        .collect::<Vec<_>>(),
+                    false,
+                )
+                .await
+            }
+            None => self.run_outside_transaction(plan, step).await,
+        };
+        match result {
+            Ok(()) => {
+                self.reporter.report(&Event::StepDone {
+                    plan: plan.id.clone(),
+                    step: step.name.clone(),
+                    seconds: started.elapsed().as_secs_f64(),
+                });
+                Ok(())
+            }
+            Err(error) => {
+                let _ = self
+                    .ledger
+                    .fail_step(&self.side, &plan.id, &step.name, &error.to_string())
+                    .await;
+                Err(error)
+            }
+        }
+    }
+
+    fn retry_event(&self, plan: &Plan, step: &Step, retry: &ddl::Retry) {
+        self.reporter.report(&Event::LockRetry {
+            plan: plan.id.clone(),
+            step: step.name.clone(),
+            attempt: retry.attempt,
+            wait_ms: retry.wait.as_millis() as u64,
+            blockers: retry.blockers.clone(),
+        });
+    }
+
+    /// One transaction: the statements, then the ledger's record of the step. `undo` marks
+    /// the step undone instead of done, and keeps the dual-write trigger out of the way.
+    async fn run_in_transaction(
+        &mut self,
+        plan: &Plan,
+        step: &Step,
+        statements: &[String],
+        undo: bool,
+    ) -> Result<(), Error> {
+        let policy = self.policy(plan);
+        let scans = step
+            .statements
+            .iter()
+            .any(|s| s.work != crate::plan::sql::Work::Instant);
+        let mut setup = ddl::transaction_settings(&policy, scans);
+        if undo {
+            setup.push_str("; SET LOCAL switchback.backfill = 'on'");
+        }
+        let after =
+            self.ledger
+                .finish_step_sql(&plan.id, &step.name, if undo { "undone" } else { "done" });
+        let relation = step
+            .strongest_lock()
+            .map(|l| l.relation.clone())
+            .unwrap_or_default();
+        let mut retrier = Retrier::new(&policy, &step.name, &relation);
+        loop {
+            let error =
+                match ddl::in_transaction(&mut self.client, &setup, statements, &after).await {
+                    Ok(()) => return Ok(()),
+                    Err(source) => Error::Sql {
+                        context: format!("run step {} of plan {}", step.name, plan.id),
+                        source,
+                    },
+                };
+            let retry = retrier.after_failure(error, &self.side).await?;
+            self.retry_event(plan, step, &retry);
+            tokio::time::sleep(retry.wait).await;
+        }
+    }
+
+    /// Statements PostgreSQL refuses inside a transaction (CONCURRENTLY), each on its own,
+    /// checking the catalog first so a re-run finishes or repairs an interrupted build.
+    async fn run_outside_transaction(&mut self, plan: &Plan, step: &Step) -> Result<(), Error> {
+        let policy = self.policy(plan);
+        self.client
+            .batch_execute(&format!(
+                "SET lock_timeout = '{}ms'; SET statement_timeout = 0",
+                policy.lock_timeout.as_millis()
+            ))
+            .await
+            .map_err(Error::sql("set the session's lock_timeout"))?;
+        for statement in &step.statements {
+            if let Some(index) = &statement.builds_index {
+                match catalog::index_valid(&self.client, index).await? {
+                    Some(true) => continue,
+                    Some(false) => {
+                        self.autocommit(
+                            plan,
+                            step,
+                            &format!("DROP INDEX CONCURRENTLY IF EXISTS {index}"),
+                            &policy,
+                        )
+                        .await?
+                    }
+                    None => {}
+                }
+            }
+            self.autocommit(plan, step, &statement.sql, &policy).await?;
+        }
+        self.client
+            .batch_execute(&format!(
+                "RESET lock_timeout; RESET statement_timeout; {}",
+                self.ledger.finish_step_sql(&plan.id, &step.name, "done")
+            ))
+            .await
+            .map_err(Error::sql(format!("record step {}", step.name)))
+    }
+
+    async fn autocommit(
+        &mut self,
+        plan: &Plan,
+        step: &Step,
+        sql: &str,
+        policy: &LockPolicy,
+    ) -> Result<(), Error> {
+        let relation = step
+            .strongest_lock()
+            .map(|l| l.relation.clone())
+            .unwrap_or_default();
+        let mut retrier = Retrier::new(policy, &step.name, &relation);
+        loop {
+            let error = match self.client.batch_execute(sql).await {
+                Ok(()) => return Ok(()),
+                Err(source) => Error::Sql {
+                    context: format!("run step {} of plan {}", step.name, plan.id),
+                    source,
+                },
+            };
+            let retry = retrier.after_failure(error, &self.side).await?;
+            self.retry_event(plan, step, &retry);
+            tokio::time::sleep(retry.wait).await;
+        }
+    }
+
+    /// Undoes the expand stage of plan `id` exactly, from the definition and facts in the
+    /// ledger (the file may be gone). Refused once contract has started.
+    pub async fn abort(&mut self, id: &str) -> Result<(), Error> {
+        self.lock_plan(id).await?;
+        let result = self.abort_locked(id).await;
+        self.unlock_plan(id).await;
+        result
+    }
+
+    async fn abort_locked(&mut self, id: &str) -> Result<(), Error> {
+        self.ledger.ensure(&mut self.client).await?;
+        let row = self
+            .ledger
+            .plan(&self.client, id)
+            .await?
+            .ok_or_else(|| Error::Refused(format!("abort plan {id}: it has not started")))?;
+        match row.stage {
+            LedgerStage::Contracting | LedgerStage::Completed => {
+                return Err(Error::Refused(format!(
+                    "abort plan {id}: its contract stage has started, and contract is forward-only (the old shape is gone); write a new plan to change it back"
+                )));
+            }
+            LedgerStage::Aborted => return Ok(()),
+            _ => {}
+        }
+        let (plan, findings) =
+            crate::plan::check_text(Path::new(&format!("{id}.yaml")), &row.definition);
+        let plan = plan.ok_or_else(|| {
+            Error::Refused(format!(
+                "abort plan {id}: its stored definition no longer checks: {}",
+                findings
+                    .first()
+                    .map(ToString::to_string)
+                    .unwrap_or_default()
+            ))
+        })?;
+        let graph = graph::build_with(
+            std::slice::from_ref(&plan),
+            &self.options.state_schema,
+            |_| Some(&row.facts),
+        )
+        .map_err(|cycle| {
+            Error::Refused(format!(
+                "order the steps of plan {id}: {}",
+                cycle.0.join(", ")
+            ))
+        })?;
+        let statuses: HashMap<String, String> = self
+            .ledger
+            .steps(&self.client, id)
+            .await?
+            .into_iter()
+            .map(|s| (s.name, s.status))
+            .collect();
+        let touched: Vec<Step> = graph
+            .steps()
+            .filter(|s| {
+                s.stage == Stage::Expand
+                    && matches!(
+                        statuses.get(&s.name).map(String::as_str),
+                        Some("running" | "done" | "failed")
+                    )
+            })
+            .cloned()
+            .collect();
+        if let Some(step) = touched.iter().find(|s| s.undo.is_none()) {
+            return Err(Error::Refused(format!(
+                "abort plan {id}: step {} cannot be undone by this version of switchback",
+                step.name
+            )));
+        }
+        self.ledger
+            .set_stage(&self.client, id, LedgerStage::Aborting)
+            .await?;
+        self.reporter.report(&Event::Stage {
+            plan: id.to_owned(),
+            stage: "abort".into(),
+        });
+        for step in touched.iter().rev() {
+            self.reporter.report(&Event::Undo {
+                plan: id.to_owned(),
+                step: step.name.clone(),
+            });
+            let undo: Vec<String> = step.undo.iter().flatten().map(|s| s.sql.clone()).collect();
+            if step.transactional {
+                self.run_in_transaction(&plan, step, &undo, true).await?;
+            } else {
+                let policy = self.policy(&plan);
+                self.client
+                    .batch_execute(&format!("SET lock_timeout = '{}ms'; SET statement_timeout = 0; SET switchback.backfill = 'on'", policy.lock_timeout.as_millis()))
+                    .await
+                    .map_err(Error::sql("prepare the session for undo"))?;
+                for sql in &undo {
+                    self.autocommit(&plan, step, sql, &policy).await?;
+                }
+                self.client
+                    .batch_execute(&format!("RESET lock_timeout; RESET statement_timeout; RESET switchback.backfill; {}", self.ledger.finish_step_sql(id, &step.name, "undone")))
+                    .await
+                    .map_err(Error::sql(format!("record the undo of {}", step.name)))?;
+            }
+        }
+        self.ledger.forget_work(&self.client, id).await?;
+        self.ledger
+            .set_stage(&self.client, id, LedgerStage::Aborted)
+            .await?;
+        self.reporter.report(&Event::Aborted {
+            plan: id.to_owned(),
+        });
+        Ok(())
+    }
+
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
+    pub fn ledger(&self) -> &Ledger {
+        &self.ledger
+    }
+}

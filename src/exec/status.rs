@@ -1,0 +1,117 @@
+//! What `status` shows: each plan's stage and steps, and for each backfill its progress,
+//! rate and ETA, all read from the ledger (so it works from any machine).
+
+use crate::error::Error;
+use crate::ledger::Ledger;
+use serde::Serialize;
+use tokio_postgres::Client;
+
+#[derive(Debug, Clone, Serialize)]
+pub struct PlanStatus {
+    pub id: String,
+    pub stage: String,
+    pub updated_at: String,
+    pub steps: Vec<StepStatus>,
+    pub jobs: Vec<JobStatus>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct StepStatus {
+    pub name: String,
+    pub stage: String,
+    pub status: String,
+    pub attempts: i32,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_error: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct JobStatus {
+    pub step: String,
+    pub relation: String,
+    pub state: String,
+    pub rows_done: i64,
+    pub rows_estimated: i64,
+    pub percent: f64,
+    pub rows_per_second: f64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub eta_seconds: Option<f64>,
+    pub batch_size: i32,
+    pub max_rows_per_second: i64,
+}
+
+/// Status of every plan in the ledger, or of `only`.
+pub async fn read(
+    client: &Client,
+    ledger: &Ledger,
+    only: Option<&str>,
+) -> Result<Vec<PlanStatus>, Error> {
+    let exists: bool = client
+        .query_one(
+            "SELECT to_regclass($1) IS NOT NULL",
+            &[&ledger.table("plans")],
+        )
+        .await
+        .map_err(Error::sql("look for the ledger"))?
+        .get(0);
+    if !exists {
+        return Ok(Vec::new());
+    }
+    let mut out = Vec::new();
+    for plan in ledger.plans(client).await? {
+        if only.is_some_and(|id| id != plan.id) {
+            continue;
+        }
+        let steps = ledger
+            .steps(client, &plan.id)
+            .await?
+            .into_iter()
+            .map(|s| StepStatus {
+                name: s.name,
+                stage: s.stage,
+                status: s.status,
+                attempts: s.attempts,
+                last_error: s.last_error,
+            })
+            .collect();
+        let jobs = ledger
+            .jobs(client, &plan.id)
+            .await?
+            .into_iter()
+            .map(|j| {
+                let seconds = (j.updated_at - j.started_at).num_milliseconds() as f64 / 1000.0;
+                let rate = if seconds > 0.0 {
+                    j.rows_done as f64 / seconds
+                } else {
+                    0.0
+                };
+                let total = j.rows_estimated.max(j.rows_done);
+                let remaining = (total - j.rows_done).max(0) as f64;
+                JobStatus {
+                    percent: if total > 0 {
+                        100.0 * j.rows_done as f64 / total as f64
+                    } else {
+                        100.0
+                    },
+                    eta_seconds: (j.state == "running" && rate > 0.0).then(|| remaining / rate),
+                    rows_per_second: rate,
+                    step: j.step,
+                    relation: j.relation,
+                    state: j.state,
+                    rows_done: j.rows_done,
+                    rows_estimated: total,
+                    batch_size: j.batch_size,
+                    max_rows_per_second: j.max_rows_per_second,
+                }
+            })
+            .collect();
+        out.push(PlanStatus {
+            id: plan.id,
+            stage: plan.stage.as_str().to_owned(),
+            updated_at: plan.updated_at.to_rfc3339(),
+            steps,
+            jobs,
+        });
+    }
+    Ok(out)
+}

@@ -1,0 +1,534 @@
+//! switchback's own tables in the target database (schema `switchback` by default): plans
+//! with their checksum, definition and catalog facts; step states; backfill jobs with their
+//! cursor and live settings; the keys whose NULLs a fill replaced; and an event log. The
+//! schema is versioned so later releases can migrate it in place.
+
+use crate::error::Error;
+use crate::pg::quote;
+use crate::plan::facts::Facts;
+use tokio_postgres::GenericClient;
+
+/// Each entry upgrades the ledger by one version; `{s}` is the quoted state schema.
+const MIGRATIONS: &[&str] = &[r#"
+CREATE TABLE {s}.plans (
+    id text PRIMARY KEY,
+    checksum text NOT NULL,
+    definition text NOT NULL,
+    facts jsonb NOT NULL,
+    stage text NOT NULL,
+    created_at timestamptz NOT NULL DEFAULT now(),
+    updated_at timestamptz NOT NULL DEFAULT now()
+);
+CREATE TABLE {s}.steps (
+    plan_id text NOT NULL REFERENCES {s}.plans (id),
+    name text NOT NULL,
+    stage text NOT NULL,
+    status text NOT NULL DEFAULT 'pending',
+    attempts integer NOT NULL DEFAULT 0,
+    started_at timestamptz,
+    finished_at timestamptz,
+    last_error text,
+    PRIMARY KEY (plan_id, name)
+);
+CREATE TABLE {s}.jobs (
+    plan_id text NOT NULL,
+    step text NOT NULL,
+    relation text NOT NULL,
+    cursor text[],
+    rows_done bigint NOT NULL DEFAULT 0,
+    rows_estimated bigint NOT NULL DEFAULT 0,
+    rows_changed bigint NOT NULL DEFAULT 0,
+    batches bigint NOT NULL DEFAULT 0,
+    mismatches bigint NOT NULL DEFAULT 0,
+    samples text[] NOT NULL DEFAULT '{}',
+    batch_size integer NOT NULL,
+    target_batch_ms integer NOT NULL,
+    max_rows_per_second bigint NOT NULL,
+    state text NOT NULL DEFAULT 'running',
+    started_at timestamptz NOT NULL DEFAULT now(),
+    updated_at timestamptz NOT NULL DEFAULT now(),
+    finished_at timestamptz,
+    PRIMARY KEY (plan_id, step)
+);
+CREATE TABLE {s}.fills (
+    plan_id text NOT NULL,
+    column_name text NOT NULL,
+    key text[] NOT NULL,
+    PRIMARY KEY (plan_id, column_name, key)
+);
+CREATE TABLE {s}.events (
+    id bigserial PRIMARY KEY,
+    at timestamptz NOT NULL DEFAULT now(),
+    plan_id text,
+    step text,
+    actor text NOT NULL,
+    kind text NOT NULL,
+    detail text NOT NULL DEFAULT ''
+);
+"#];
+
+/// Where a plan is between `advance` calls.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stage {
+    /// The expand stage has started and not finished.
+    Expanding,
+    /// At the gate: expand is done and verified; waiting for the deploy and the next advance.
+    Expanded,
+    Contracting,
+    Completed,
+    Aborting,
+    Aborted,
+}
+
+impl Stage {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Stage::Expanding => "expanding",
+            Stage::Expanded => "expanded",
+            Stage::Contracting => "contracting",
+            Stage::Completed => "completed",
+            Stage::Aborting => "aborting",
+            Stage::Aborted => "aborted",
+        }
+    }
+
+    fn parse(text: &str) -> Stage {
+        match text {
+            "expanded" => Stage::Expanded,
+            "contracting" => Stage::Contracting,
+            "completed" => Stage::Completed,
+            "aborting" => Stage::Aborting,
+            "aborted" => Stage::Aborted,
+            _ => Stage::Expanding,
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct PlanRow {
+    pub id: String,
+    pub checksum: String,
+    pub definition: String,
+    pub facts: Facts,
+    pub stage: Stage,
+    pub updated_at: chrono::DateTime<chrono::Utc>,
+}
+
+#[derive(Debug, Clone)]
+pub struct StepRow {
+    pub name: String,
+    pub stage: String,
+    pub status: String,
+    pub attempts: i32,
+    pub last_error: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct JobRow {
+    pub step: String,
+    pub relation: String,
+    pub cursor: Option<Vec<String>>,
+    pub rows_done: i64,
+    pub rows_estimated: i64,
+    pub rows_changed: i64,
+    pub batches: i64,
+    pub mismatches: i64,
+    pub samples: Vec<String>,
+    pub batch_size: i32,
+    pub target_batch_ms: i32,
+    pub max_rows_per_second: i64,
+    pub state: String,
+    pub started_at: chrono::DateTime<chrono::Utc>,
+    pub updated_at: chrono::DateTime<chrono::Utc>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Ledger {
+    schema: String,
+    actor: String,
+}
+
+impl Ledger {
+    /// `actor` is recorded with every event: OS user@host.
+    pub fn new(schema: &str, actor: String) -> Ledger {
+        Ledger {
+            schema: quote::ident(schema),
+            actor,
+        }
+    }
+
+    /// The quoted state schema.
+    pub fn schema(&self) -> &str {
+        &self.schema
+    }
+
+    pub fn table(&self, name: &str) -> String {
+        format!("{}.{}", self.schema, quote::ident(name))
+    }
+
+    /// Creates or upgrades the ledger. An advisory lock keeps two first runs from racing.
+    pub async fn ensure(&self, client: &mut tokio_postgres::Client) -> Result<(), Error> {
+        let txn = client
+            .transaction()
+            .await
+            .map_err(Error::sql("open a transaction"))?;
+        txn.batch_execute(&format!(
+            "SELECT pg_advisory_xact_lock(hashtext('switchback ledger'));
+             CREATE SCHEMA IF NOT EXISTS {s};
+             CREATE TABLE IF NOT EXISTS {s}.ledger_version (version integer NOT NULL);",
+            s = self.schema
+        ))
+        .await
+        .map_err(Error::sql("create the ledger schema"))?;
+        let version: i32 = txn
+            .query_one(
+                &format!(
+                    "SELECT coalesce(max(version), 0) FROM {}.ledger_version",
+                    self.schema
+                ),
+                &[],
+            )
+            .await
+            .map_err(Error::sql("read the ledger version"))?
+            .get(0);
+        for (index, migration) in MIGRATIONS.iter().enumerate().skip(version.max(0) as usize) {
+            txn.batch_execute(&migration.replace("{s}", &self.schema))
+                .await
+                .map_err(Error::sql(format!(
+                    "migrate the ledger to version {}",
+                    index + 1
+                )))?;
+            txn.execute(
+                &format!("INSERT INTO {}.ledger_version VALUES ($1)", self.schema),
+                &[&(index as i32 + 1)],
+            )
+            .await
+            .map_err(Error::sql("record the ledger version"))?;
+        }
+        txn.commit()
+            .await
+            .map_err(Error::sql("commit the ledger schema"))
+    }
+
+    pub async fn plan(
+        &self,
+        client: &impl GenericClient,
+        id: &str,
+    ) -> Result<Option<PlanRow>, Error> {
+        let row = client
+            .query_opt(&format!("SELECT id, checksum, definition, facts, stage, updated_at FROM {} WHERE id = $1", self.table("plans")), &[&id])
+            .await
+            .map_err(Error::sql(format!("read plan {id} from the ledger")))?;
+        row.map(|r| {
+            let facts: serde_json::Value = r.get(3);
+            Ok(PlanRow {
+                id: r.get(0),
+                checksum: r.get(1),
+                definition: r.get(2),
+                facts: serde_json::from_value(facts)
+                    .map_err(|e| Error::Refused(format!("read the facts of plan {id}: {e}")))?,
+                stage: Stage::parse(r.get(4)),
+                updated_at: r.get(5),
+            })
+        })
+        .transpose()
+    }
+
+    pub async fn plans(&self, client: &impl GenericClient) -> Result<Vec<PlanRow>, Error> {
+        let ids: Vec<String> = client
+            .query(
+                &format!("SELECT id FROM {} ORDER BY id", self.table("plans")),
+                &[],
+            )
+            .await
+            .map_err(Error::sql("list plans in the ledger"))?
+            .iter()
+            .map(|r| r.get(0))
+            .collect();
+        let mut plans = Vec::new();
+        for id in ids {
+            plans.extend(self.plan(client, &id).await?);
+        }
+        Ok(plans)
+    }
+
+    /// Records a plan's first run with its steps, all pending.
+    pub async fn insert_plan(
+        &self,
+        client: &mut tokio_postgres::Client,
+        id: &str,
+        checksum: &str,
+        definition: &str,
+        facts: &Facts,
+        steps: &[(String, String)],
+    ) -> Result<(), Error> {
+        let txn = client
+            .transaction()
+            .await
+            .map_err(Error::sql("open a transaction"))?;
+        let facts = serde_json::to_value(facts).expect("facts serialize");
+        txn.execute(
+            &format!("INSERT INTO {} (id, checksum, definition, facts, stage) VALUES ($1, $2, $3, $4, 'expanding')", self.table("plans")),
+            &[&id, &checksum, &definition, &facts],
+        )
+        .await
+        .map_err(Error::sql(format!("record plan {id} in the ledger")))?;
+        for (name, stage) in steps {
+            txn.execute(
+                &format!(
+                    "INSERT INTO {} (plan_id, name, stage) VALUES ($1, $2, $3)",
+                    self.table("steps")
+                ),
+                &[&id, name, stage],
+            )
+            .await
+            .map_err(Error::sql("record the plan's steps"))?;
+        }
+        self.event(&txn, id, None, "plan started", "").await?;
+        txn.commit()
+            .await
+            .map_err(Error::sql("commit the plan's first ledger rows"))
+    }
+
+    pub async fn set_stage(
+        &self,
+        client: &impl GenericClient,
+        id: &str,
+        stage: Stage,
+    ) -> Result<(), Error> {
+        client
+            .execute(
+                &format!(
+                    "UPDATE {} SET stage = $2, updated_at = now() WHERE id = $1",
+                    self.table("plans")
+                ),
+                &[&id, &stage.as_str()],
+            )
+            .await
+            .map_err(Error::sql(format!("set plan {id} to {}", stage.as_str())))?;
+        self.event(client, id, None, &format!("stage {}", stage.as_str()), "")
+            .await
+    }
+
+    pub async fn steps(
+        &self,
+        client: &impl GenericClient,
+        plan: &str,
+    ) -> Result<Vec<StepRow>, Error> {
+        Ok(client
+            .query(&format!("SELECT name, stage, status, attempts, last_error FROM {} WHERE plan_id = $1 ORDER BY started_at NULLS LAST, finished_at NULLS LAST, name", self.table("steps")), &[&plan])
+            .await
+            .map_err(Error::sql(format!("read the steps of plan {plan}")))?
+            .iter()
+            .map(|r| StepRow {
+                name: r.get(0),
+                stage: r.get(1),
+                status: r.get(2),
+                attempts: r.get(3),
+                last_error: r.get(4),
+            })
+            .collect())
+    }
+
+    pub async fn start_step(
+        &self,
+        client: &impl GenericClient,
+        plan: &str,
+        step: &str,
+    ) -> Result<(), Error> {
+        client
+            .execute(
+                &format!("UPDATE {} SET status = 'running', attempts = attempts + 1, started_at = now(), last_error = NULL WHERE plan_id = $1 AND name = $2", self.table("steps")),
+                &[&plan, &step],
+            )
+            .await
+            .map_err(Error::sql(format!("mark step {step} running")))?;
+        self.event(client, plan, Some(step), "step started", "")
+            .await
+    }
+
+    /// SQL that marks a step with `status`, for the end of the transaction doing the step's
+    /// work, so the effect and its record commit together.
+    pub fn finish_step_sql(&self, plan: &str, step: &str, status: &str) -> String {
+        format!(
+            "UPDATE {steps} SET status = {status}, finished_at = now() WHERE plan_id = {plan} AND name = {step};
+             INSERT INTO {events} (plan_id, step, actor, kind) VALUES ({plan}, {step}, {actor}, {kind});",
+            steps = self.table("steps"),
+            events = self.table("events"),
+            status = quote::literal(status),
+            plan = quote::literal(plan),
+            step = quote::literal(step),
+            actor = quote::literal(&self.actor),
+            kind = quote::literal(&format!("step {status}")),
+        )
+    }
+
+    pub async fn fail_step(
+        &self,
+        client: &impl GenericClient,
+        plan: &str,
+        step: &str,
+        error: &str,
+    ) -> Result<(), Error> {
+        client
+            .execute(&format!("UPDATE {} SET status = 'failed', last_error = $3 WHERE plan_id = $1 AND name = $2", self.table("steps")), &[&plan, &step, &error])
+            .await
+            .map_err(Error::sql(format!("mark step {step} failed")))?;
+        self.event(client, plan, Some(step), "step failed", error)
+            .await
+    }
+
+    pub async fn event(
+        &self,
+        client: &impl GenericClient,
+        plan: &str,
+        step: Option<&str>,
+        kind: &str,
+        detail: &str,
+    ) -> Result<(), Error> {
+        client
+            .execute(
+                &format!("INSERT INTO {} (plan_id, step, actor, kind, detail) VALUES ($1, $2, $3, $4, $5)", self.table("events")),
+                &[&plan, &step, &self.actor, &kind, &detail],
+            )
+            .await
+            .map_err(Error::sql("record an event"))?;
+        Ok(())
+    }
+
+    pub async fn job(
+        &self,
+        client: &impl GenericClient,
+        plan: &str,
+        step: &str,
+    ) -> Result<Option<JobRow>, Error> {
+        Ok(client
+            .query_opt(
+                &format!(
+                    "SELECT step, relation, cursor, rows_done, rows_estimated, rows_changed, batches, mismatches, samples,
+                            batch_size, target_batch_ms, max_rows_per_second, state, started_at, updated_at
+                       FROM {} WHERE plan_id = $1 AND step = $2",
+                    self.table("jobs")
+                ),
+                &[&plan, &step],
+            )
+            .await
+            .map_err(Error::sql(format!("read job {step}")))?
+            .map(|r| JobRow {
+                step: r.get(0),
+                relation: r.get(1),
+                cursor: r.get(2),
+                rows_done: r.get(3),
+                rows_estimated: r.get(4),
+                rows_changed: r.get(5),
+                batches: r.get(6),
+                mismatches: r.get(7),
+                samples: r.get(8),
+                batch_size: r.get(9),
+                target_batch_ms: r.get(10),
+                max_rows_per_second: r.get(11),
+                state: r.get(12),
+                started_at: r.get(13),
+                updated_at: r.get(14),
+            }))
+    }
+
+    pub async fn jobs(
+        &self,
+        client: &impl GenericClient,
+        plan: &str,
+    ) -> Result<Vec<JobRow>, Error> {
+        let steps: Vec<String> = client
+            .query(
+                &format!(
+                    "SELECT step FROM {} WHERE plan_id = $1 ORDER BY started_at",
+                    self.table("jobs")
+                ),
+                &[&plan],
+            )
+            .await
+            .map_err(Error::sql("list jobs"))?
+            .iter()
+            .map(|r| r.get(0))
+            .collect();
+        let mut jobs = Vec::new();
+        for step in steps {
+            jobs.extend(self.job(client, plan, &step).await?);
+        }
+        Ok(jobs)
+    }
+
+    /// Starts (or, for a verification that failed before, restarts) a job's row.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn start_job(
+        &self,
+        client: &impl GenericClient,
+        plan: &str,
+        step: &str,
+        relation: &str,
+        estimated: i64,
+        batch_size: i32,
+        target_batch_ms: i32,
+        max_rows_per_second: i64,
+    ) -> Result<(), Error> {
+        client
+            .execute(
+                &format!(
+                    "INSERT INTO {} (plan_id, step, relation, rows_estimated, batch_size, target_batch_ms, max_rows_per_second)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (plan_id, step) DO NOTHING",
+                    self.table("jobs")
+                ),
+                &[&plan, &step, &relation, &estimated, &batch_size, &target_batch_ms, &max_rows_per_second],
+            )
+            .await
+            .map_err(Error::sql(format!("start job {step}")))?;
+        Ok(())
+    }
+
+    pub async fn restart_job(
+        &self,
+        client: &impl GenericClient,
+        plan: &str,
+        step: &str,
+    ) -> Result<(), Error> {
+        client
+            .execute(
+                &format!("UPDATE {} SET cursor = NULL, rows_done = 0, rows_changed = 0, batches = 0, mismatches = 0, samples = '{{}}', state = 'running', started_at = now(), finished_at = NULL WHERE plan_id = $1 AND step = $2", self.table("jobs")),
+                &[&plan, &step],
+            )
+            .await
+            .map_err(Error::sql(format!("restart job {step}")))?;
+        Ok(())
+    }
+
+    pub async fn set_job_state(
+        &self,
+        client: &impl GenericClient,
+        plan: &str,
+        step: &str,
+        state: &str,
+    ) -> Result<(), Error> {
+        client
+            .execute(
+                &format!("UPDATE {} SET state = $3, updated_at = now(), finished_at = CASE WHEN $3 IN ('done', 'failed') THEN now() END WHERE plan_id = $1 AND step = $2", self.table("jobs")),
+                &[&plan, &step, &state],
+            )
+            .await
+            .map_err(Error::sql(format!("set job {step} {state}")))?;
+        Ok(())
+    }
+
+    /// Drops a plan's recorded fills and job rows once abort has used them.
+    pub async fn forget_work(&self, client: &impl GenericClient, plan: &str) -> Result<(), Error> {
+        for table in ["fills", "jobs"] {
+            client
+                .execute(
+                    &format!("DELETE FROM {} WHERE plan_id = $1", self.table(table)),
+                    &[&plan],
+                )
+                .await
+                .map_err(Error::sql(format!("clear the {table} of plan {plan}")))?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,202 @@
+//! Reading the catalog: the facts a plan needs before it first runs, the key a backfill
+//! pages through, the state of an index, and who holds a lock switchback waits for.
+
+use crate::error::{Blocker, Error};
+use crate::pg::quote;
+use crate::plan::facts::{ColumnFacts, ConstraintFacts, IndexFacts, KeyColumn, TableKey};
+use tokio_postgres::GenericClient;
+
+/// The table's regclass text for `to_regclass`.
+fn relation(schema: &str, table: &str) -> String {
+    quote::qualified(schema, table)
+}
+
+/// Facts about one column. Refuses columns other objects depend on in ways switchback cannot
+/// carry over yet (views, incoming foreign keys), since the contract stage could not drop them.
+pub async fn column_facts(
+    client: &impl GenericClient,
+    schema: &str,
+    table: &str,
+    column: &str,
+) -> Result<ColumnFacts, Error> {
+    let rel = relation(schema, table);
+    let row = client
+        .query_opt(
+            "SELECT format_type(a.atttypid, a.atttypmod), a.attnotnull, pg_get_expr(d.adbin, d.adrelid), a.attnum
+               FROM pg_attribute a LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
+              WHERE a.attrelid = to_regclass($1) AND a.attname = $2 AND a.attnum > 0 AND NOT a.attisdropped",
+            &[&rel, &column],
+        )
+        .await
+        .map_err(Error::sql(format!("read column {column} of {rel}")))?
+        .ok_or_else(|| Error::Refused(format!("find column {} of table {rel}", quote::ident(column))))?;
+    let attnum: i16 = row.get(3);
+    let indexes = client
+        .query(
+            "SELECT c.relname, pg_get_indexdef(i.indexrelid), con.conname, i.indisprimary
+               FROM pg_index i
+               JOIN pg_class c ON c.oid = i.indexrelid
+               LEFT JOIN pg_constraint con ON con.conindid = i.indexrelid AND con.contype IN ('p', 'u') AND con.conrelid = i.indrelid
+              WHERE i.indrelid = to_regclass($1)
+                AND ($2 = ANY (i.indkey::int2[])
+                     OR EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass AND d.objid = i.indexrelid
+                                AND d.refobjid = i.indrelid AND d.refobjsubid = $2))
+                AND NOT EXISTS (SELECT 1 FROM pg_constraint x WHERE x.conindid = i.indexrelid AND x.contype = 'x')
+              ORDER BY c.relname",
+            &[&rel, &attnum],
+        )
+        .await
+        .map_err(Error::sql(format!("read the indexes of {rel}")))?
+        .iter()
+        .map(|r| IndexFacts {
+            name: r.get(0),
+            definition: r.get(1),
+            constraint: r.get(2),
+            primary: r.get(3),
+        })
+        .collect();
+    let constraints = |kind: &'static str| {
+        let rel = rel.clone();
+        async move {
+            client
+                .query(
+                    "SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint
+                      WHERE conrelid = to_regclass($1) AND contype = $2::text::\"char\" AND $3 = ANY (conkey) ORDER BY conname",
+                    &[&rel, &kind, &attnum],
+                )
+                .await
+                .map_err(Error::sql(format!("read the constraints of {rel}")))
+                .map(|rows| rows.iter().map(|r| ConstraintFacts { name: r.get(0), definition: r.get(1) }).collect::<Vec<_>>())
+        }
+    };
+    let checks = constraints("c").await?;
+    let foreign_keys = constraints("f").await?;
+    let dependents: Vec<String> = client
+        .query(
+            "SELECT DISTINCT format('foreign key %I on %s', con.conname, con.conrelid::regclass)
+               FROM pg_constraint con WHERE con.contype = 'f' AND con.confrelid = to_regclass($1) AND $2 = ANY (con.confkey)
+             UNION
+             SELECT DISTINCT format('view %s', v.oid::regclass)
+               FROM pg_depend d JOIN pg_rewrite r ON r.oid = d.objid JOIN pg_class v ON v.oid = r.ev_class
+              WHERE d.classid = 'pg_rewrite'::regclass AND d.refobjid = to_regclass($1) AND d.refobjsubid = $2 AND v.oid <> d.refobjid",
+            &[&rel, &attnum],
+        )
+        .await
+        .map_err(Error::sql(format!("read what depends on {rel}")))?
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    if !dependents.is_empty() {
+        return Err(Error::Refused(format!(
+            "start: column {} of {rel} is used by {}; switchback cannot carry those over to the new column yet, so the contract stage could not drop the old one",
+            quote::ident(column),
+            dependents.join(", ")
+        )));
+    }
+    Ok(ColumnFacts {
+        table: table.to_owned(),
+        column: column.to_owned(),
+        sql_type: row.get(0),
+        not_null: row.get(1),
+        default: row.get(2),
+        indexes,
+        checks,
+        foreign_keys,
+    })
+}
+
+/// The key a backfill pages through: the primary key, else the first valid unique index
+/// without expressions or predicate whose columns are all NOT NULL.
+pub async fn table_key(
+    client: &impl GenericClient,
+    schema: &str,
+    table: &str,
+) -> Result<TableKey, Error> {
+    let rel = relation(schema, table);
+    let exists: bool = client
+        .query_one("SELECT to_regclass($1) IS NOT NULL", &[&rel])
+        .await
+        .map_err(Error::sql(format!("look up {rel}")))?
+        .get(0);
+    if !exists {
+        return Err(Error::Refused(format!("find table {rel}")));
+    }
+    let rows = client
+        .query(
+            "WITH candidates AS (
+                SELECT i.indexrelid, i.indkey, NOT i.indisprimary AS fallback, c.relname
+                  FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
+                 WHERE i.indrelid = to_regclass($1) AND i.indisunique AND i.indisvalid AND i.indpred IS NULL
+                   AND i.indexprs IS NULL
+                   AND NOT EXISTS (SELECT 1 FROM unnest(i.indkey) k(attnum) JOIN pg_attribute a
+                                     ON a.attrelid = i.indrelid AND a.attnum = k.attnum WHERE NOT a.attnotnull)
+                 ORDER BY fallback, relname LIMIT 1)
+             SELECT a.attname, format_type(a.atttypid, a.atttypmod)
+               FROM candidates c, unnest(c.indkey) WITH ORDINALITY k(attnum, ord)
+               JOIN pg_attribute a ON a.attrelid = to_regclass($1) AND a.attnum = k.attnum
+              ORDER BY k.ord",
+            &[&rel],
+        )
+        .await
+        .map_err(Error::sql(format!("read the key of {rel}")))?;
+    if rows.is_empty() {
+        return Err(Error::Refused(format!(
+            "backfill {rel}: it has no primary key and no unique index over NOT NULL columns to page through; add one (add_unique) first"
+        )));
+    }
+    Ok(TableKey {
+        table: table.to_owned(),
+        columns: rows
+            .iter()
+            .map(|r| KeyColumn {
+                name: r.get(0),
+                sql_type: r.get(1),
+            })
+            .collect(),
+    })
+}
+
+/// None when the index does not exist, else whether it is valid.
+pub async fn index_valid(client: &impl GenericClient, index: &str) -> Result<Option<bool>, Error> {
+    Ok(client
+        .query_opt(
+            "SELECT indisvalid FROM pg_index WHERE indexrelid = to_regclass($1)",
+            &[&index],
+        )
+        .await
+        .map_err(Error::sql(format!("read the state of index {index}")))?
+        .map(|r| r.get(0)))
+}
+
+/// Sessions holding a granted lock on `relation` (quoted, qualified), other than ours.
+pub async fn blockers(client: &impl GenericClient, relation: &str) -> Result<Vec<Blocker>, Error> {
+    Ok(client
+        .query(
+            "SELECT DISTINCT a.pid, coalesce(a.usename, ''), coalesce(a.state, ''),
+                    coalesce(extract(epoch FROM now() - a.xact_start), 0)::float8, left(coalesce(a.query, ''), 300)
+               FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
+              WHERE l.locktype = 'relation' AND l.relation = to_regclass($1) AND l.granted AND l.pid <> pg_backend_pid()
+              ORDER BY 1",
+            &[&relation],
+        )
+        .await
+        .map_err(Error::sql(format!("read the sessions locking {relation}")))?
+        .iter()
+        .map(|r| Blocker {
+            pid: r.get(0),
+            user: r.get(1),
+            state: r.get(2),
+            transaction_seconds: r.get(3),
+            query: r.get(4),
+        })
+        .collect())
+}
+
+/// The planner's estimate of a table's rows (0 when never analyzed).
+pub async fn estimated_rows(client: &impl GenericClient, relation: &str) -> Result<i64, Error> {
+    Ok(client
+        .query_one("SELECT greatest(coalesce((SELECT reltuples FROM pg_class WHERE oid = to_regclass($1)), 0), 0)::int8", &[&relation])
+        .await
+        .map_err(Error::sql(format!("estimate the rows of {relation}")))?
+        .get(0))
+}

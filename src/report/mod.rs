@@ -1,0 +1,137 @@
+//! Renders engine events: progress bars on a terminal, plain lines when piped, JSON lines for
+//! machines. Lives in the binary so the library never prints.
+
+use indicatif::{ProgressBar, ProgressStyle};
+use std::io::Write;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+use switchback::exec::{Event, Reporter};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Progress {
+    /// Bars on a terminal, plain lines otherwise.
+    Auto,
+    Bars,
+    Plain,
+    /// One JSON object per event on stdout.
+    Json,
+}
+
+pub fn reporter(progress: Progress) -> Box<dyn Reporter> {
+    use std::io::IsTerminal;
+    match progress {
+        Progress::Json => Box::new(JsonLines),
+        Progress::Bars => Box::new(Bars::default()),
+        Progress::Auto if std::io::stderr().is_terminal() => Box::new(Bars::default()),
+        Progress::Auto | Progress::Plain => Box::new(Plain::default()),
+    }
+}
+
+struct JsonLines;
+
+impl Reporter for JsonLines {
+    fn report(&self, event: &Event) {
+        let mut out = std::io::stdout().lock();
+        let _ = writeln!(
+            out,
+            "{}",
+            serde_json::to_string(event).expect("events serialize")
+        );
+        let _ = out.flush();
+    }
+}
+
+/// One line per event, backfill progress at most every two seconds.
+#[derive(Default)]
+struct Plain {
+    last_batch_line: Mutex<Option<Instant>>,
+}
+
+fn line(event: &Event) -> Option<String> {
+    Some(match event {
+        Event::Stage { plan, stage } => format!("{plan}: {stage} stage"),
+        Event::StepStarted { plan, step, title } => format!("{plan}: {step}: {title}"),
+        Event::StepDone { plan, step, seconds } => format!("{plan}: {step}: done in {seconds:.2}s"),
+        Event::LockRetry { plan, step, attempt, wait_ms, blockers } => {
+            let who: Vec<String> = blockers.iter().map(|b| format!("pid {}", b.pid)).collect();
+            format!("{plan}: {step}: lock not granted (attempt {attempt}), retrying in {wait_ms}ms; held by {}", if who.is_empty() { "unknown".into() } else { who.join(", ") })
+        }
+        Event::Batch { plan, step, rows_done, rows_estimated, rows_per_second, batch_size, .. } => {
+            let percent = if *rows_estimated > 0 { 100.0 * *rows_done as f64 / *rows_estimated as f64 } else { 100.0 };
+            format!("{plan}: {step}: {rows_done}/{rows_estimated} rows ({percent:.0}%), {rows_per_second:.0} rows/s, batch {batch_size}")
+        }
+        Event::Verified { plan, step, rows } => format!("{plan}: {step}: {rows} rows verified"),
+        Event::Gate { plan } => format!("{plan}: expand done — deploy the application that uses the new shape, then run `switchback advance` again"),
+        Event::Completed { plan } => format!("{plan}: completed"),
+        Event::Waiting { plan, dependency } => format!("{plan}: waiting for plan {dependency} to complete"),
+        Event::Undo { plan, step } => format!("{plan}: undoing {step}"),
+        Event::Aborted { plan } => format!("{plan}: aborted; the schema and data are as before the plan"),
+        Event::DryRun { plan, step, title, statements } => format!("{plan}: would run {step}: {title}\n{}", statements.iter().map(|s| format!("    {s};")).collect::<Vec<_>>().join("\n")),
+    })
+}
+
+impl Reporter for Plain {
+    fn report(&self, event: &Event) {
+        if let Event::Batch {
+            rows_done,
+            rows_estimated,
+            ..
+        } = event
+        {
+            let mut last = self.last_batch_line.lock().expect("reporter lock");
+            let due = last.is_none_or(|t| t.elapsed() >= Duration::from_secs(2));
+            if !due && rows_done < rows_estimated {
+                return;
+            }
+            *last = Some(Instant::now());
+        }
+        if let Some(text) = line(event) {
+            let _ = writeln!(std::io::stderr().lock(), "{text}");
+        }
+    }
+}
+
+/// A progress bar per backfill; other events print above it.
+#[derive(Default)]
+struct Bars {
+    bar: Mutex<Option<(String, ProgressBar)>>,
+}
+
+impl Reporter for Bars {
+    fn report(&self, event: &Event) {
+        let mut bar = self.bar.lock().expect("reporter lock");
+        match event {
+            Event::Batch {
+                step,
+                rows_done,
+                rows_estimated,
+                ..
+            } => {
+                let current = match bar.as_ref() {
+                    Some((name, b)) if name == step => b.clone(),
+                    _ => {
+                        let b = ProgressBar::new((*rows_estimated).max(1) as u64);
+                        b.set_style(
+                            ProgressStyle::with_template("  {msg} [{bar:40.cyan/blue}] {pos}/{len} rows {percent}% · {per_sec} · ETA {eta}")
+                                .expect("valid template")
+                                .progress_chars("=> "),
+                        );
+                        b.set_message(step.clone());
+                        *bar = Some((step.clone(), b.clone()));
+                        b
+                    }
+                };
+                current.set_length((*rows_estimated).max(*rows_done).max(1) as u64);
+                current.set_position(*rows_done as u64);
+            }
+            other => {
+                if let Some((_, b)) = bar.take() {
+                    b.finish_and_clear();
+                }
+                if let Some(text) = line(other) {
+                    let _ = writeln!(std::io::stderr().lock(), "{text}");
+                }
+            }
+        }
+    }
+}
