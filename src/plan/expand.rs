@@ -166,7 +166,9 @@ impl<'p> Expansion<'p> {
         }
         for work in &self.tables {
             let key = self.facts.and_then(|f| f.key(work.table.as_str()));
-            ranked.extend(shared_steps(self.plan, self.state_schema, work, key));
+            let mut shared = shared_steps(self.plan, self.state_schema, work, key);
+            absorb_pair_contracts(&mut shared, &mut ranked, work);
+            ranked.extend(shared);
         }
         let steps: Vec<Step> = ranked.iter().map(|(s, _)| s.clone()).collect();
 
@@ -203,6 +205,33 @@ impl<'p> Expansion<'p> {
         edges.sort_unstable();
         edges.dedup();
         PlanSteps { steps, edges }
+    }
+}
+
+/// Moves the contract steps of the changes that keep a column pair (rename_column,
+/// change_type) into the step that drops the table's trigger, so the trigger and the old
+/// columns go in one transaction. Apart, the new application's writes in between would
+/// reach only one column of a pair: a NOT NULL old column would reject them, and a shadow
+/// about to be renamed into place would miss them.
+fn absorb_pair_contracts(shared: &mut [(Step, u8)], own: &mut Vec<(Step, u8)>, work: &TableWork) {
+    let pairs: Vec<usize> = work
+        .sync
+        .iter()
+        .filter(|(_, r)| matches!(r, SyncRule::Pair { .. }))
+        .map(|(c, _)| *c)
+        .collect();
+    let Some((drop, _)) = shared.iter_mut().find(|(s, _)| s.phase == Phase::Contract) else {
+        return;
+    };
+    let (absorbed, kept): (Vec<_>, Vec<_>) = std::mem::take(own).into_iter().partition(|(s, _)| {
+        s.phase == Phase::Contract
+            && s.table.as_deref() == Some(work.table.as_str())
+            && s.changes.iter().all(|c| pairs.contains(c))
+    });
+    *own = kept;
+    for (step, _) in absorbed {
+        drop.title = format!("{}, then {}", drop.title, step.title);
+        drop.statements.extend(step.statements);
     }
 }
 
@@ -447,9 +476,14 @@ fn rule_body(rule: &SyncRule) -> String {
             );
             format!("  IF (TG_OP = 'INSERT' AND {c} IS NULL) OR (TG_OP = 'UPDATE' AND {c} IS NOT DISTINCT FROM {oc}) THEN\n    {c} := {value};\n  END IF;\n")
         }
+        // Only writes that write NULL are filled; a NULL the write left alone waits for the
+        // backfill, which records its key so abort can put it back.
         SyncRule::Fill { column, value } => {
-            let c = format!("NEW.{}", column.quoted());
-            format!("  IF {c} IS NULL THEN\n    {c} := {value};\n  END IF;\n")
+            let (c, oc) = (
+                format!("NEW.{}", column.quoted()),
+                format!("OLD.{}", column.quoted()),
+            );
+            format!("  IF {c} IS NULL THEN\n    IF TG_OP = 'INSERT' THEN\n      {c} := {value};\n    ELSIF {oc} IS NOT NULL THEN\n      {c} := {value};\n    END IF;\n  END IF;\n")
         }
         SyncRule::CheckFill {
             check,

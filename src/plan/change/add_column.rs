@@ -104,7 +104,8 @@ impl ChangeKind for AddColumn {
                     sql.push_str(" NOT NULL");
                 }
                 x.step("add_column", Phase::Expand, title, Some(&self.table))
-                    .sql(sql, LockMode::AccessExclusive, &table, Work::Instant);
+                    .sql(sql, LockMode::AccessExclusive, &table, Work::Instant)
+                    .undo(format!("ALTER TABLE {table} DROP COLUMN IF EXISTS {name}"), LockMode::AccessExclusive, &table);
             }
             Some(value) => {
                 x.step("add_column", Phase::Expand, title, Some(&self.table)).sql(

@@ -75,9 +75,11 @@ impl ChangeKind for SetNotNull {
             );
         }
         x.step("add_not_null_check", Phase::Validate, format!("add CHECK ({col} IS NOT NULL) NOT VALID"), t)
-            .sql(format!("ALTER TABLE {table} ADD CONSTRAINT {helper} CHECK ({col} IS NOT NULL) NOT VALID"), LockMode::AccessExclusive, &table, Work::Instant);
+            .sql(format!("ALTER TABLE {table} ADD CONSTRAINT {helper} CHECK ({col} IS NOT NULL) NOT VALID"), LockMode::AccessExclusive, &table, Work::Instant)
+            .undo(format!("ALTER TABLE {table} DROP CONSTRAINT IF EXISTS {helper}"), LockMode::AccessExclusive, &table);
         x.step("validate_not_null_check", Phase::Validate, format!("validate CHECK ({col} IS NOT NULL)"), t)
-            .sql(format!("ALTER TABLE {table} VALIDATE CONSTRAINT {helper}"), LockMode::ShareUpdateExclusive, &table, Work::Scan);
+            .sql(format!("ALTER TABLE {table} VALIDATE CONSTRAINT {helper}"), LockMode::ShareUpdateExclusive, &table, Work::Scan)
+            .nothing_to_undo();
         x.step("set_not_null", Phase::Contract, format!("make {col} NOT NULL (backed by the validated CHECK)"), t)
             .sql(format!("ALTER TABLE {table} ALTER COLUMN {col} SET NOT NULL"), LockMode::AccessExclusive, &table, Work::Instant)
             .sql(format!("ALTER TABLE {table} DROP CONSTRAINT {helper}"), LockMode::AccessExclusive, &table, Work::Instant);
