@@ -1,0 +1,139 @@
+//! Crash tests: `kill -9` the `switchback advance` process at points inside expand, inside
+//! the backfill, inside a concurrent index build, inside verification and inside contract;
+//! run it again; the schema and data must end exactly as after an uninterrupted run.
+
+mod support;
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use support::{catalog, data_digest, plan_file, switchback, text, TestDb};
+
+const ROWS: i64 = 40_000;
+const PLAN: &str = "changes:
+  - rename_column: { table: users, from: name, to: full_name }
+  - set_not_null: { table: users, column: email, fill: \"'unknown@example.com'\" }
+backfill: { batch_size: 500, max_rows_per_second: 20000 }
+";
+
+async fn setup(db: &TestDb) {
+    db.client()
+        .await
+        .batch_execute(&format!(
+            "CREATE TABLE users (id bigint PRIMARY KEY, name text NOT NULL CHECK (name <> ''), email text, created_at timestamptz NOT NULL);
+             CREATE INDEX users_name_idx ON users (name);
+             INSERT INTO users SELECT g, 'user ' || g, CASE WHEN g % 7 = 0 THEN NULL ELSE 'u' || g || '@example.org' END,
+                                      timestamptz '2026-01-01' + g * interval '1 second' FROM generate_series(1, {ROWS}) g;
+             ANALYZE users;"
+        ))
+        .await
+        .unwrap();
+}
+
+/// Runs advance with JSON events and kills it with SIGKILL once `should_kill` has seen
+/// enough events. Returns whether it was killed (false: it finished first).
+fn advance_and_kill(db: &TestDb, plan: &str, mut should_kill: impl FnMut(&serde_json::Value) -> bool) -> bool {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_switchback"))
+        .args(["advance", plan, "--progress", "json"])
+        .env("DATABASE_URL", &db.url)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    for line in BufReader::new(stdout).lines() {
+        let event: serde_json::Value = serde_json::from_str(&line.unwrap()).unwrap();
+        if should_kill(&event) {
+            child.kill().unwrap();
+            child.wait().unwrap();
+            return true;
+        }
+    }
+    child.wait().unwrap();
+    false
+}
+
+fn advance_until_done(db: &TestDb, plan: &str) {
+    let out = switchback(db, &["advance", plan, "--progress", "plain"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+}
+
+/// An uninterrupted expand and contract on a fresh copy: the state every crashed run must
+/// end in.
+async fn reference() -> (Vec<String>, String) {
+    let db = TestDb::new().await;
+    setup(&db).await;
+    let (_dir, plan) = plan_file("20261122_crash", PLAN);
+    advance_until_done(&db, &plan);
+    advance_until_done(&db, &plan);
+    let client = db.client().await;
+    (catalog(&client, "users").await, data_digest(&client, "users", "id, full_name, email, created_at").await)
+}
+
+fn is(event: &serde_json::Value, kind: &str, step: &str) -> bool {
+    event["event"] == kind && (step.is_empty() || event["step"] == step || event["stage"] == step)
+}
+
+/// Kills once at `expand_kill` during expand (and, if given, once at `contract_kill` during
+/// contract), finishing each stage with a plain re-run.
+async fn crash_at(expand_kill: impl FnMut(&serde_json::Value) -> bool + Send + 'static, contract_kill: Option<Box<dyn FnMut(&serde_json::Value) -> bool + Send>>) {
+    let db = TestDb::new().await;
+    setup(&db).await;
+    let (_dir, plan) = plan_file("20261122_crash", PLAN);
+    let (db_url, plan_path) = (db.url.clone(), plan.clone());
+    let killed = tokio::task::spawn_blocking(move || advance_and_kill(&TestDb { url: db_url }, &plan_path, expand_kill)).await.unwrap();
+    assert!(killed, "the run finished before the kill point");
+    advance_until_done(&db, &plan);
+    if let Some(contract_kill) = contract_kill {
+        let (db_url, plan_path) = (db.url.clone(), plan.clone());
+        let killed = tokio::task::spawn_blocking(move || advance_and_kill(&TestDb { url: db_url }, &plan_path, contract_kill)).await.unwrap();
+        assert!(killed, "the contract finished before the kill point");
+    }
+    advance_until_done(&db, &plan);
+    let client = db.client().await;
+    let (expected_catalog, expected_data) = reference().await;
+    assert_eq!(catalog(&client, "users").await, expected_catalog);
+    assert_eq!(data_digest(&client, "users", "id, full_name, email, created_at").await, expected_data);
+    let stage: String = client.query_one("SELECT stage FROM switchback.plans", &[]).await.unwrap().get(0);
+    assert_eq!(stage, "completed");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn killed_as_expand_starts() {
+    crash_at(|e| is(e, "step_started", "0.add_column"), None).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn killed_in_the_middle_of_the_backfill() {
+    let mut batches = 0;
+    crash_at(
+        move |e| {
+            batches += usize::from(is(e, "batch", "users.backfill"));
+            batches == 5
+        },
+        None,
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn killed_while_building_an_index_concurrently() {
+    crash_at(|e| is(e, "step_started", "0.copy_indexes"), None).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn killed_during_verification() {
+    let mut batches = 0;
+    crash_at(
+        move |e| {
+            batches += usize::from(is(e, "batch", "users.verify"));
+            batches == 3
+        },
+        None,
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn killed_inside_contract() {
+    crash_at(|e| is(e, "step_started", "1.add_not_null_check"), Some(Box::new(|e| is(e, "step_started", "users.drop_sync")))).await;
+}
