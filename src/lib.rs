@@ -13,5 +13,6 @@ pub mod ledger;
 pub mod pg;
 pub mod plan;
 pub mod render;
+pub mod workload;
 
 pub use error::Error;

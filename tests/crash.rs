@@ -31,7 +31,11 @@ async fn setup(db: &TestDb) {
 
 /// Runs advance with JSON events and kills it with SIGKILL once `should_kill` has seen
 /// enough events. Returns whether it was killed (false: it finished first).
-fn advance_and_kill(db: &TestDb, plan: &str, mut should_kill: impl FnMut(&serde_json::Value) -> bool) -> bool {
+fn advance_and_kill(
+    db: &TestDb,
+    plan: &str,
+    mut should_kill: impl FnMut(&serde_json::Value) -> bool,
+) -> bool {
     let mut child = Command::new(env!("CARGO_BIN_EXE_switchback"))
         .args(["advance", plan, "--progress", "json"])
         .env("DATABASE_URL", &db.url)
@@ -66,7 +70,10 @@ async fn reference() -> (Vec<String>, String) {
     advance_until_done(&db, &plan);
     advance_until_done(&db, &plan);
     let client = db.client().await;
-    (catalog(&client, "users").await, data_digest(&client, "users", "id, full_name, email, created_at").await)
+    (
+        catalog(&client, "users").await,
+        data_digest(&client, "users", "id, full_name, email, created_at").await,
+    )
 }
 
 fn is(event: &serde_json::Value, kind: &str, step: &str) -> bool {
@@ -75,25 +82,43 @@ fn is(event: &serde_json::Value, kind: &str, step: &str) -> bool {
 
 /// Kills once at `expand_kill` during expand (and, if given, once at `contract_kill` during
 /// contract), finishing each stage with a plain re-run.
-async fn crash_at(expand_kill: impl FnMut(&serde_json::Value) -> bool + Send + 'static, contract_kill: Option<Box<dyn FnMut(&serde_json::Value) -> bool + Send>>) {
+async fn crash_at(
+    expand_kill: impl FnMut(&serde_json::Value) -> bool + Send + 'static,
+    contract_kill: Option<Box<dyn FnMut(&serde_json::Value) -> bool + Send>>,
+) {
     let db = TestDb::new().await;
     setup(&db).await;
     let (_dir, plan) = plan_file("20261122_crash", PLAN);
     let (db_url, plan_path) = (db.url.clone(), plan.clone());
-    let killed = tokio::task::spawn_blocking(move || advance_and_kill(&TestDb { url: db_url }, &plan_path, expand_kill)).await.unwrap();
+    let killed = tokio::task::spawn_blocking(move || {
+        advance_and_kill(&TestDb { url: db_url }, &plan_path, expand_kill)
+    })
+    .await
+    .unwrap();
     assert!(killed, "the run finished before the kill point");
     advance_until_done(&db, &plan);
     if let Some(contract_kill) = contract_kill {
         let (db_url, plan_path) = (db.url.clone(), plan.clone());
-        let killed = tokio::task::spawn_blocking(move || advance_and_kill(&TestDb { url: db_url }, &plan_path, contract_kill)).await.unwrap();
+        let killed = tokio::task::spawn_blocking(move || {
+            advance_and_kill(&TestDb { url: db_url }, &plan_path, contract_kill)
+        })
+        .await
+        .unwrap();
         assert!(killed, "the contract finished before the kill point");
     }
     advance_until_done(&db, &plan);
     let client = db.client().await;
     let (expected_catalog, expected_data) = reference().await;
     assert_eq!(catalog(&client, "users").await, expected_catalog);
-    assert_eq!(data_digest(&client, "users", "id, full_name, email, created_at").await, expected_data);
-    let stage: String = client.query_one("SELECT stage FROM switchback.plans", &[]).await.unwrap().get(0);
+    assert_eq!(
+        data_digest(&client, "users", "id, full_name, email, created_at").await,
+        expected_data
+    );
+    let stage: String = client
+        .query_one("SELECT stage FROM switchback.plans", &[])
+        .await
+        .unwrap()
+        .get(0);
     assert_eq!(stage, "completed");
 }
 
@@ -135,5 +160,9 @@ async fn killed_during_verification() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn killed_inside_contract() {
-    crash_at(|e| is(e, "step_started", "1.add_not_null_check"), Some(Box::new(|e| is(e, "step_started", "users.drop_sync")))).await;
+    crash_at(
+        |e| is(e, "step_started", "1.add_not_null_check"),
+        Some(Box::new(|e| is(e, "step_started", "users.drop_sync"))),
+    )
+    .await;
 }

@@ -25,12 +25,31 @@ async fn a_blocked_lock_is_retried_then_reported_with_the_blocking_session() {
     let db = TestDb::new().await;
     users(&db, 1000).await;
     let blocker = db.client().await;
-    blocker.batch_execute("BEGIN; SELECT count(*) FROM users;").await.unwrap();
-    let blocker_pid: i32 = blocker.query_one("SELECT pg_backend_pid()", &[]).await.unwrap().get(0);
+    blocker
+        .batch_execute("BEGIN; SELECT count(*) FROM users;")
+        .await
+        .unwrap();
+    let blocker_pid: i32 = blocker
+        .query_one("SELECT pg_backend_pid()", &[])
+        .await
+        .unwrap()
+        .get(0);
 
     let (_dir, plan) = plan_file("20261122_blocked", "changes:\n  - rename_column: { table: users, from: name, to: full_name }\nlock_timeout: 200ms\n");
     let (url, plan_path) = (db.url.clone(), plan.clone());
-    let run = tokio::task::spawn_blocking(move || switchback(&TestDb { url }, &["advance", &plan_path, "--progress", "plain", "--lock-retry-budget", "3s"]));
+    let run = tokio::task::spawn_blocking(move || {
+        switchback(
+            &TestDb { url },
+            &[
+                "advance",
+                &plan_path,
+                "--progress",
+                "plain",
+                "--lock-retry-budget",
+                "3s",
+            ],
+        )
+    });
 
     // A third session reads and writes throughout; it may queue behind switchback's lock
     // request, but never for much longer than lock_timeout.
@@ -38,18 +57,33 @@ async fn a_blocked_lock_is_retried_then_reported_with_the_blocking_session() {
     let mut latencies = Vec::new();
     while !run.is_finished() {
         let started = Instant::now();
-        third.query_one("SELECT name FROM users WHERE id = 1", &[]).await.unwrap();
-        third.execute("UPDATE users SET email = 'x' WHERE id = 2", &[]).await.unwrap();
+        third
+            .query_one("SELECT name FROM users WHERE id = 1", &[])
+            .await
+            .unwrap();
+        third
+            .execute("UPDATE users SET email = 'x' WHERE id = 2", &[])
+            .await
+            .unwrap();
         latencies.push(started.elapsed());
     }
     let out = run.await.unwrap();
     assert_eq!(out.status.code(), Some(3), "{}", text(&out.stderr));
     let stderr = text(&out.stderr);
-    assert!(stderr.contains(&format!("blocked by pid {blocker_pid} ")), "{stderr}");
-    assert!(stderr.contains("lock not granted (attempt 1)"), "it retried: {stderr}");
+    assert!(
+        stderr.contains(&format!("blocked by pid {blocker_pid} ")),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("lock not granted (attempt 1)"),
+        "it retried: {stderr}"
+    );
     let worst = latencies.iter().max().copied().unwrap_or_default();
     assert!(latencies.len() > 10, "the third session kept working");
-    assert!(worst < Duration::from_millis(600), "a reader/writer waited {worst:?} with lock_timeout 200ms");
+    assert!(
+        worst < Duration::from_millis(600),
+        "a reader/writer waited {worst:?} with lock_timeout 200ms"
+    );
 
     blocker.batch_execute("COMMIT").await.unwrap();
     let out = switchback(&db, &["advance", &plan, "--progress", "plain"]);
@@ -76,12 +110,25 @@ async fn two_runners_of_one_plan_exactly_one_runs() {
     }
     let second = switchback(&db, &["advance", &plan, "--progress", "plain"]);
     assert_eq!(second.status.code(), Some(3));
-    assert!(text(&second.stderr).contains("another switchback (backend pid"), "{}", text(&second.stderr));
+    assert!(
+        text(&second.stderr).contains("another switchback (backend pid"),
+        "{}",
+        text(&second.stderr)
+    );
     for line in lines {
         line.unwrap();
     }
     assert!(first.wait().unwrap().success());
-    let attempts: i32 = db.client().await.query_one("SELECT attempts FROM switchback.steps WHERE name = 'users.backfill'", &[]).await.unwrap().get(0);
+    let attempts: i32 = db
+        .client()
+        .await
+        .query_one(
+            "SELECT attempts FROM switchback.steps WHERE name = 'users.backfill'",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
     assert_eq!(attempts, 1, "the second runner never started a step");
 }
 
@@ -89,13 +136,31 @@ async fn two_runners_of_one_plan_exactly_one_runs() {
 async fn a_plan_edited_after_it_started_is_refused() {
     let db = TestDb::new().await;
     users(&db, 100).await;
-    let (_dir, plan) = plan_file("20261122_edited", "changes:\n  - rename_column: { table: users, from: name, to: full_name }\n");
+    let (_dir, plan) = plan_file(
+        "20261122_edited",
+        "changes:\n  - rename_column: { table: users, from: name, to: full_name }\n",
+    );
     assert_eq!(switchback(&db, &["advance", &plan]).status.code(), Some(0));
-    std::fs::write(&plan, "changes:\n  - rename_column: { table: users, from: name, to: display_name }\n").unwrap();
+    std::fs::write(
+        &plan,
+        "changes:\n  - rename_column: { table: users, from: name, to: display_name }\n",
+    )
+    .unwrap();
     let out = switchback(&db, &["advance", &plan]);
     assert_eq!(out.status.code(), Some(1));
-    assert!(text(&out.stderr).contains("failed to run plan 20261122_edited: its file changed after it started"), "{}", text(&out.stderr));
-    let stage: String = db.client().await.query_one("SELECT stage FROM switchback.plans", &[]).await.unwrap().get(0);
+    assert!(
+        text(&out.stderr)
+            .contains("failed to run plan 20261122_edited: its file changed after it started"),
+        "{}",
+        text(&out.stderr)
+    );
+    let stage: String = db
+        .client()
+        .await
+        .query_one("SELECT stage FROM switchback.plans", &[])
+        .await
+        .unwrap()
+        .get(0);
     assert_eq!(stage, "expanded", "nothing of the edited plan ran");
 }
 
@@ -105,13 +170,24 @@ async fn dry_run_changes_nothing() {
     users(&db, 100).await;
     let client = db.client().await;
     let before = catalog(&client, "users").await;
-    let (_dir, plan) = plan_file("20261122_dry", "changes:\n  - rename_column: { table: users, from: name, to: full_name }\n");
+    let (_dir, plan) = plan_file(
+        "20261122_dry",
+        "changes:\n  - rename_column: { table: users, from: name, to: full_name }\n",
+    );
     let out = switchback(&db, &["advance", &plan, "--dry-run", "--progress", "plain"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     let stderr = text(&out.stderr);
-    assert!(stderr.contains("would run 0.add_column") && stderr.contains("ALTER TABLE \"public\".\"users\" ADD COLUMN \"full_name\" text;"), "{stderr}");
+    assert!(
+        stderr.contains("would run 0.add_column")
+            && stderr.contains("ALTER TABLE \"public\".\"users\" ADD COLUMN \"full_name\" text;"),
+        "{stderr}"
+    );
     assert_eq!(catalog(&client, "users").await, before);
-    let ledger: bool = client.query_one("SELECT to_regnamespace('switchback') IS NULL", &[]).await.unwrap().get(0);
+    let ledger: bool = client
+        .query_one("SELECT to_regnamespace('switchback') IS NULL", &[])
+        .await
+        .unwrap()
+        .get(0);
     assert!(ledger, "no ledger was created");
 }
 
@@ -127,12 +203,30 @@ async fn status_reports_stages_steps_and_backfill_progress() {
     let plan = &json["plans"][0];
     assert_eq!(plan["id"], "20261122_status");
     assert_eq!(plan["stage"], "expanded");
-    let steps: Vec<(&str, &str)> = plan["steps"].as_array().unwrap().iter().map(|s| (s["name"].as_str().unwrap(), s["status"].as_str().unwrap())).collect();
-    assert!(steps.contains(&("users.backfill", "done")) && steps.contains(&("0.set_not_null", "pending")), "{steps:?}");
-    let backfill = plan["jobs"].as_array().unwrap().iter().find(|j| j["step"] == "users.backfill").unwrap();
+    let steps: Vec<(&str, &str)> = plan["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| (s["name"].as_str().unwrap(), s["status"].as_str().unwrap()))
+        .collect();
+    assert!(
+        steps.contains(&("users.backfill", "done"))
+            && steps.contains(&("0.set_not_null", "pending")),
+        "{steps:?}"
+    );
+    let backfill = plan["jobs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|j| j["step"] == "users.backfill")
+        .unwrap();
     assert_eq!(backfill["rows_done"], 3000);
     assert_eq!(backfill["percent"], 100.0);
     assert_eq!(backfill["state"], "done");
     let text_out = text(&switchback(&db, &["status"]).stdout);
-    assert!(text_out.contains("20261122_status  expanded") && text_out.contains("users.backfill \"public\".\"users\": 3000/3000 rows (100.0%)"), "{text_out}");
+    assert!(
+        text_out.contains("20261122_status  expanded")
+            && text_out.contains("users.backfill \"public\".\"users\": 3000/3000 rows (100.0%)"),
+        "{text_out}"
+    );
 }

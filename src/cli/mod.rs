@@ -4,6 +4,7 @@
 mod abort;
 mod advance;
 mod database;
+mod demo;
 mod plan;
 mod status;
 mod validate;
@@ -44,6 +45,8 @@ enum Command {
     Abort(abort::Args),
     /// Show every plan's stage, steps and backfill progress.
     Status(status::Args),
+    /// Run the whole story on a throwaway PostgreSQL with a concurrent writer.
+    Demo(demo::Args),
 }
 
 /// How a command ended, as far as the exit code is concerned.
@@ -84,6 +87,7 @@ pub fn main() -> ExitCode {
         Command::Advance(args) => advance::run(args, &cli.state_schema),
         Command::Abort(args) => abort::run(args, &cli.state_schema),
         Command::Status(args) => status::run(args, &cli.state_schema),
+        Command::Demo(args) => demo::run(args, &cli.state_schema),
     };
     match result {
         Ok(Outcome::Done) => ExitCode::SUCCESS,
