@@ -76,6 +76,9 @@ async fn reference() -> (Vec<String>, String) {
     )
 }
 
+/// Decides, event by event, when to kill the running advance.
+type KillPoint = Box<dyn FnMut(&serde_json::Value) -> bool + Send>;
+
 fn is(event: &serde_json::Value, kind: &str, step: &str) -> bool {
     event["event"] == kind && (step.is_empty() || event["step"] == step || event["stage"] == step)
 }
@@ -84,7 +87,7 @@ fn is(event: &serde_json::Value, kind: &str, step: &str) -> bool {
 /// contract), finishing each stage with a plain re-run.
 async fn crash_at(
     expand_kill: impl FnMut(&serde_json::Value) -> bool + Send + 'static,
-    contract_kill: Option<Box<dyn FnMut(&serde_json::Value) -> bool + Send>>,
+    contract_kill: Option<KillPoint>,
 ) {
     let db = TestDb::new().await;
     setup(&db).await;
