@@ -1,0 +1,128 @@
+//! Measures, in one run on one throwaway cluster:
+//! - the ceiling: a bulk `UPDATE users SET full_name = name` on a copy of the table;
+//! - switchback's backfill of the same change (rename_column), with its trigger installed;
+//! - a concurrent writer's statement latency with no migration, then during the whole
+//!   expand stage.
+//!
+//! Prints one JSON object. `cargo run --release --example bench -- --rows 2000000`
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+use switchback::exec::{Event, Executor, Options, Reporter};
+use switchback::pg::cluster::TempCluster;
+use switchback::pg::connect::connect;
+use switchback::plan::folder;
+use switchback::workload::{self, App, Writer};
+
+const PLAN: &str = "changes:\n  - rename_column: { table: users, from: name, to: full_name }\nbackfill: { batch_size: 10000, target_batch_time: 100ms }\nlock_timeout: 2s\n";
+const WRITER_PAUSE: Duration = Duration::from_millis(1);
+
+/// Records when each step started and finished.
+#[derive(Default)]
+struct StepTimes(Mutex<HashMap<String, (Instant, Option<Instant>)>>);
+
+impl Reporter for StepTimes {
+    fn report(&self, event: &Event) {
+        let mut times = self.0.lock().expect("lock");
+        match event {
+            Event::StepStarted { step, .. } => {
+                times.insert(step.clone(), (Instant::now(), None));
+            }
+            Event::StepDone { step, .. } => {
+                if let Some(entry) = times.get_mut(step) {
+                    entry.1 = Some(Instant::now());
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+fn rows_argument() -> i64 {
+    let args: Vec<String> = std::env::args().collect();
+    args.iter()
+        .position(|a| a == "--rows")
+        .and_then(|i| args.get(i + 1))
+        .map(|n| n.replace('_', "").parse().expect("--rows takes a number"))
+        .unwrap_or(2_000_000)
+}
+
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let rows = rows_argument();
+    let cluster = TempCluster::start()?;
+    let url = cluster.url("postgres");
+    let client = connect(&url).await?;
+    eprintln!("creating two tables of {rows} rows");
+    workload::create_users(&client, "bulk_users", rows).await?;
+    workload::create_users(&client, "users", rows).await?;
+
+    eprintln!("bulk UPDATE (the ceiling)");
+    client
+        .batch_execute("ALTER TABLE bulk_users ADD COLUMN full_name text")
+        .await?;
+    let started = Instant::now();
+    client
+        .batch_execute("UPDATE bulk_users SET full_name = name")
+        .await?;
+    let bulk_seconds = started.elapsed().as_secs_f64();
+    client
+        .batch_execute("DROP TABLE bulk_users; CHECKPOINT")
+        .await?;
+
+    eprintln!("writer baseline, no migration");
+    let writer = Writer::start(connect(&url).await?, "users", rows, App::Old, WRITER_PAUSE);
+    tokio::time::sleep(Duration::from_secs(10)).await;
+    let baseline = writer.stop().await;
+
+    eprintln!("switchback expand stage with the writer running");
+    let dir = tempfile::tempdir()?;
+    let path = dir.path().join("20261122_bench.yaml");
+    std::fs::write(&path, PLAN)?;
+    let set = folder::load(&[path])?;
+    let plan = &set.plans[0];
+    let times = StepTimes::default();
+    let writer = Writer::start(connect(&url).await?, "users", rows, App::Old, WRITER_PAUSE);
+    let started = Instant::now();
+    let mut executor = Executor::connect(&url, Options::default(), &times).await?;
+    executor.advance(plan).await?;
+    let expand_seconds = started.elapsed().as_secs_f64();
+    let during = writer.stop().await;
+    let (backfill_started, backfill_done) = times.0.lock().expect("lock")["users.backfill"];
+    let backfill_seconds = backfill_done
+        .expect("backfill finished")
+        .duration_since(backfill_started)
+        .as_secs_f64();
+    let backfilled: i64 = client
+        .query_one(
+            "SELECT rows_done FROM switchback.jobs WHERE step = 'users.backfill'",
+            &[],
+        )
+        .await?
+        .get(0);
+
+    let bulk_rate = rows as f64 / bulk_seconds;
+    let backfill_rate = backfilled as f64 / backfill_seconds;
+    let lock_timeout_ms = plan.lock_timeout.as_millis() as f64;
+    let report = serde_json::json!({
+        "rows": rows,
+        "bulk_update": { "seconds": bulk_seconds, "rows_per_second": bulk_rate },
+        "backfill": { "seconds": backfill_seconds, "rows": backfilled, "rows_per_second": backfill_rate },
+        "backfill_vs_bulk_ratio": backfill_rate / bulk_rate,
+        "expand_stage_seconds": expand_seconds,
+        "writer": {
+            "baseline": baseline,
+            "during_expand": during,
+            "p99_ratio": during.p99_ms / baseline.p99_ms.max(1e-9),
+        },
+        "lock_timeout_ms": lock_timeout_ms,
+        "targets": {
+            "backfill_at_least_0_6x_bulk": backfill_rate / bulk_rate >= 0.6,
+            "writer_p99_at_most_2x_baseline": during.p99_ms <= 2.0 * baseline.p99_ms,
+            "no_statement_over_2x_lock_timeout": during.max_ms <= 2.0 * lock_timeout_ms,
+        }
+    });
+    println!("{}", serde_json::to_string_pretty(&report)?);
+    Ok(())
+}
