@@ -167,22 +167,45 @@ async fn a_folder_moves_each_plan_one_stage_in_order_honouring_depends_on() {
     let client = db.client().await;
     client.batch_execute("CREATE TABLE users (id bigint PRIMARY KEY, name text, email text); INSERT INTO users VALUES (1, 'a', NULL)").await.unwrap();
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("20261101_rename.yaml"), "changes:\n  - rename_column: { table: users, from: name, to: full_name }\n").unwrap();
+    std::fs::write(
+        dir.path().join("20261101_rename.yaml"),
+        "changes:\n  - rename_column: { table: users, from: name, to: full_name }\n",
+    )
+    .unwrap();
     std::fs::write(dir.path().join("20261102_email.yaml"), "depends_on: [20261101_rename]\nchanges:\n  - set_not_null: { table: users, column: email, fill: \"'x'\" }\n").unwrap();
     let folder = dir.path().to_str().unwrap();
     let stages = || async {
-        client.query("SELECT id, stage FROM switchback.plans ORDER BY id", &[]).await.unwrap().iter().map(|r| format!("{} {}", r.get::<_, String>(0), r.get::<_, String>(1))).collect::<Vec<_>>()
+        client
+            .query("SELECT id, stage FROM switchback.plans ORDER BY id", &[])
+            .await
+            .unwrap()
+            .iter()
+            .map(|r| format!("{} {}", r.get::<_, String>(0), r.get::<_, String>(1)))
+            .collect::<Vec<_>>()
     };
 
     let first = switchback(&db, &["advance", folder, "--progress", "plain"]);
-    assert_eq!(first.status.code(), Some(3), "the second plan waits: {}", text(&first.stderr));
-    assert!(text(&first.stderr).contains("20261102_email: waiting for plan 20261101_rename to complete"));
+    assert_eq!(
+        first.status.code(),
+        Some(3),
+        "the second plan waits: {}",
+        text(&first.stderr)
+    );
+    assert!(text(&first.stderr)
+        .contains("20261102_email: waiting for plan 20261101_rename to complete"));
     assert_eq!(stages().await, ["20261101_rename expanded"]);
 
     let second = switchback(&db, &["advance", folder, "--progress", "plain"]);
     assert_eq!(second.status.code(), Some(0), "{}", text(&second.stderr));
-    assert_eq!(stages().await, ["20261101_rename completed", "20261102_email expanded"], "one stage each");
+    assert_eq!(
+        stages().await,
+        ["20261101_rename completed", "20261102_email expanded"],
+        "one stage each"
+    );
 
     assert_eq!(switchback(&db, &["advance", folder]).status.code(), Some(0));
-    assert_eq!(stages().await, ["20261101_rename completed", "20261102_email completed"]);
+    assert_eq!(
+        stages().await,
+        ["20261101_rename completed", "20261102_email completed"]
+    );
 }

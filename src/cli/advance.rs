@@ -1,13 +1,11 @@
 //! `switchback advance PLAN|DIR`: moves each plan one stage (expand, or contract).
 
 use crate::cli::database::{block_on, duration, Connection};
-use crate::cli::{stderr_style, write_stderr, Failure, Outcome};
+use crate::cli::{load_plans, Failure, Outcome};
 use crate::report::{reporter, Progress};
 use std::path::PathBuf;
 use std::time::Duration;
 use switchback::exec::{self, Executor, Options};
-use switchback::plan::folder;
-use switchback::render::diagnostics;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -30,17 +28,9 @@ pub struct Args {
 }
 
 pub fn run(args: Args, state_schema: &str) -> Result<Outcome, Failure> {
-    let set = folder::load(&args.plans)?;
-    if !set.diagnostics.is_empty() {
-        write_stderr(&diagnostics::text(
-            &set.diagnostics,
-            set.files,
-            stderr_style(),
-        ));
-    }
-    if set.has_errors() {
+    let Some(set) = load_plans(&args.plans)? else {
         return Ok(Outcome::Failed);
-    }
+    };
     let reporter = reporter(args.progress);
     let options = Options {
         state_schema: state_schema.to_owned(),

@@ -139,6 +139,22 @@ fn write_stdout(text: &str) -> Result<(), Failure> {
     Ok(())
 }
 
+/// Loads and checks the plans under `paths`, printing findings to stderr; None when any is an
+/// error (the command then exits 1).
+fn load_plans(
+    paths: &[std::path::PathBuf],
+) -> Result<Option<switchback::plan::folder::PlanSet>, Failure> {
+    let set = switchback::plan::folder::load(paths)?;
+    if !set.diagnostics.is_empty() {
+        write_stderr(&switchback::render::diagnostics::text(
+            &set.diagnostics,
+            set.files,
+            stderr_style(),
+        ));
+    }
+    Ok((!set.has_errors()).then_some(set))
+}
+
 fn write_stderr(text: &str) {
     let _ = std::io::stderr().lock().write_all(text.as_bytes());
 }

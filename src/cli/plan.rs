@@ -1,9 +1,10 @@
 //! `switchback plan PLAN...`: what the plans will do, before anything runs.
 
-use crate::cli::{stderr_style, stdout_style, write_stderr, write_stdout, Failure, Outcome};
+use crate::cli::{
+    load_plans, stderr_style, stdout_style, write_stderr, write_stdout, Failure, Outcome,
+};
 use std::path::PathBuf;
 use switchback::plan::diagnostic::{Code, Diagnostic};
-use switchback::plan::folder;
 use switchback::render::{diagnostics, plan as render};
 
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
@@ -25,17 +26,9 @@ pub struct Args {
 }
 
 pub fn run(args: Args, state_schema: &str) -> Result<Outcome, Failure> {
-    let set = folder::load(&args.plans)?;
-    if !set.diagnostics.is_empty() {
-        write_stderr(&diagnostics::text(
-            &set.diagnostics,
-            set.files,
-            stderr_style(),
-        ));
-    }
-    if set.has_errors() {
+    let Some(set) = load_plans(&args.plans)? else {
         return Ok(Outcome::Failed);
-    }
+    };
     let graph = match switchback::graph::build(&set.plans, state_schema) {
         Ok(graph) => graph,
         Err(cycle) => {

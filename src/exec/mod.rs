@@ -66,6 +66,18 @@ pub struct Executor<'r> {
     reporter: &'r dyn Reporter,
 }
 
+/// What one attempt of a step runs.
+enum Attempt<'a> {
+    /// Statements and the ledger's record of them, in one transaction.
+    Transaction {
+        setup: &'a str,
+        statements: &'a [String],
+        after: &'a str,
+    },
+    /// One statement on its own (CONCURRENTLY refuses a transaction block).
+    Autocommit(&'a str),
+}
+
 /// Two keys for `pg_advisory_lock`: a fixed class and the plan id's hash.
 const LOCK_CLASS: i32 = 0x5357_4243;
 
@@ -417,20 +429,48 @@ impl<'r> Executor<'r> {
         let after =
             self.ledger
                 .finish_step_sql(&plan.id, &step.name, if undo { "undone" } else { "done" });
+        self.with_retries(
+            plan,
+            step,
+            &policy,
+            Attempt::Transaction {
+                setup: &setup,
+                statements,
+                after: &after,
+            },
+        )
+        .await
+    }
+
+    /// Runs one attempt until it succeeds, retrying lock timeouts within the budget.
+    async fn with_retries(
+        &mut self,
+        plan: &Plan,
+        step: &Step,
+        policy: &LockPolicy,
+        attempt: Attempt<'_>,
+    ) -> Result<(), Error> {
         let relation = step
             .strongest_lock()
             .map(|l| l.relation.clone())
             .unwrap_or_default();
-        let mut retrier = Retrier::new(&policy, &step.name, &relation);
+        let mut retrier = Retrier::new(policy, &step.name, &relation);
         loop {
-            let error =
-                match ddl::in_transaction(&mut self.client, &setup, statements, &after).await {
-                    Ok(()) => return Ok(()),
-                    Err(source) => Error::Sql {
-                        context: format!("run step {} of plan {}", step.name, plan.id),
-                        source,
-                    },
-                };
+            let result = match &attempt {
+                Attempt::Transaction {
+                    setup,
+                    statements,
+                    after,
+                } => ddl::in_transaction(&mut self.client, setup, statements, after).await,
+                Attempt::Autocommit(sql) => self.client.batch_execute(sql).await,
+            };
+            let error = match result {
+                Ok(()) => return Ok(()),
+                Err(source) => Error::Sql {
+                    context: format!("run step {} of plan {}", step.name, plan.id),
+                    source,
+                },
+            };
             let retry = retrier.after_failure(error, &self.side).await?;
             self.retry_event(plan, step, &retry);
             tokio::time::sleep(retry.wait).await;
@@ -453,18 +493,15 @@ impl<'r> Executor<'r> {
                 match catalog::index_valid(&self.client, index).await? {
                     Some(true) => continue,
                     Some(false) => {
-                        self.autocommit(
-                            plan,
-                            step,
-                            &format!("DROP INDEX CONCURRENTLY IF EXISTS {index}"),
-                            &policy,
-                        )
-                        .await?
+                        let drop = format!("DROP INDEX CONCURRENTLY IF EXISTS {index}");
+                        self.with_retries(plan, step, &policy, Attempt::Autocommit(&drop))
+                            .await?
                     }
                     None => {}
                 }
             }
-            self.autocommit(plan, step, &statement.sql, &policy).await?;
+            self.with_retries(plan, step, &policy, Attempt::Autocommit(&statement.sql))
+                .await?;
         }
         self.client
             .batch_execute(&format!(
@@ -473,32 +510,6 @@ impl<'r> Executor<'r> {
             ))
             .await
             .map_err(Error::sql(format!("record step {}", step.name)))
-    }
-
-    async fn autocommit(
-        &mut self,
-        plan: &Plan,
-        step: &Step,
-        sql: &str,
-        policy: &LockPolicy,
-    ) -> Result<(), Error> {
-        let relation = step
-            .strongest_lock()
-            .map(|l| l.relation.clone())
-            .unwrap_or_default();
-        let mut retrier = Retrier::new(policy, &step.name, &relation);
-        loop {
-            let error = match self.client.batch_execute(sql).await {
-                Ok(()) => return Ok(()),
-                Err(source) => Error::Sql {
-                    context: format!("run step {} of plan {}", step.name, plan.id),
-                    source,
-                },
-            };
-            let retry = retrier.after_failure(error, &self.side).await?;
-            self.retry_event(plan, step, &retry);
-            tokio::time::sleep(retry.wait).await;
-        }
     }
 
     /// Undoes the expand stage of plan `id` exactly, from the definition and facts in the
@@ -594,7 +605,8 @@ impl<'r> Executor<'r> {
                     .await
                     .map_err(Error::sql("prepare the session for undo"))?;
                 for sql in &undo {
-                    self.autocommit(&plan, step, sql, &policy).await?;
+                    self.with_retries(&plan, step, &policy, Attempt::Autocommit(sql))
+                        .await?;
                 }
                 self.client
                     .batch_execute(&format!("RESET lock_timeout; RESET statement_timeout; RESET switchback.backfill; {}", self.ledger.finish_step_sql(id, &step.name, "undone")))
