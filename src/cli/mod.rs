@@ -3,8 +3,10 @@
 
 mod abort;
 mod advance;
+mod control;
 mod database;
 mod demo;
+mod history;
 mod plan;
 mod status;
 mod validate;
@@ -45,6 +47,14 @@ enum Command {
     Abort(abort::Args),
     /// Show every plan's stage, steps and backfill progress.
     Status(status::Args),
+    /// Stop a plan's backfill before its next batch, from any machine.
+    Pause(control::PauseArgs),
+    /// Let a paused plan's backfill go on.
+    Resume(control::Target),
+    /// Change a running backfill's batch size, rate cap or target batch time.
+    Throttle(control::ThrottleArgs),
+    /// The event log: step transitions, control actions and errors, with who and when.
+    History(history::Args),
     /// Run the whole story on a throwaway PostgreSQL with a concurrent writer.
     Demo(demo::Args),
 }
@@ -87,6 +97,10 @@ pub fn main() -> ExitCode {
         Command::Advance(args) => advance::run(args, &cli.state_schema),
         Command::Abort(args) => abort::run(args, &cli.state_schema),
         Command::Status(args) => status::run(args, &cli.state_schema),
+        Command::Pause(args) => control::pause(args, &cli.state_schema),
+        Command::Resume(args) => control::resume(args, &cli.state_schema),
+        Command::Throttle(args) => control::throttle(args, &cli.state_schema),
+        Command::History(args) => history::run(args, &cli.state_schema),
         Command::Demo(args) => demo::run(args, &cli.state_schema),
     };
     match result {

@@ -16,6 +16,8 @@ use std::time::{Duration, Instant};
 
 const MIN_BATCH: i64 = 100;
 const MAX_BATCH: i64 = 200_000;
+/// How often a paused job looks at its control row again.
+const PAUSED_POLL: Duration = Duration::from_millis(200);
 
 /// SQL fragments over the table's key.
 struct Key {
@@ -100,6 +102,8 @@ pub async fn run(ex: &mut Executor<'_>, plan: &Plan, step: &Step, job: &Job) -> 
     let run_started = Instant::now();
     let mut rows_this_run = 0i64;
     let mut batch_size: Option<i64> = None;
+    let mut set_batch_size: Option<i32> = None;
+    let mut paused = false;
     loop {
         let control = ex
             .ledger
@@ -109,6 +113,35 @@ pub async fn run(ex: &mut Executor<'_>, plan: &Plan, step: &Step, job: &Job) -> 
         if control.state == "done" {
             break;
         }
+        // Release managers steer through the plan's control row: obeyed before every batch.
+        let steer = ex.ledger.control(&ex.client, &plan.id).await?;
+        if steer.paused() != paused {
+            paused = steer.paused();
+            ex.reporter.report(&match paused {
+                true => Event::Paused {
+                    plan: plan.id.clone(),
+                    step: step.name.clone(),
+                    by: steer.paused_by.clone().unwrap_or_default(),
+                    reason: steer.pause_reason.clone().unwrap_or_default(),
+                },
+                false => Event::Resumed {
+                    plan: plan.id.clone(),
+                    step: step.name.clone(),
+                },
+            });
+        }
+        if paused {
+            tokio::time::sleep(PAUSED_POLL).await;
+            continue;
+        }
+        if steer.batch_size != set_batch_size {
+            set_batch_size = steer.batch_size;
+            batch_size = steer.batch_size.map(i64::from);
+        }
+        let target_batch_ms = steer.target_batch_ms.unwrap_or(control.target_batch_ms);
+        let max_rows_per_second = steer
+            .max_rows_per_second
+            .unwrap_or(control.max_rows_per_second);
         let size = batch_size
             .unwrap_or(control.batch_size as i64)
             .clamp(MIN_BATCH, MAX_BATCH);
@@ -218,11 +251,11 @@ pub async fn run(ex: &mut Executor<'_>, plan: &Plan, step: &Step, job: &Job) -> 
         if rows < size {
             break;
         }
-        let target = Duration::from_millis(control.target_batch_ms.max(1) as u64);
+        let target = Duration::from_millis(target_batch_ms.max(1) as u64);
         let scaled = (size as f64 * target.as_secs_f64() / elapsed.as_secs_f64().max(1e-3)) as i64;
         batch_size = Some(scaled.clamp(size / 2, size * 2).clamp(MIN_BATCH, MAX_BATCH));
-        if control.max_rows_per_second > 0 {
-            let floor = Duration::from_secs_f64(rows as f64 / control.max_rows_per_second as f64);
+        if max_rows_per_second > 0 {
+            let floor = Duration::from_secs_f64(rows as f64 / max_rows_per_second as f64);
             if let Some(rest) = floor.checked_sub(elapsed) {
                 tokio::time::sleep(rest).await;
             }

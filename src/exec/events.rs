@@ -40,6 +40,17 @@ pub enum Event {
         batch_size: i64,
         batch_ms: f64,
     },
+    /// A release manager paused the plan; no batch runs until it is resumed.
+    Paused {
+        plan: String,
+        step: String,
+        by: String,
+        reason: String,
+    },
+    Resumed {
+        plan: String,
+        step: String,
+    },
     /// The verification pass found every row consistent.
     Verified {
         plan: String,

@@ -2,7 +2,7 @@
 //! rate and ETA, all read from the ledger (so it works from any machine).
 
 use crate::error::Error;
-use crate::ledger::Ledger;
+use crate::ledger::{Control, Ledger};
 use serde::Serialize;
 use tokio_postgres::Client;
 
@@ -11,6 +11,8 @@ pub struct PlanStatus {
     pub id: String,
     pub stage: String,
     pub updated_at: String,
+    /// Pause state and live setting overrides set by release managers.
+    pub control: Control,
     pub steps: Vec<StepStatus>,
     pub jobs: Vec<JobStatus>,
 }
@@ -62,6 +64,7 @@ pub async fn read(
         if only.is_some_and(|id| id != plan.id) {
             continue;
         }
+        let control = ledger.control(client, &plan.id).await?;
         let steps = ledger
             .steps(client, &plan.id)
             .await?
@@ -97,11 +100,17 @@ pub async fn read(
                     rows_per_second: rate,
                     step: j.step,
                     relation: j.relation,
-                    state: j.state,
+                    state: if control.paused() && j.state == "running" {
+                        "paused".to_owned()
+                    } else {
+                        j.state
+                    },
                     rows_done: j.rows_done,
                     rows_estimated: total,
-                    batch_size: j.batch_size,
-                    max_rows_per_second: j.max_rows_per_second,
+                    batch_size: control.batch_size.unwrap_or(j.batch_size),
+                    max_rows_per_second: control
+                        .max_rows_per_second
+                        .unwrap_or(j.max_rows_per_second),
                 }
             })
             .collect();
@@ -109,6 +118,7 @@ pub async fn read(
             id: plan.id,
             stage: plan.stage.as_str().to_owned(),
             updated_at: plan.updated_at.to_rfc3339(),
+            control,
             steps,
             jobs,
         });

@@ -9,7 +9,8 @@ use crate::plan::facts::Facts;
 use tokio_postgres::GenericClient;
 
 /// Each entry upgrades the ledger by one version; `{s}` is the quoted state schema.
-const MIGRATIONS: &[&str] = &[r#"
+const MIGRATIONS: &[&str] = &[
+    r#"
 CREATE TABLE {s}.plans (
     id text PRIMARY KEY,
     checksum text NOT NULL,
@@ -65,7 +66,19 @@ CREATE TABLE {s}.events (
     kind text NOT NULL,
     detail text NOT NULL DEFAULT ''
 );
-"#];
+"#,
+    r#"
+-- Version 2: a control row per plan, written by pause/resume/throttle from any machine and
+-- read by the backfill before every batch.
+ALTER TABLE {s}.plans
+    ADD COLUMN paused_by text,
+    ADD COLUMN pause_reason text,
+    ADD COLUMN paused_at timestamptz,
+    ADD COLUMN batch_size integer,
+    ADD COLUMN target_batch_ms integer,
+    ADD COLUMN max_rows_per_second bigint;
+"#,
+];
 
 /// Where a plan is between `advance` calls.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -140,6 +153,52 @@ pub struct JobRow {
     pub state: String,
     pub started_at: chrono::DateTime<chrono::Utc>,
     pub updated_at: chrono::DateTime<chrono::Utc>,
+}
+
+/// What release managers set on a running plan; read before every batch.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Control {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub paused_by: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pause_reason: Option<String>,
+    /// Overrides of the plan file's backfill settings.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub batch_size: Option<i32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub target_batch_ms: Option<i32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_rows_per_second: Option<i64>,
+}
+
+impl Control {
+    pub fn paused(&self) -> bool {
+        self.paused_by.is_some()
+    }
+}
+
+/// A change a release manager makes to a running plan.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ControlChange {
+    Pause {
+        reason: String,
+    },
+    Resume,
+    Throttle {
+        batch_size: Option<i32>,
+        target_batch_ms: Option<i32>,
+        max_rows_per_second: Option<i64>,
+    },
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct EventRow {
+    pub at: String,
+    pub plan: Option<String>,
+    pub step: Option<String>,
+    pub actor: String,
+    pub kind: String,
+    pub detail: String,
 }
 
 #[derive(Debug, Clone)]
@@ -394,6 +453,92 @@ impl Ledger {
             .await
             .map_err(Error::sql("record an event"))?;
         Ok(())
+    }
+
+    pub async fn control(&self, client: &impl GenericClient, plan: &str) -> Result<Control, Error> {
+        let row = client
+            .query_opt(
+                &format!("SELECT paused_by, pause_reason, batch_size, target_batch_ms, max_rows_per_second FROM {} WHERE id = $1", self.table("plans")),
+                &[&plan],
+            )
+            .await
+            .map_err(Error::sql(format!("read the controls of plan {plan}")))?;
+        Ok(row.map_or_else(Control::default, |r| Control {
+            paused_by: r.get(0),
+            pause_reason: r.get(1),
+            batch_size: r.get(2),
+            target_batch_ms: r.get(3),
+            max_rows_per_second: r.get(4),
+        }))
+    }
+
+    /// Applies a release manager's change and records who made it.
+    pub async fn change_control(
+        &self,
+        client: &impl GenericClient,
+        plan: &str,
+        change: &ControlChange,
+    ) -> Result<(), Error> {
+        let plans = self.table("plans");
+        let (sql, kind, detail) = match change {
+            ControlChange::Pause { reason } => (
+                format!("UPDATE {plans} SET paused_by = $2, pause_reason = $3, paused_at = now() WHERE id = $1"),
+                "paused",
+                reason.clone(),
+            ),
+            ControlChange::Resume => (format!("UPDATE {plans} SET paused_by = NULL, pause_reason = NULL, paused_at = NULL WHERE id = $1"), "resumed", String::new()),
+            ControlChange::Throttle { batch_size, target_batch_ms, max_rows_per_second } => {
+                let mut sets = Vec::new();
+                let mut said = Vec::new();
+                if let Some(n) = batch_size {
+                    sets.push(format!("batch_size = {n}"));
+                    said.push(format!("batch size {n}"));
+                }
+                if let Some(ms) = target_batch_ms {
+                    sets.push(format!("target_batch_ms = {ms}"));
+                    said.push(format!("target batch time {ms}ms"));
+                }
+                if let Some(rate) = max_rows_per_second {
+                    sets.push(format!("max_rows_per_second = {rate}"));
+                    said.push(format!("max {rate} rows/s"));
+                }
+                (format!("UPDATE {plans} SET {} WHERE id = $1", sets.join(", ")), "throttled", said.join(", "))
+            }
+        };
+        let pause = matches!(change, ControlChange::Pause { .. });
+        let params: &[&(dyn tokio_postgres::types::ToSql + Sync)] = if pause {
+            &[&plan, &self.actor, &detail]
+        } else {
+            &[&plan]
+        };
+        let updated = client
+            .execute(&sql, params)
+            .await
+            .map_err(Error::sql(format!("change the controls of plan {plan}")))?;
+        if updated == 0 {
+            return Err(Error::Refused(format!(
+                "find plan {plan} in the ledger: it has not started"
+            )));
+        }
+        self.event(client, plan, None, kind, &detail).await
+    }
+
+    /// The event log, oldest first.
+    pub async fn history(
+        &self,
+        client: &impl GenericClient,
+        plan: Option<&str>,
+    ) -> Result<Vec<EventRow>, Error> {
+        Ok(client
+            .query(
+                &format!("SELECT to_char(at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'), plan_id, step, actor, kind, detail FROM {} WHERE $1::text IS NULL OR plan_id = $1 ORDER BY id", self.table("events")),
+                &[&plan],
+            )
+            .await
+            .map_err(Error::sql("read the event log"))?
+            .iter()
+            .map(|r| EventRow { at: r.get(0), plan: r.get(1), step: r.get(2), actor: r.get(3), kind: r.get(4), detail: r.get(5) })
+            .collect())
     }
 
     pub async fn job(

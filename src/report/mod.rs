@@ -60,6 +60,8 @@ fn line(event: &Event) -> Option<String> {
             let percent = if *rows_estimated > 0 { 100.0 * *rows_done as f64 / *rows_estimated as f64 } else { 100.0 };
             format!("{plan}: {step}: {rows_done}/{rows_estimated} rows ({percent:.0}%), {rows_per_second:.0} rows/s, batch {batch_size}")
         }
+        Event::Paused { plan, step, by, reason } => format!("{plan}: {step}: paused by {by}: {reason}"),
+        Event::Resumed { plan, step } => format!("{plan}: {step}: resumed"),
         Event::Verified { plan, step, rows } => format!("{plan}: {step}: {rows} rows verified"),
         Event::Gate { plan } => format!("{plan}: expand done — deploy the application that uses the new shape, then run `switchback advance` again"),
         Event::Completed { plan } => format!("{plan}: completed"),

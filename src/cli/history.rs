@@ -1,0 +1,71 @@
+//! `switchback history [PLAN]`: the event log — step transitions, control actions and errors,
+//! each with its time and actor, oldest first.
+
+use crate::cli::database::{block_on, Connection};
+use crate::cli::{write_stdout, Failure, Outcome};
+use switchback::ledger::Ledger;
+use switchback::pg::connect;
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum Format {
+    Text,
+    Json,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Only this plan (its id).
+    plan: Option<String>,
+    #[command(flatten)]
+    connection: Connection,
+    #[arg(long, value_enum, default_value = "text")]
+    format: Format,
+}
+
+pub fn run(args: Args, state_schema: &str) -> Result<Outcome, Failure> {
+    let events = block_on(async {
+        let client = connect::connect(&args.connection.database_url).await?;
+        let ledger = Ledger::new(state_schema, switchback::exec::actor());
+        let exists: bool = client
+            .query_one(
+                "SELECT to_regclass($1) IS NOT NULL",
+                &[&ledger.table("events")],
+            )
+            .await
+            .map_err(switchback::Error::sql("look for the ledger"))?
+            .get(0);
+        Ok(if exists {
+            ledger.history(&client, args.plan.as_deref()).await?
+        } else {
+            Vec::new()
+        })
+    })?;
+    let output = match args.format {
+        Format::Json => format!(
+            "{}\n",
+            serde_json::to_string_pretty(&serde_json::json!({ "version": 1, "events": events }))
+                .expect("events serialize")
+        ),
+        Format::Text => events
+            .iter()
+            .map(|e| {
+                let mut line = format!(
+                    "{}  {}  {}",
+                    e.at,
+                    e.plan.as_deref().unwrap_or("-"),
+                    e.actor
+                );
+                if let Some(step) = &e.step {
+                    line.push_str(&format!("  {step}"));
+                }
+                line.push_str(&format!("  {}", e.kind));
+                if !e.detail.is_empty() {
+                    line.push_str(&format!(": {}", e.detail));
+                }
+                line + "\n"
+            })
+            .collect(),
+    };
+    write_stdout(&output)?;
+    Ok(Outcome::Done)
+}

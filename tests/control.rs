@@ -1,0 +1,263 @@
+//! Release managers steer a running backfill from another process: pause holds the cursor,
+//! resume moves it again, throttle sets the rate, a paused plan stays paused across a restart
+//! of its runner, and history and status say who did what.
+
+mod support;
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc::{channel, Receiver};
+use std::time::{Duration, Instant};
+use support::{plan_file, switchback, text, TestDb};
+
+/// A running `advance` whose JSON events arrive on a channel.
+struct Runner {
+    child: Child,
+    events: Receiver<serde_json::Value>,
+}
+
+impl Runner {
+    fn start(db: &TestDb, plan: &str) -> Runner {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_switchback"))
+            .args(["advance", plan, "--progress", "json"])
+            .env("DATABASE_URL", &db.url)
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let stdout = child.stdout.take().unwrap();
+        let (send, events) = channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if send.send(serde_json::from_str(&line).unwrap()).is_err() {
+                    break;
+                }
+            }
+        });
+        Runner { child, events }
+    }
+
+    /// Waits for the `n`th event of `kind` from now on.
+    fn wait_for(&self, kind: &str, n: usize) -> serde_json::Value {
+        let mut seen = 0;
+        loop {
+            let event = self
+                .events
+                .recv_timeout(Duration::from_secs(60))
+                .unwrap_or_else(|_| panic!("no {kind} event"));
+            if event["event"] == kind {
+                seen += 1;
+                if seen == n {
+                    return event;
+                }
+            }
+        }
+    }
+
+    fn finish(mut self) {
+        assert!(self.child.wait().unwrap().success());
+    }
+}
+
+async fn setup(db: &TestDb, rows: i64) {
+    db.client()
+        .await
+        .batch_execute(&format!("CREATE TABLE users (id bigint PRIMARY KEY, email text); INSERT INTO users SELECT g, NULL FROM generate_series(1, {rows}) g; ANALYZE users;"))
+        .await
+        .unwrap();
+}
+
+async fn rows_done(db: &TestDb) -> i64 {
+    db.client()
+        .await
+        .query_one(
+            "SELECT rows_done FROM switchback.jobs WHERE step = 'users.backfill'",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0)
+}
+
+fn ok(out: std::process::Output) -> String {
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    text(&out.stdout)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pause_holds_the_cursor_and_resume_moves_it() {
+    let db = TestDb::new().await;
+    setup(&db, 200_000).await;
+    let (_dir, plan) = plan_file("20261122_pause", "changes:\n  - set_not_null: { table: users, column: email, fill: \"'x'\" }\nbackfill: { batch_size: 1000, max_rows_per_second: 20000 }\n");
+    let runner = Runner::start(&db, &plan);
+    runner.wait_for("batch", 2);
+    assert_eq!(
+        ok(switchback(
+            &db,
+            &["pause", "20261122_pause", "--reason", "peak traffic"]
+        )),
+        "20261122_pause: paused; no batch runs until `switchback resume`\n"
+    );
+    let paused = runner.wait_for("paused", 1);
+    assert_eq!(paused["reason"], "peak traffic");
+    let held = rows_done(&db).await;
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    assert_eq!(rows_done(&db).await, held, "no batch ran while paused");
+
+    let status: serde_json::Value =
+        serde_json::from_str(&ok(switchback(&db, &["status", "--format", "json"]))).unwrap();
+    let plan_status = &status["plans"][0];
+    assert_eq!(plan_status["control"]["pause_reason"], "peak traffic");
+    assert!(plan_status["control"]["paused_by"]
+        .as_str()
+        .unwrap()
+        .contains('@'));
+    assert_eq!(plan_status["jobs"][0]["state"], "paused");
+
+    ok(switchback(&db, &["resume", "20261122_pause"]));
+    runner.wait_for("resumed", 1);
+    runner.wait_for("batch", 1);
+    assert!(rows_done(&db).await > held, "the cursor moves again");
+    ok(switchback(
+        &db,
+        &["throttle", "20261122_pause", "--max-rows-per-second", "0"],
+    ));
+    runner.finish();
+
+    let history = ok(switchback(&db, &["history", "20261122_pause"]));
+    let kinds: Vec<&str> = history
+        .lines()
+        .map(|l| l.splitn(4, "  ").last().unwrap())
+        .collect();
+    for expected in [
+        "paused: peak traffic",
+        "resumed",
+        "throttled: max 0 rows/s",
+        "stage expanded",
+    ] {
+        assert!(
+            kinds.iter().any(|k| k.ends_with(expected)),
+            "{expected} missing from\n{history}"
+        );
+    }
+    let json: serde_json::Value =
+        serde_json::from_str(&ok(switchback(&db, &["history", "--format", "json"]))).unwrap();
+    let pause = json["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["kind"] == "paused")
+        .unwrap();
+    assert_eq!(
+        (pause["plan"].as_str(), pause["detail"].as_str()),
+        (Some("20261122_pause"), Some("peak traffic"))
+    );
+    assert!(
+        pause["actor"].as_str().unwrap().contains('@')
+            && pause["at"].as_str().unwrap().ends_with('Z')
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn throttle_holds_the_rate_within_twenty_percent() {
+    let db = TestDb::new().await;
+    setup(&db, 400_000).await;
+    let (_dir, plan) = plan_file("20261122_throttle", "changes:\n  - set_not_null: { table: users, column: email, fill: \"'x'\" }\nbackfill: { batch_size: 1000 }\n");
+    let runner = Runner::start(&db, &plan);
+    runner.wait_for("batch", 1);
+    ok(switchback(
+        &db,
+        &[
+            "throttle",
+            "20261122_throttle",
+            "--max-rows-per-second",
+            "10000",
+        ],
+    ));
+    runner.wait_for("batch", 3);
+    let (start, t0) = (rows_done(&db).await, Instant::now());
+    tokio::time::sleep(Duration::from_secs(10)).await;
+    let rate = (rows_done(&db).await - start) as f64 / t0.elapsed().as_secs_f64();
+    eprintln!("throttle accuracy: {rate:.0} rows/s measured over 10s against a cap of 10000");
+    assert!(
+        (8_000.0..=12_000.0).contains(&rate),
+        "measured {rate:.0} rows/s against a cap of 10000"
+    );
+    ok(switchback(
+        &db,
+        &[
+            "throttle",
+            "20261122_throttle",
+            "--max-rows-per-second",
+            "0",
+            "--batch-size",
+            "20000",
+        ],
+    ));
+    runner.finish();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_paused_plan_stays_paused_when_its_runner_is_restarted() {
+    let db = TestDb::new().await;
+    setup(&db, 100_000).await;
+    let (_dir, plan) = plan_file("20261122_restart", "changes:\n  - set_not_null: { table: users, column: email, fill: \"'x'\" }\nbackfill: { batch_size: 1000, max_rows_per_second: 20000 }\n");
+    let mut first = Runner::start(&db, &plan);
+    first.wait_for("batch", 1);
+    ok(switchback(
+        &db,
+        &["pause", "20261122_restart", "--reason", "investigating"],
+    ));
+    first.wait_for("paused", 1);
+    first.child.kill().unwrap();
+    first.child.wait().unwrap();
+    let held = rows_done(&db).await;
+
+    let second = Runner::start(&db, &plan);
+    let paused = second.wait_for("paused", 1);
+    assert_eq!(
+        paused["reason"], "investigating",
+        "the new runner finds the plan paused"
+    );
+    assert_eq!(rows_done(&db).await, held);
+    ok(switchback(&db, &["resume", "20261122_restart"]));
+    second.wait_for("resumed", 1);
+    ok(switchback(
+        &db,
+        &["throttle", "20261122_restart", "--max-rows-per-second", "0"],
+    ));
+    second.finish();
+    let nulls: i64 = db
+        .client()
+        .await
+        .query_one("SELECT count(*) FROM users WHERE email IS NULL", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(nulls, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn steering_a_plan_that_has_not_started_is_refused() {
+    let db = TestDb::new().await;
+    setup(&db, 10).await;
+    let (_dir, plan) = plan_file(
+        "20261122_other",
+        "changes:\n  - set_not_null: { table: users, column: email, fill: \"'x'\" }\n",
+    );
+    ok(switchback(&db, &["advance", &plan]));
+    let out = switchback(&db, &["pause", "20261122_missing"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr)
+            .contains("failed to find plan 20261122_missing in the ledger: it has not started"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert_eq!(
+        switchback(&db, &["throttle", "20261122_other"])
+            .status
+            .code(),
+        Some(1),
+        "throttle needs a setting"
+    );
+}
