@@ -380,3 +380,46 @@ fn the_example_plans_are_clean() {
         "plans/ has an example of every change kind"
     );
 }
+
+#[test]
+fn random_mutations_of_the_example_plans_never_panic() {
+    let mut rng = fastrand::Rng::with_seed(20261122);
+    let pieces = [
+        ":", " ", "\n", "-", "{", "}", "[", "]", "'", "\"", "&a", "*a", "!!", "#", "\t", ",", "é",
+        "\u{0}", "$", ";", "(", ")", "::",
+    ];
+    let folder = Path::new(env!("CARGO_MANIFEST_DIR")).join("plans");
+    let mut checked = 0;
+    for file in folder::plan_files(&folder).unwrap() {
+        let original = std::fs::read_to_string(&file).unwrap();
+        for _ in 0..150 {
+            let mut text: Vec<char> = original.chars().collect();
+            for _ in 0..rng.usize(1..6) {
+                let at = rng.usize(..=text.len());
+                match rng.u8(..3) {
+                    0 if at < text.len() => {
+                        text.remove(at);
+                    }
+                    1 => text
+                        .splice(at..at, pieces[rng.usize(..pieces.len())].chars())
+                        .for_each(drop),
+                    _ if at < text.len() => {
+                        text[at] = pieces[rng.usize(..pieces.len())].chars().next().unwrap()
+                    }
+                    _ => {}
+                }
+            }
+            let mutated: String = text.into_iter().collect();
+            let (plan, findings) = switchback::plan::check_text(Path::new("p.yaml"), &mutated);
+            assert!(
+                plan.is_some() || findings.iter().any(|d| d.is_error()),
+                "no plan and no error for:\n{mutated}"
+            );
+            if let Some(plan) = plan {
+                let _ = plan.steps("switchback", None);
+            }
+            checked += 1;
+        }
+    }
+    assert!(checked >= 3000);
+}
