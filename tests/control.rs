@@ -4,59 +4,9 @@
 
 mod support;
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc::{channel, Receiver};
 use std::time::{Duration, Instant};
+use support::runner::Runner;
 use support::{plan_file, switchback, text, TestDb};
-
-/// A running `advance` whose JSON events arrive on a channel.
-struct Runner {
-    child: Child,
-    events: Receiver<serde_json::Value>,
-}
-
-impl Runner {
-    fn start(db: &TestDb, plan: &str) -> Runner {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_switchback"))
-            .args(["advance", plan, "--progress", "json"])
-            .env("DATABASE_URL", &db.url)
-            .stdout(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let stdout = child.stdout.take().unwrap();
-        let (send, events) = channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if send.send(serde_json::from_str(&line).unwrap()).is_err() {
-                    break;
-                }
-            }
-        });
-        Runner { child, events }
-    }
-
-    /// Waits for the `n`th event of `kind` from now on.
-    fn wait_for(&self, kind: &str, n: usize) -> serde_json::Value {
-        let mut seen = 0;
-        loop {
-            let event = self
-                .events
-                .recv_timeout(Duration::from_secs(60))
-                .unwrap_or_else(|_| panic!("no {kind} event"));
-            if event["event"] == kind {
-                seen += 1;
-                if seen == n {
-                    return event;
-                }
-            }
-        }
-    }
-
-    fn finish(mut self) {
-        assert!(self.child.wait().unwrap().success());
-    }
-}
 
 async fn setup(db: &TestDb, rows: i64) {
     db.client()
@@ -88,7 +38,7 @@ async fn pause_holds_the_cursor_and_resume_moves_it() {
     let db = TestDb::new().await;
     setup(&db, 200_000).await;
     let (_dir, plan) = plan_file("20261122_pause", "changes:\n  - set_not_null: { table: users, column: email, fill: \"'x'\" }\nbackfill: { batch_size: 1000, max_rows_per_second: 20000 }\n");
-    let runner = Runner::start(&db, &plan);
+    let runner = Runner::start(&db, &plan, &[]);
     runner.wait_for("batch", 2);
     assert_eq!(
         ok(switchback(
@@ -162,7 +112,7 @@ async fn throttle_holds_the_rate_within_twenty_percent() {
     let db = TestDb::new().await;
     setup(&db, 400_000).await;
     let (_dir, plan) = plan_file("20261122_throttle", "changes:\n  - set_not_null: { table: users, column: email, fill: \"'x'\" }\nbackfill: { batch_size: 1000 }\n");
-    let runner = Runner::start(&db, &plan);
+    let runner = Runner::start(&db, &plan, &[]);
     runner.wait_for("batch", 1);
     ok(switchback(
         &db,
@@ -201,7 +151,7 @@ async fn a_paused_plan_stays_paused_when_its_runner_is_restarted() {
     let db = TestDb::new().await;
     setup(&db, 100_000).await;
     let (_dir, plan) = plan_file("20261122_restart", "changes:\n  - set_not_null: { table: users, column: email, fill: \"'x'\" }\nbackfill: { batch_size: 1000, max_rows_per_second: 20000 }\n");
-    let mut first = Runner::start(&db, &plan);
+    let mut first = Runner::start(&db, &plan, &[]);
     first.wait_for("batch", 1);
     ok(switchback(
         &db,
@@ -212,7 +162,7 @@ async fn a_paused_plan_stays_paused_when_its_runner_is_restarted() {
     first.child.wait().unwrap();
     let held = rows_done(&db).await;
 
-    let second = Runner::start(&db, &plan);
+    let second = Runner::start(&db, &plan, &[]);
     let paused = second.wait_for("paused", 1);
     assert_eq!(
         paused["reason"], "investigating",

@@ -25,6 +25,10 @@ pub struct Args {
     lock_retry_budget: Duration,
     #[arg(long, value_enum, default_value = "auto")]
     progress: Progress,
+    /// A replica whose replay lag the backfill respects (the plan's max_replica_lag); may be
+    /// given several times. Without one, the primary's pg_stat_replication is read.
+    #[arg(long = "replica-url", value_name = "URL")]
+    replica_urls: Vec<String>,
 }
 
 pub fn run(args: Args, state_schema: &str) -> Result<Outcome, Failure> {
@@ -37,6 +41,7 @@ pub fn run(args: Args, state_schema: &str) -> Result<Outcome, Failure> {
         lock_retry_budget: args.lock_retry_budget,
         wait: args.wait,
         dry_run: args.dry_run,
+        replica_urls: args.replica_urls,
     };
     block_on(async {
         let mut executor =

@@ -79,6 +79,9 @@ fn text(plans: &[PlanStatus]) -> String {
                 job.rows_per_second,
                 job.state
             ));
+            if let Some(note) = &job.note {
+                out.push_str(&format!("    {note}\n"));
+            }
         }
     }
     out

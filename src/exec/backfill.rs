@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 
 const MIN_BATCH: i64 = 100;
 const MAX_BATCH: i64 = 200_000;
-/// How often a paused job looks at its control row again.
+/// How often a paused or throttled job looks at its control row and the replicas again.
 const PAUSED_POLL: Duration = Duration::from_millis(200);
 
 /// SQL fragments over the table's key.
@@ -104,6 +104,7 @@ pub async fn run(ex: &mut Executor<'_>, plan: &Plan, step: &Step, job: &Job) -> 
     let mut batch_size: Option<i64> = None;
     let mut set_batch_size: Option<i32> = None;
     let mut paused = false;
+    let mut waiting: Option<String> = None;
     loop {
         let control = ex
             .ledger
@@ -133,6 +134,33 @@ pub async fn run(ex: &mut Executor<'_>, plan: &Plan, step: &Step, job: &Job) -> 
         if paused {
             tokio::time::sleep(PAUSED_POLL).await;
             continue;
+        }
+        if job.kind == JobKind::Backfill {
+            let verdict = ex
+                .lag
+                .check(&ex.client, plan.backfill.max_replica_lag.as_secs_f64())
+                .await;
+            if verdict != waiting {
+                ex.ledger
+                    .set_job_wait(&ex.client, &plan.id, &step.name, verdict.as_deref())
+                    .await?;
+                ex.reporter.report(&match &verdict {
+                    Some(reason) => Event::Throttled {
+                        plan: plan.id.clone(),
+                        step: step.name.clone(),
+                        reason: reason.clone(),
+                    },
+                    None => Event::Unthrottled {
+                        plan: plan.id.clone(),
+                        step: step.name.clone(),
+                    },
+                });
+                waiting = verdict;
+            }
+            if waiting.is_some() {
+                tokio::time::sleep(PAUSED_POLL).await;
+                continue;
+            }
         }
         if steer.batch_size != set_batch_size {
             set_batch_size = steer.batch_size;

@@ -51,6 +51,16 @@ pub enum Event {
         plan: String,
         step: String,
     },
+    /// The backfill waits: replica lag over the limit, or unknown.
+    Throttled {
+        plan: String,
+        step: String,
+        reason: String,
+    },
+    Unthrottled {
+        plan: String,
+        step: String,
+    },
     /// The verification pass found every row consistent.
     Verified {
         plan: String,

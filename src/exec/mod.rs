@@ -5,6 +5,7 @@
 
 mod backfill;
 pub mod events;
+mod lag;
 pub mod status;
 
 use crate::error::Error;
@@ -29,6 +30,8 @@ pub struct Options {
     /// Queue behind another runner of the same plan instead of failing.
     pub wait: bool,
     pub dry_run: bool,
+    /// Replicas whose replay lag the backfill respects.
+    pub replica_urls: Vec<String>,
 }
 
 impl Default for Options {
@@ -38,6 +41,7 @@ impl Default for Options {
             lock_retry_budget: Duration::from_secs(60),
             wait: false,
             dry_run: false,
+            replica_urls: Vec::new(),
         }
     }
 }
@@ -64,6 +68,7 @@ pub struct Executor<'r> {
     ledger: Ledger,
     options: Options,
     reporter: &'r dyn Reporter,
+    lag: lag::LagProbe,
 }
 
 /// What one attempt of a step runs.
@@ -108,6 +113,7 @@ impl<'r> Executor<'r> {
             ledger: Ledger::new(&options.state_schema, actor()),
             client,
             side,
+            lag: lag::LagProbe::new(&options.replica_urls),
             options,
             reporter,
         })

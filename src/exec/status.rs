@@ -40,6 +40,9 @@ pub struct JobStatus {
     pub eta_seconds: Option<f64>,
     pub batch_size: i32,
     pub max_rows_per_second: i64,
+    /// Why the job waits (`throttled: replica lag 12.3s > 10s on ...`), while it does.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
 }
 
 /// Status of every plan in the ledger, or of `only`.
@@ -98,6 +101,7 @@ pub async fn read(
                     },
                     eta_seconds: (j.state == "running" && rate > 0.0).then(|| remaining / rate),
                     rows_per_second: rate,
+                    note: j.note,
                     step: j.step,
                     relation: j.relation,
                     state: if control.paused() && j.state == "running" {

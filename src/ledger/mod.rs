@@ -78,6 +78,10 @@ ALTER TABLE {s}.plans
     ADD COLUMN target_batch_ms integer,
     ADD COLUMN max_rows_per_second bigint;
 "#,
+    r#"
+-- Version 3: why a job is waiting (replica lag), for status.
+ALTER TABLE {s}.jobs ADD COLUMN note text;
+"#,
 ];
 
 /// Where a plan is between `advance` calls.
@@ -153,6 +157,8 @@ pub struct JobRow {
     pub state: String,
     pub started_at: chrono::DateTime<chrono::Utc>,
     pub updated_at: chrono::DateTime<chrono::Utc>,
+    /// Why the job waits, while it does.
+    pub note: Option<String>,
 }
 
 /// What release managers set on a running plan; read before every batch.
@@ -551,7 +557,7 @@ impl Ledger {
             .query_opt(
                 &format!(
                     "SELECT step, relation, cursor, rows_done, rows_estimated, rows_changed, batches, mismatches, samples,
-                            batch_size, target_batch_ms, max_rows_per_second, state, started_at, updated_at
+                            batch_size, target_batch_ms, max_rows_per_second, state, started_at, updated_at, note
                        FROM {} WHERE plan_id = $1 AND step = $2",
                     self.table("jobs")
                 ),
@@ -575,6 +581,7 @@ impl Ledger {
                 state: r.get(12),
                 started_at: r.get(13),
                 updated_at: r.get(14),
+                note: r.get(15),
             }))
     }
 
@@ -643,6 +650,24 @@ impl Ledger {
             )
             .await
             .map_err(Error::sql(format!("restart job {step}")))?;
+        Ok(())
+    }
+
+    /// Marks a job waiting for `reason` (Some) or running again (None).
+    pub async fn set_job_wait(
+        &self,
+        client: &impl GenericClient,
+        plan: &str,
+        step: &str,
+        reason: Option<&str>,
+    ) -> Result<(), Error> {
+        client
+            .execute(
+                &format!("UPDATE {} SET state = CASE WHEN $3::text IS NULL THEN 'running' ELSE 'throttled' END, note = $3, updated_at = now() WHERE plan_id = $1 AND step = $2", self.table("jobs")),
+                &[&plan, &step, &reason],
+            )
+            .await
+            .map_err(Error::sql(format!("record why job {step} waits")))?;
         Ok(())
     }
 

@@ -192,11 +192,23 @@ pub async fn blockers(client: &impl GenericClient, relation: &str) -> Result<Vec
         .collect())
 }
 
-/// The planner's estimate of a table's rows (0 when never analyzed).
+/// How many rows a table has: the planner's estimate, or a count when the table was never
+/// analyzed (PostgreSQL then reports -1).
 pub async fn estimated_rows(client: &impl GenericClient, relation: &str) -> Result<i64, Error> {
-    Ok(client
-        .query_one("SELECT greatest(coalesce((SELECT reltuples FROM pg_class WHERE oid = to_regclass($1)), 0), 0)::int8", &[&relation])
+    let estimate: f32 = client
+        .query_one(
+            "SELECT coalesce((SELECT reltuples FROM pg_class WHERE oid = to_regclass($1)), -1)",
+            &[&relation],
+        )
         .await
         .map_err(Error::sql(format!("estimate the rows of {relation}")))?
+        .get(0);
+    if estimate >= 0.0 {
+        return Ok(estimate as i64);
+    }
+    Ok(client
+        .query_one(&format!("SELECT count(*) FROM {relation}"), &[])
+        .await
+        .map_err(Error::sql(format!("count the rows of {relation}")))?
         .get(0))
 }

@@ -24,9 +24,13 @@ pub struct TempCluster {
 }
 
 fn find_bin() -> Option<PathBuf> {
+    // Follow a PATH entry's symlink to the real folder: distributions often link only some
+    // tools (initdb, pg_ctl) onto PATH, and a replica needs pg_basebackup from the same set.
     let on_path = std::env::var_os("PATH").and_then(|paths| {
         std::env::split_paths(&paths)
             .find(|p| p.join("initdb").is_file() && p.join("pg_ctl").is_file())
+            .and_then(|p| std::fs::canonicalize(p.join("initdb")).ok())
+            .and_then(|initdb| initdb.parent().map(Path::to_path_buf))
     });
     on_path.or_else(|| {
         let mut versions: Vec<PathBuf> = std::fs::read_dir("/usr/lib/postgresql")
@@ -91,27 +95,79 @@ impl TempCluster {
             ],
             true,
         )?;
-        // A port can be taken between choosing it and binding it; try a few.
+        cluster.launch()?;
+        Ok(cluster)
+    }
+
+    /// A streaming replica of this cluster (`pg_basebackup -R`), started on its own port.
+    pub fn start_replica(&self) -> Result<TempCluster, ClusterError> {
+        let dir = tempfile::Builder::new()
+            .prefix("switchback-replica-")
+            .tempdir()?;
+        let mut replica = TempCluster {
+            bin: self.bin.clone(),
+            dir: Some(dir),
+            port: 0,
+            as_postgres: self.as_postgres,
+        };
+        if replica.as_postgres {
+            replica.run(
+                "chown",
+                &["-R", "postgres:postgres", &replica.dir_str()],
+                false,
+            )?;
+        }
+        let port = self.port.to_string();
+        let data = replica.data_dir();
+        replica.run(
+            "pg_basebackup",
+            &[
+                "-h",
+                "127.0.0.1",
+                "-p",
+                &port,
+                "-U",
+                "postgres",
+                "-D",
+                &data,
+                "-R",
+                "-X",
+                "stream",
+                "-c",
+                "fast",
+                "--no-sync",
+            ],
+            true,
+        )?;
+        replica.launch()?;
+        Ok(replica)
+    }
+
+    /// Starts the server on a free port. A port can be taken between choosing it and binding
+    /// it, so a few are tried.
+    fn launch(&mut self) -> Result<(), ClusterError> {
+        let data = self.data_dir();
         let mut last_error = None;
         for _ in 0..5 {
-            cluster.port = free_port()?;
+            self.port = free_port()?;
             let options = format!(
                 "-p {} -k {} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=300 -c shared_buffers=256MB -c max_wal_size=4GB",
-                cluster.port,
-                cluster.dir_str()
+                self.port,
+                self.dir_str()
             );
-            let log = format!("{}/server.log", cluster.dir_str());
-            match cluster.run(
+            let log = format!("{}/server.log", self.dir_str());
+            match self.run(
                 "pg_ctl",
                 &[
                     "-D", &data, "-l", &log, "-w", "-t", "60", "-o", &options, "start",
                 ],
                 true,
             ) {
-                Ok(()) => return Ok(cluster),
+                Ok(()) => return Ok(()),
                 Err(e) => last_error = Some(e),
             }
         }
+        self.port = 0;
         Err(last_error.expect("tried at least once"))
     }
 

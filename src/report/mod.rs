@@ -62,6 +62,8 @@ fn line(event: &Event) -> Option<String> {
         }
         Event::Paused { plan, step, by, reason } => format!("{plan}: {step}: paused by {by}: {reason}"),
         Event::Resumed { plan, step } => format!("{plan}: {step}: resumed"),
+        Event::Throttled { plan, step, reason } => format!("{plan}: {step}: {reason}"),
+        Event::Unthrottled { plan, step } => format!("{plan}: {step}: replicas caught up; going on"),
         Event::Verified { plan, step, rows } => format!("{plan}: {step}: {rows} rows verified"),
         Event::Gate { plan } => format!("{plan}: expand done — deploy the application that uses the new shape, then run `switchback advance` again"),
         Event::Completed { plan } => format!("{plan}: completed"),

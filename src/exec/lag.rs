@@ -1,0 +1,76 @@
+//! Replica replay lag, read before every batch so a backfill never outruns the replicas. Each
+//! replica given by URL is asked directly (how long ago it replayed its last transaction,
+//! while it has received WAL it has not replayed); without one, the primary's
+//! `pg_stat_replication.replay_lag` is used. Lag that cannot be read counts as too much.
+
+use crate::pg::connect;
+use tokio_postgres::Client;
+
+pub struct LagProbe {
+    replicas: Vec<(String, Option<Client>)>,
+}
+
+impl LagProbe {
+    pub fn new(replica_urls: &[String]) -> LagProbe {
+        LagProbe {
+            replicas: replica_urls.iter().map(|url| (url.clone(), None)).collect(),
+        }
+    }
+
+    /// Why the backfill must wait (the worst lag is over `max_seconds`, or unknown), or None.
+    pub async fn check(&mut self, primary: &Client, max_seconds: f64) -> Option<String> {
+        let mut worst: Option<(f64, String)> = None;
+        if self.replicas.is_empty() {
+            let lag = primary
+                .query_one(
+                    "SELECT max(extract(epoch FROM replay_lag))::float8 FROM pg_stat_replication",
+                    &[],
+                )
+                .await
+                .map(|r| r.get::<_, Option<f64>>(0));
+            match lag {
+                Ok(Some(seconds)) => worst = Some((seconds, "a replica".into())),
+                Ok(None) => {}
+                Err(e) => return Some(format!(
+                    "throttled: cannot read replica lag from pg_stat_replication ({e}); waiting"
+                )),
+            }
+        }
+        for (url, client) in &mut self.replicas {
+            if client.is_none() {
+                *client = connect::connect(url).await.ok();
+            }
+            let name = connect::redact(url);
+            let Some(replica) = client.as_ref() else {
+                return Some(format!("throttled: cannot reach replica {name}; waiting"));
+            };
+            let lag = replica
+                .query_one(
+                    "SELECT CASE WHEN pg_last_wal_receive_lsn() IS NOT DISTINCT FROM pg_last_wal_replay_lsn() THEN 0
+                                 ELSE coalesce(extract(epoch FROM now() - pg_last_xact_replay_timestamp()), 0) END::float8",
+                    &[],
+                )
+                .await;
+            match lag {
+                Ok(row) => {
+                    let seconds: f64 = row.get(0);
+                    if worst.as_ref().is_none_or(|(w, _)| seconds > *w) {
+                        worst = Some((seconds, name));
+                    }
+                }
+                Err(e) => {
+                    *client = None;
+                    return Some(format!(
+                        "throttled: cannot read replica lag from {name} ({e}); waiting"
+                    ));
+                }
+            }
+        }
+        match worst {
+            Some((seconds, name)) if seconds > max_seconds => Some(format!(
+                "throttled: replica lag {seconds:.1}s > {max_seconds:.0}s on {name}"
+            )),
+            _ => None,
+        }
+    }
+}

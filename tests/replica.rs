@@ -1,0 +1,110 @@
+//! Replica-lag throttling against a real streaming replica (`pg_basebackup -R`): pausing
+//! replay on the replica makes the backfill wait, saying why in `status`; resuming replay lets
+//! it finish. A replica that cannot be reached also makes it wait (fail closed).
+
+mod support;
+
+use support::runner::Runner;
+use support::{plan_file, switchback, text, TestDb};
+use switchback::pg::cluster::TempCluster;
+
+const PLAN: &str = "changes:\n  - set_not_null: { table: users, column: email, fill: \"'x'\" }\nbackfill: { batch_size: 1000, max_rows_per_second: 20000, max_replica_lag: 1s }\n";
+
+async fn users(db: &TestDb) {
+    db.client()
+        .await
+        .batch_execute("CREATE TABLE users (id bigint PRIMARY KEY, email text); INSERT INTO users SELECT g, NULL FROM generate_series(1, 100000) g;")
+        .await
+        .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn paused_replay_on_a_replica_makes_the_backfill_wait() {
+    // A primary of our own, whatever DATABASE_URL says: the test needs to start its replica.
+    let primary = TempCluster::start().unwrap();
+    let replica = primary.start_replica().unwrap();
+    let db = TestDb {
+        url: primary.url("postgres"),
+    };
+    users(&db).await;
+    let (_dir, plan) = plan_file("20261122_lag", PLAN);
+    let replica_url = replica.url("postgres");
+    let runner = Runner::start(&db, &plan, &["--replica-url", &replica_url]);
+    runner.wait_for("batch", 2);
+
+    let standby = support::connect(&replica_url).await;
+    standby
+        .batch_execute("SELECT pg_wal_replay_pause()")
+        .await
+        .unwrap();
+    let throttled = runner.wait_for("throttled", 1);
+    let reason = throttled["reason"].as_str().unwrap();
+    assert!(
+        reason.starts_with("throttled: replica lag ")
+            && reason.contains("s > 1s on postgres://postgres@127.0.0.1:"),
+        "{reason}"
+    );
+
+    let status: serde_json::Value =
+        serde_json::from_slice(&switchback(&db, &["status", "--format", "json"]).stdout).unwrap();
+    let job = &status["plans"][0]["jobs"][0];
+    assert_eq!(job["state"], "throttled");
+    assert!(
+        job["note"]
+            .as_str()
+            .unwrap()
+            .starts_with("throttled: replica lag "),
+        "{job}"
+    );
+    let text_status = text(&switchback(&db, &["status"]).stdout);
+    assert!(
+        text_status.contains("    throttled: replica lag "),
+        "{text_status}"
+    );
+
+    standby
+        .batch_execute("SELECT pg_wal_replay_resume()")
+        .await
+        .unwrap();
+    runner.wait_for("unthrottled", 1);
+    runner.wait_for("batch", 1);
+    runner.finish();
+    let nulls: i64 = db
+        .client()
+        .await
+        .query_one("SELECT count(*) FROM users WHERE email IS NULL", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(nulls, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unreachable_replica_makes_the_backfill_wait_and_its_password_stays_hidden() {
+    let db = TestDb::new().await;
+    users(&db).await;
+    let (_dir, plan) = plan_file("20261122_lag", PLAN);
+    let mut runner = Runner::start(
+        &db,
+        &plan,
+        &[
+            "--replica-url",
+            "postgres://watcher:s3cret@127.0.0.1:1/postgres",
+        ],
+    );
+    let throttled = runner.wait_for("throttled", 1);
+    assert_eq!(
+        throttled["reason"],
+        "throttled: cannot reach replica postgres://watcher:***@127.0.0.1:1/postgres; waiting"
+    );
+    let rows: i64 = db
+        .client()
+        .await
+        .query_one("SELECT rows_done FROM switchback.jobs", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(rows, 0, "no batch runs while the lag is unknown");
+    runner.child.kill().unwrap();
+    runner.child.wait().unwrap();
+}
