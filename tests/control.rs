@@ -160,6 +160,7 @@ async fn a_paused_plan_stays_paused_when_its_runner_is_restarted() {
     first.wait_for("paused", 1);
     first.child.kill().unwrap();
     first.child.wait().unwrap();
+    support::wait_for_runner_to_go(&db).await;
     let held = rows_done(&db).await;
 
     let second = Runner::start(&db, &plan, &[]);

@@ -99,6 +99,7 @@ async fn crash_at(
     .await
     .unwrap();
     assert!(killed, "the run finished before the kill point");
+    support::wait_for_runner_to_go(&db).await;
     advance_until_done(&db, &plan);
     if let Some(contract_kill) = contract_kill {
         let (db_url, plan_path) = (db.url.clone(), plan.clone());
@@ -108,6 +109,7 @@ async fn crash_at(
         .await
         .unwrap();
         assert!(killed, "the contract finished before the kill point");
+        support::wait_for_runner_to_go(&db).await;
     }
     advance_until_done(&db, &plan);
     let client = db.client().await;

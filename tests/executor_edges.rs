@@ -83,6 +83,7 @@ async fn verification_reports_rows_that_differ_and_contract_cannot_start() {
         }
     }
     child.wait().unwrap();
+    support::wait_for_runner_to_go(&db).await;
     client.batch_execute("SET switchback.backfill = 'on'; UPDATE users SET name = 'changed' WHERE id IN (7, 20001); RESET switchback.backfill").await.unwrap();
     let out = switchback(&db, &["advance", &plan, "--progress", "plain"]);
     assert_eq!(out.status.code(), Some(1));

@@ -31,9 +31,11 @@ impl LagProbe {
             match lag {
                 Ok(Some(seconds)) => worst = Some((seconds, "a replica".into())),
                 Ok(None) => {}
-                Err(e) => return Some(format!(
+                Err(e) => {
+                    return Some(format!(
                     "throttled: cannot read replica lag from pg_stat_replication ({e}); waiting"
-                )),
+                ))
+                }
             }
         }
         for (url, client) in &mut self.replicas {

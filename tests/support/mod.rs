@@ -83,6 +83,25 @@ impl TestDb {
     }
 }
 
+/// Waits until no session holds a plan's advisory lock. After `kill -9` the dead runner's
+/// backend keeps it until PostgreSQL notices the closed connection (at once when idle, after
+/// its current statement when busy); a new runner started before that rightly exits 3.
+pub async fn wait_for_runner_to_go(db: &TestDb) {
+    let client = db.client().await;
+    let started = std::time::Instant::now();
+    loop {
+        let held: i64 = client.query_one("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND classid::int4 = 1398227523", &[]).await.unwrap().get(0);
+        if held == 0 {
+            return;
+        }
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(30),
+            "the killed runner's session never went away"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}
+
 /// Runs the built binary with `args`, DATABASE_URL set to this database.
 pub fn switchback(db: &TestDb, args: &[&str]) -> std::process::Output {
     std::process::Command::new(env!("CARGO_BIN_EXE_switchback"))
