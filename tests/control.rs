@@ -212,3 +212,43 @@ async fn steering_a_plan_that_has_not_started_is_refused() {
         "throttle needs a setting"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn status_watch_refreshes_until_stopped() {
+    use std::io::{BufRead, BufReader};
+    let db = TestDb::new().await;
+    setup(&db, 100).await;
+    let (_dir, plan) = plan_file(
+        "20261122_watch",
+        "changes:\n  - set_not_null: { table: users, column: email, fill: \"'x'\" }\n",
+    );
+    ok(switchback(&db, &["advance", &plan]));
+    let mut watch = std::process::Command::new(env!("CARGO_BIN_EXE_switchback"))
+        .args([
+            "status",
+            "--watch",
+            "--interval",
+            "100ms",
+            "--format",
+            "json",
+        ])
+        .env("DATABASE_URL", &db.url)
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(watch.stdout.take().unwrap()).lines();
+    let first: serde_json::Value = serde_json::from_str(&lines.next().unwrap().unwrap()).unwrap();
+    assert_eq!(first["plans"][0]["stage"], "expanded");
+    assert!(first["plans"][0]["control"].get("paused_by").is_none());
+    ok(switchback(
+        &db,
+        &["pause", "20261122_watch", "--reason", "watching"],
+    ));
+    let refreshed = lines
+        .take(100)
+        .map(|l| serde_json::from_str::<serde_json::Value>(&l.unwrap()).unwrap())
+        .find(|doc| doc["plans"][0]["control"]["pause_reason"] == "watching");
+    watch.kill().unwrap();
+    watch.wait().unwrap();
+    assert!(refreshed.is_some(), "a later refresh shows the pause");
+}

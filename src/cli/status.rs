@@ -1,8 +1,10 @@
 //! `switchback status [PLAN]`: every plan's stage and steps, and each backfill's progress,
 //! rate and ETA, read from the ledger.
 
-use crate::cli::database::{block_on, Connection};
+use crate::cli::database::{block_on, duration, Connection};
 use crate::cli::{write_stdout, Failure, Outcome};
+use std::io::IsTerminal;
+use std::time::Duration;
 use switchback::exec::status::{self, PlanStatus};
 use switchback::ledger::Ledger;
 use switchback::pg::connect;
@@ -21,28 +23,46 @@ pub struct Args {
     connection: Connection,
     #[arg(long, value_enum, default_value = "text")]
     format: Format,
+    /// Refresh until interrupted: text redraws, JSON prints one document per line.
+    #[arg(long)]
+    watch: bool,
+    /// How often --watch refreshes.
+    #[arg(long, value_parser = duration, default_value = "2s", value_name = "DURATION")]
+    interval: Duration,
 }
 
 pub fn run(args: Args, state_schema: &str) -> Result<Outcome, Failure> {
-    let plans = block_on(async {
+    let terminal = std::io::stdout().is_terminal();
+    block_on(async {
         let client = connect::connect(&args.connection.database_url).await?;
-        Ok(status::read(
-            &client,
-            &Ledger::new(state_schema, switchback::exec::actor()),
-            args.plan.as_deref(),
-        )
-        .await?)
-    })?;
-    let output = match args.format {
-        Format::Json => format!(
-            "{}\n",
-            serde_json::to_string_pretty(&serde_json::json!({ "version": 1, "plans": plans }))
-                .expect("status serializes")
-        ),
-        Format::Text => text(&plans),
-    };
-    write_stdout(&output)?;
-    Ok(Outcome::Done)
+        let ledger = Ledger::new(state_schema, switchback::exec::actor());
+        loop {
+            let plans = status::read(&client, &ledger, args.plan.as_deref()).await?;
+            let output = match (args.format, args.watch) {
+                (Format::Json, false) => format!(
+                    "{}\n",
+                    serde_json::to_string_pretty(&document(&plans)).expect("status serializes")
+                ),
+                (Format::Json, true) => format!(
+                    "{}\n",
+                    serde_json::to_string(&document(&plans)).expect("status serializes")
+                ),
+                // On a terminal each refresh redraws the screen; piped, refreshes follow each other.
+                (Format::Text, true) if terminal => format!("\x1b[2J\x1b[H{}", text(&plans)),
+                (Format::Text, true) => format!("{}\n", text(&plans)),
+                (Format::Text, false) => text(&plans),
+            };
+            write_stdout(&output)?;
+            if !args.watch {
+                return Ok(Outcome::Done);
+            }
+            tokio::time::sleep(args.interval).await;
+        }
+    })
+}
+
+fn document(plans: &[PlanStatus]) -> serde_json::Value {
+    serde_json::json!({ "version": 1, "plans": plans })
 }
 
 fn text(plans: &[PlanStatus]) -> String {
