@@ -80,6 +80,12 @@ pub enum Error {
         mismatches: i64,
         samples: Vec<String>,
     },
+    #[error("failed to advance plan {plan}: its backfill {step} is running in `switchback backfill` workers ({percent:.0}% done); use --wait to wait for it")]
+    BackfillElsewhere {
+        plan: String,
+        step: String,
+        percent: f64,
+    },
     #[error("failed to {0}")]
     Refused(String),
     #[error(transparent)]

@@ -17,6 +17,10 @@ pub struct Args {
     /// Print what would run and change nothing.
     #[arg(long)]
     dry_run: bool,
+    /// Stop the expand stage at its backfill and leave it to `switchback backfill` workers;
+    /// advance again once they are done.
+    #[arg(long)]
+    detach: bool,
     /// Wait for another runner of the same plan instead of exiting with code 3.
     #[arg(long)]
     wait: bool,
@@ -42,6 +46,7 @@ pub fn run(args: Args, state_schema: &str) -> Result<Outcome, Failure> {
         wait: args.wait,
         dry_run: args.dry_run,
         replica_urls: args.replica_urls,
+        detach: args.detach,
     };
     block_on(async {
         let mut executor =

@@ -3,6 +3,7 @@
 
 mod abort;
 mod advance;
+mod backfill;
 mod control;
 mod database;
 mod demo;
@@ -43,6 +44,8 @@ enum Command {
     Validate(validate::Args),
     /// Run each plan's next stage against the database: expand, or (after the deploy) contract.
     Advance(advance::Args),
+    /// Run backfills left by `advance --detach`, with one or more workers.
+    Backfill(backfill::Args),
     /// Undo a plan's expand stage exactly; refused once contract has started.
     Abort(abort::Args),
     /// Show every plan's stage, steps and backfill progress.
@@ -95,6 +98,7 @@ pub fn main() -> ExitCode {
         Command::Plan(args) => plan::run(args, &cli.state_schema),
         Command::Validate(args) => validate::run(args, &cli.state_schema),
         Command::Advance(args) => advance::run(args, &cli.state_schema),
+        Command::Backfill(args) => backfill::run(args, &cli.state_schema),
         Command::Abort(args) => abort::run(args, &cli.state_schema),
         Command::Status(args) => status::run(args, &cli.state_schema),
         Command::Pause(args) => control::pause(args, &cli.state_schema),
@@ -124,7 +128,9 @@ fn exit_code(error: &Failure) -> u8 {
         Failure::Output(_) => 2,
         Failure::Library(e) => match e {
             Error::Read { .. } | Error::NoPlans(_) | Error::Connect { .. } | Error::Cluster(_) => 2,
-            Error::PlanBusy { .. } | Error::LockBudget { .. } => 3,
+            Error::PlanBusy { .. } | Error::LockBudget { .. } | Error::BackfillElsewhere { .. } => {
+                3
+            }
             Error::Sql { .. }
             | Error::PlanEdited { .. }
             | Error::Verification { .. }

@@ -61,6 +61,11 @@ pub enum Event {
         plan: String,
         step: String,
     },
+    /// `advance --detach` left a backfill to `switchback backfill` workers.
+    Detached {
+        plan: String,
+        step: String,
+    },
     /// The verification pass found every row consistent.
     Verified {
         plan: String,

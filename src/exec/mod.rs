@@ -14,7 +14,7 @@ use crate::ledger::{Ledger, Stage as LedgerStage};
 use crate::pg::ddl::{self, LockPolicy, Retrier};
 use crate::pg::{catalog, connect};
 use crate::plan::facts::Facts;
-use crate::plan::step::{Stage, Step};
+use crate::plan::step::{Job, JobKind, Stage, Step};
 use crate::plan::Plan;
 pub use events::{Event, Reporter};
 use std::collections::HashMap;
@@ -32,6 +32,8 @@ pub struct Options {
     pub dry_run: bool,
     /// Replicas whose replay lag the backfill respects.
     pub replica_urls: Vec<String>,
+    /// Leave backfills to `switchback backfill` workers instead of running them inline.
+    pub detach: bool,
 }
 
 impl Default for Options {
@@ -42,6 +44,7 @@ impl Default for Options {
             wait: false,
             dry_run: false,
             replica_urls: Vec::new(),
+            detach: false,
         }
     }
 }
@@ -59,6 +62,10 @@ pub enum Outcome {
     },
     /// `--dry-run`: nothing was changed.
     DryRun,
+    /// `--detach`: the expand stage stopped at a backfill left to workers.
+    Detached {
+        step: String,
+    },
 }
 
 pub struct Executor<'r> {
@@ -85,6 +92,11 @@ enum Attempt<'a> {
 
 /// Two keys for `pg_advisory_lock`: a fixed class and the plan id's hash.
 const LOCK_CLASS: i32 = 0x5357_4243;
+
+/// user@host:pid, naming a worker in the ledger.
+pub fn worker_name() -> String {
+    format!("{}:{}", actor(), std::process::id())
+}
 
 /// OS user@host, recorded with every ledger event.
 pub fn actor() -> String {
@@ -334,6 +346,23 @@ impl<'r> Executor<'r> {
             if statuses.get(&step.name).map(String::as_str) == Some("done") {
                 continue;
             }
+            if let Some(job) = step
+                .job
+                .as_ref()
+                .filter(|j| self.options.detach && j.kind == JobKind::Backfill)
+            {
+                self.ledger
+                    .start_step(&self.client, &plan.id, &step.name)
+                    .await?;
+                backfill::prepare(self, plan, step, job, true).await?;
+                self.reporter.report(&Event::Detached {
+                    plan: plan.id.clone(),
+                    step: step.name.clone(),
+                });
+                return Ok(Outcome::Detached {
+                    step: step.name.clone(),
+                });
+            }
             self.run_step(plan, step).await?;
         }
         Ok(match run_stage {
@@ -369,7 +398,7 @@ impl<'r> Executor<'r> {
         });
         let started = Instant::now();
         let result = match &step.job {
-            Some(job) => backfill::run(self, plan, step, job).await,
+            Some(job) => self.run_job(plan, step, job).await,
             None if step.transactional => {
                 self.run_in_transaction(
                     plan,
@@ -402,6 +431,94 @@ impl<'r> Executor<'r> {
                 Err(error)
             }
         }
+    }
+
+    /// Runs a backfill or verification inline, as one worker; a backfill left to workers by
+    /// `--detach` is waited for (`--wait`) or refused with exit 3 while they work.
+    async fn run_job(&mut self, plan: &Plan, step: &Step, job: &Job) -> Result<(), Error> {
+        backfill::prepare(self, plan, step, job, false).await?;
+        let row = self
+            .ledger
+            .job(&self.client, &plan.id, &step.name)
+            .await?
+            .expect("the job was prepared");
+        if !row.detached {
+            return backfill::work(
+                self,
+                plan,
+                step,
+                job,
+                &format!("{}:advance", worker_name()),
+                backfill::DEFAULT_LEASE,
+            )
+            .await;
+        }
+        loop {
+            let row = self
+                .ledger
+                .job(&self.client, &plan.id, &step.name)
+                .await?
+                .expect("the job was prepared");
+            if row.state == "done" {
+                return Ok(());
+            }
+            if !self.options.wait {
+                let percent = if row.rows_estimated > 0 {
+                    100.0 * row.rows_done as f64 / row.rows_estimated as f64
+                } else {
+                    0.0
+                };
+                return Err(Error::BackfillElsewhere {
+                    plan: plan.id.clone(),
+                    step: step.name.clone(),
+                    percent,
+                });
+            }
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+    }
+
+    /// Works as one `switchback backfill` worker on every unfinished backfill of plan `id`,
+    /// until none is left. Returns how many jobs it found.
+    pub async fn work_on_backfills(
+        &mut self,
+        id: &str,
+        worker: &str,
+        lease: Duration,
+    ) -> Result<usize, Error> {
+        let Some(row) = self.ledger.plan(&self.client, id).await? else {
+            return Err(Error::Refused(format!(
+                "find plan {id} in the ledger: it has not started"
+            )));
+        };
+        let (plan, findings) =
+            crate::plan::check_text(Path::new(&format!("{id}.yaml")), &row.definition);
+        let plan = plan.ok_or_else(|| {
+            Error::Refused(format!(
+                "read plan {id} from the ledger: {}",
+                findings
+                    .first()
+                    .map(ToString::to_string)
+                    .unwrap_or_default()
+            ))
+        })?;
+        let steps = plan
+            .steps(&self.options.state_schema, Some(&row.facts))
+            .steps;
+        let mut found = 0;
+        for step in &steps {
+            let Some(job) = step.job.as_ref().filter(|j| j.kind == JobKind::Backfill) else {
+                continue;
+            };
+            match self.ledger.job(&self.client, id, &step.name).await? {
+                Some(j) if j.state != "done" => {
+                    found += 1;
+                    backfill::work(self, &plan, step, job, worker, lease).await?;
+                }
+                _ => {}
+            }
+        }
+        Ok(found)
     }
 
     fn retry_event(&self, plan: &Plan, step: &Step, retry: &ddl::Retry) {

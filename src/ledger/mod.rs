@@ -82,6 +82,34 @@ ALTER TABLE {s}.plans
 -- Version 3: why a job is waiting (replica lag), for status.
 ALTER TABLE {s}.jobs ADD COLUMN note text;
 "#,
+    r#"
+-- Version 4: a job's key space in ranges that workers claim with a lease, and a log of every
+-- batch with the key interval it covered.
+ALTER TABLE {s}.jobs ADD COLUMN detached boolean NOT NULL DEFAULT false;
+CREATE TABLE {s}.ranges (
+    plan_id text NOT NULL,
+    step text NOT NULL,
+    range_no integer NOT NULL,
+    lower text[],
+    upper text[],
+    cursor text[],
+    state text NOT NULL DEFAULT 'pending',
+    worker text,
+    lease_until timestamptz,
+    PRIMARY KEY (plan_id, step, range_no)
+);
+CREATE TABLE {s}.batches (
+    id bigserial PRIMARY KEY,
+    plan_id text NOT NULL,
+    step text NOT NULL,
+    range_no integer NOT NULL,
+    worker text NOT NULL,
+    after_key text[],
+    last_key text[] NOT NULL,
+    rows bigint NOT NULL,
+    at timestamptz NOT NULL DEFAULT now()
+);
+"#,
 ];
 
 /// Where a plan is between `advance` calls.
@@ -159,6 +187,8 @@ pub struct JobRow {
     pub updated_at: chrono::DateTime<chrono::Utc>,
     /// Why the job waits, while it does.
     pub note: Option<String>,
+    /// Left to `switchback backfill` workers by `advance --detach`.
+    pub detached: bool,
 }
 
 /// What release managers set on a running plan; read before every batch.
@@ -557,7 +587,7 @@ impl Ledger {
             .query_opt(
                 &format!(
                     "SELECT step, relation, cursor, rows_done, rows_estimated, rows_changed, batches, mismatches, samples,
-                            batch_size, target_batch_ms, max_rows_per_second, state, started_at, updated_at, note
+                            batch_size, target_batch_ms, max_rows_per_second, state, started_at, updated_at, note, detached
                        FROM {} WHERE plan_id = $1 AND step = $2",
                     self.table("jobs")
                 ),
@@ -582,6 +612,7 @@ impl Ledger {
                 started_at: r.get(13),
                 updated_at: r.get(14),
                 note: r.get(15),
+                detached: r.get(16),
             }))
     }
 
@@ -610,33 +641,7 @@ impl Ledger {
         Ok(jobs)
     }
 
-    /// Starts (or, for a verification that failed before, restarts) a job's row.
-    #[allow(clippy::too_many_arguments)]
-    pub async fn start_job(
-        &self,
-        client: &impl GenericClient,
-        plan: &str,
-        step: &str,
-        relation: &str,
-        estimated: i64,
-        batch_size: i32,
-        target_batch_ms: i32,
-        max_rows_per_second: i64,
-    ) -> Result<(), Error> {
-        client
-            .execute(
-                &format!(
-                    "INSERT INTO {} (plan_id, step, relation, rows_estimated, batch_size, target_batch_ms, max_rows_per_second)
-                     VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (plan_id, step) DO NOTHING",
-                    self.table("jobs")
-                ),
-                &[&plan, &step, &relation, &estimated, &batch_size, &target_batch_ms, &max_rows_per_second],
-            )
-            .await
-            .map_err(Error::sql(format!("start job {step}")))?;
-        Ok(())
-    }
-
+    /// Starts a verification over from the beginning.
     pub async fn restart_job(
         &self,
         client: &impl GenericClient,
@@ -690,7 +695,7 @@ impl Ledger {
 
     /// Drops a plan's recorded fills and job rows once abort has used them.
     pub async fn forget_work(&self, client: &impl GenericClient, plan: &str) -> Result<(), Error> {
-        for table in ["fills", "jobs"] {
+        for table in ["fills", "jobs", "ranges", "batches"] {
             client
                 .execute(
                     &format!("DELETE FROM {} WHERE plan_id = $1", self.table(table)),
