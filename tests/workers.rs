@@ -35,7 +35,7 @@ async fn three_workers_one_killed_cover_every_key_exactly_once() {
         .batch_execute(&format!("CREATE TABLE users (id bigint PRIMARY KEY, email text); INSERT INTO users SELECT g, NULL FROM generate_series(1, {ROWS}) g; ANALYZE users;"))
         .await
         .unwrap();
-    let (_dir, plan) = plan_file("20261122_workers", "changes:\n  - set_not_null: { table: users, column: email, fill: \"'x'\" }\nbackfill: { batch_size: 500, max_rows_per_second: 40000 }\n");
+    let (_dir, plan) = plan_file("20261122_workers", "changes:\n  - set_not_null: { table: users, column: email, fill: \"'x'\" }\nbackfill: { batch_size: 500, target_batch_time: 1ms, max_rows_per_second: 40000 }\n");
 
     let detached = switchback(&db, &["advance", &plan, "--detach", "--progress", "plain"]);
     assert_eq!(
@@ -48,12 +48,39 @@ async fn three_workers_one_killed_cover_every_key_exactly_once() {
     let early = switchback(&db, &["advance", &plan]);
     assert_eq!(early.status.code(), Some(3), "{}", text(&early.stderr));
     assert!(text(&early.stderr).contains("is running in `switchback backfill` workers"));
+    let status: String = client
+        .query_one(
+            "SELECT status FROM switchback.steps WHERE name = 'users.backfill'",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(
+        status, "running",
+        "waiting for workers is not a failure of the step"
+    );
     let ranges: i64 = client
         .query_one("SELECT count(*) FROM switchback.ranges", &[])
         .await
         .unwrap()
         .get(0);
     assert!(ranges >= 10, "the job is split into ranges: {ranges}");
+
+    let status = |db: &TestDb| {
+        serde_json::from_slice::<serde_json::Value>(
+            &switchback(db, &["status", "--format", "json"]).stdout,
+        )
+        .unwrap()
+    };
+    let job = status(&db)["plans"][0]["jobs"][0].clone();
+    assert_eq!(
+        (
+            job["state"].as_str(),
+            job["workers"].as_array().map(Vec::len)
+        ),
+        (Some("waiting for workers"), Some(0))
+    );
 
     let mut workers = [worker(&db), worker(&db), worker(&db)];
     // Kill the second worker just after it commits a batch in the middle of a range it holds.
@@ -63,7 +90,7 @@ async fn three_workers_one_killed_cover_every_key_exactly_once() {
             .query_opt(
                 "SELECT b.range_no FROM switchback.batches b JOIN switchback.ranges r USING (plan_id, step, range_no)
                   WHERE b.worker LIKE $1 AND r.state = 'claimed' AND r.worker = b.worker
-                    AND (r.upper IS NULL OR r.upper[1]::bigint - b.last_key[1]::bigint > 5000)
+                    AND (r.upper IS NULL OR r.upper[1]::bigint - b.last_key[1]::bigint > 2000)
                     AND (SELECT count(*) FROM switchback.batches) >= 30
                   ORDER BY b.id DESC LIMIT 1",
                 &[&victim],
@@ -73,8 +100,32 @@ async fn three_workers_one_killed_cover_every_key_exactly_once() {
         if let Some(row) = row {
             break row.get(0);
         }
+        let state: String = client
+            .query_one("SELECT state FROM switchback.jobs", &[])
+            .await
+            .unwrap()
+            .get(0);
+        assert_ne!(
+            state, "done",
+            "the job finished before the second worker could be killed mid-range"
+        );
         tokio::time::sleep(std::time::Duration::from_millis(5)).await;
     };
+    let job = status(&db)["plans"][0]["jobs"][0].clone();
+    assert_eq!(job["state"], "running");
+    assert!(
+        job["rows_per_second"].as_f64().unwrap() > 0.0,
+        "recent rate: {job}"
+    );
+    let alive = job["workers"].as_array().unwrap();
+    assert!(alive.len() >= 2, "{job}");
+    for w in alive {
+        assert!(
+            w["name"].as_str().unwrap().contains(':')
+                && w["last_heartbeat"].as_str().unwrap().ends_with('Z'),
+            "{w}"
+        );
+    }
     workers[1].kill().unwrap();
     workers[1].wait().unwrap();
     assert!(workers[0].wait().unwrap().success());

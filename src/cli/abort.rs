@@ -28,6 +28,7 @@ pub fn run(args: Args, state_schema: &str) -> Result<Outcome, Failure> {
     let options = Options {
         state_schema: state_schema.to_owned(),
         lock_retry_budget: args.lock_retry_budget,
+        application: "switchback abort".into(),
         ..Options::default()
     };
     block_on(async {

@@ -47,6 +47,7 @@ pub fn run(args: Args, state_schema: &str) -> Result<Outcome, Failure> {
         dry_run: args.dry_run,
         replica_urls: args.replica_urls,
         detach: args.detach,
+        application: "switchback advance".into(),
     };
     block_on(async {
         let mut executor =

@@ -35,6 +35,7 @@ pub fn run(args: Args, state_schema: &str) -> Result<Outcome, Failure> {
     let options = Options {
         state_schema: state_schema.to_owned(),
         replica_urls: args.replica_urls.clone(),
+        application: "switchback backfill".into(),
         ..Options::default()
     };
     let url = args.connection.database_url.clone();
@@ -43,7 +44,8 @@ pub fn run(args: Args, state_schema: &str) -> Result<Outcome, Failure> {
             Some(id) => vec![id.clone()],
             None => {
                 let client = connect::connect(&url).await?;
-                let ledger = Ledger::new(state_schema, switchback::exec::actor());
+                let ledger =
+                    Ledger::new(state_schema, switchback::exec::actor("switchback backfill"));
                 ledger
                     .plans(&client)
                     .await?

@@ -80,9 +80,12 @@ fn apply(target: &Target, state_schema: &str, change: ControlChange) -> Result<O
         .map_or(target.plan.clone(), |s| s.to_string_lossy().into_owned());
     block_on(async {
         let client = connect::connect(&target.connection.database_url).await?;
-        Ledger::new(state_schema, switchback::exec::actor())
-            .change_control(&client, &id, &change)
-            .await?;
+        Ledger::new(
+            state_schema,
+            switchback::exec::actor(&format!("switchback {}", change.command())),
+        )
+        .change_control(&client, &id, &change)
+        .await?;
         Ok(())
     })?;
     let done = match change {

@@ -48,6 +48,7 @@ pub fn run(args: Args, state_schema: &str) -> Result<Outcome, Failure> {
     let reporter = reporter(args.progress);
     let options = Options {
         state_schema: state_schema.to_owned(),
+        application: "switchback demo".into(),
         ..Options::default()
     };
     block_on(async {

@@ -25,7 +25,7 @@ pub struct Args {
 pub fn run(args: Args, state_schema: &str) -> Result<Outcome, Failure> {
     let events = block_on(async {
         let client = connect::connect(&args.connection.database_url).await?;
-        let ledger = Ledger::new(state_schema, switchback::exec::actor());
+        let ledger = Ledger::new(state_schema, switchback::exec::actor("switchback history"));
         let exists: bool = client
             .query_one(
                 "SELECT to_regclass($1) IS NOT NULL",

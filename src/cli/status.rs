@@ -35,7 +35,7 @@ pub fn run(args: Args, state_schema: &str) -> Result<Outcome, Failure> {
     let terminal = std::io::stdout().is_terminal();
     block_on(async {
         let client = connect::connect(&args.connection.database_url).await?;
-        let ledger = Ledger::new(state_schema, switchback::exec::actor());
+        let ledger = Ledger::new(state_schema, switchback::exec::actor("switchback status"));
         loop {
             let plans = status::read(&client, &ledger, args.plan.as_deref()).await?;
             let output = match (args.format, args.watch) {
@@ -101,6 +101,12 @@ fn text(plans: &[PlanStatus]) -> String {
             ));
             if let Some(note) = &job.note {
                 out.push_str(&format!("    {note}\n"));
+            }
+            for worker in &job.workers {
+                out.push_str(&format!(
+                    "    worker {} (last heartbeat {})\n",
+                    worker.name, worker.last_heartbeat
+                ));
             }
         }
     }

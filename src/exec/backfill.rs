@@ -211,7 +211,7 @@ async fn claim(
         .client
         .query_opt(
             &format!(
-                "UPDATE {ranges} r SET state = 'claimed', worker = $3, lease_until = now() + $4 * interval '1 millisecond'
+                "UPDATE {ranges} r SET state = 'claimed', worker = $3, lease_until = now() + $4 * interval '1 millisecond', heartbeat_at = now()
                   WHERE (r.plan_id, r.step, r.range_no) = (
                         SELECT plan_id, step, range_no FROM {ranges}
                          WHERE plan_id = $1 AND step = $2 AND (state = 'pending' OR (state = 'claimed' AND lease_until < now()))
@@ -241,7 +241,7 @@ async fn heartbeat(
     Ok(ex
         .client
         .execute(
-            &format!("UPDATE {} SET lease_until = now() + $5 * interval '1 millisecond' WHERE plan_id = $1 AND step = $2 AND range_no = $3 AND worker = $4 AND state = 'claimed'", ex.ledger.table("ranges")),
+            &format!("UPDATE {} SET lease_until = now() + $5 * interval '1 millisecond', heartbeat_at = now() WHERE plan_id = $1 AND step = $2 AND range_no = $3 AND worker = $4 AND state = 'claimed'", ex.ledger.table("ranges")),
             &[&plan.id, &step.name, &range.no, &worker, &(lease.as_millis() as f64)],
         )
         .await
@@ -541,7 +541,7 @@ async fn commit_batch(
         .map_err(Error::sql(context()))?;
     let owned = txn
         .execute(
-            &format!("UPDATE {ranges} SET cursor = {}, lease_until = now() + $5 * interval '1 millisecond' WHERE plan_id = $1 AND step = $2 AND range_no = $3 AND worker = $4 AND state = 'claimed'", text_array(Some(last))),
+            &format!("UPDATE {ranges} SET cursor = {}, lease_until = now() + $5 * interval '1 millisecond', heartbeat_at = now() WHERE plan_id = $1 AND step = $2 AND range_no = $3 AND worker = $4 AND state = 'claimed'", text_array(Some(last))),
             &[&plan.id, &step.name, &range.no, &worker, &(lease.as_millis() as f64)],
         )
         .await

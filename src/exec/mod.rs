@@ -34,6 +34,8 @@ pub struct Options {
     pub replica_urls: Vec<String>,
     /// Leave backfills to `switchback backfill` workers instead of running them inline.
     pub detach: bool,
+    /// Recorded with every event and set as the sessions' application_name.
+    pub application: String,
 }
 
 impl Default for Options {
@@ -45,6 +47,7 @@ impl Default for Options {
             dry_run: false,
             replica_urls: Vec::new(),
             detach: false,
+            application: "switchback".into(),
         }
     }
 }
@@ -95,11 +98,17 @@ const LOCK_CLASS: i32 = 0x5357_4243;
 
 /// user@host:pid, naming a worker in the ledger.
 pub fn worker_name() -> String {
-    format!("{}:{}", actor(), std::process::id())
+    format!("{}:{}", user_at_host(), std::process::id())
+}
+
+/// Who does something, as the ledger records it: OS user@host and the application
+/// (`root@db-admin (switchback pause)`).
+pub fn actor(application: &str) -> String {
+    format!("{} ({application})", user_at_host())
 }
 
 /// OS user@host, recorded with every ledger event.
-pub fn actor() -> String {
+fn user_at_host() -> String {
     let user = std::env::var("USER")
         .or_else(|_| std::env::var("LOGNAME"))
         .unwrap_or_else(|_| "unknown".into());
@@ -117,12 +126,17 @@ impl<'r> Executor<'r> {
     ) -> Result<Executor<'r>, Error> {
         let client = connect::connect(url).await?;
         let side = connect::connect(url).await?;
-        client
-            .batch_execute("SET application_name = 'switchback'")
-            .await
-            .map_err(Error::sql("set application_name"))?;
+        for session in [&client, &side] {
+            session
+                .batch_execute(&format!(
+                    "SET application_name = {}",
+                    crate::pg::quote::literal(&options.application)
+                ))
+                .await
+                .map_err(Error::sql("set application_name"))?;
+        }
         Ok(Executor {
-            ledger: Ledger::new(&options.state_schema, actor()),
+            ledger: Ledger::new(&options.state_schema, actor(&options.application)),
             client,
             side,
             lag: lag::LagProbe::new(&options.replica_urls),
@@ -423,6 +437,8 @@ impl<'r> Executor<'r> {
                 });
                 Ok(())
             }
+            // Workers still running a detached backfill is not a failure of the step.
+            Err(error @ Error::BackfillElsewhere { .. }) => Err(error),
             Err(error) => {
                 let _ = self
                     .ledger

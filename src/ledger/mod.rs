@@ -96,6 +96,7 @@ CREATE TABLE {s}.ranges (
     state text NOT NULL DEFAULT 'pending',
     worker text,
     lease_until timestamptz,
+    heartbeat_at timestamptz,
     PRIMARY KEY (plan_id, step, range_no)
 );
 CREATE TABLE {s}.batches (
@@ -225,6 +226,17 @@ pub enum ControlChange {
         target_batch_ms: Option<i32>,
         max_rows_per_second: Option<i64>,
     },
+}
+
+impl ControlChange {
+    /// The command that makes this change.
+    pub fn command(&self) -> &'static str {
+        match self {
+            ControlChange::Pause { .. } => "pause",
+            ControlChange::Resume => "resume",
+            ControlChange::Throttle { .. } => "throttle",
+        }
+    }
 }
 
 #[derive(Debug, Clone, serde::Serialize)]
