@@ -10,7 +10,7 @@ pub mod status;
 
 use crate::error::Error;
 use crate::graph;
-use crate::ledger::{Ledger, Stage as LedgerStage};
+use crate::ledger::{Ledger, PlanRow, Stage as LedgerStage};
 use crate::pg::ddl::{self, LockPolicy, Retrier};
 use crate::pg::{catalog, connect};
 use crate::plan::facts::Facts;
@@ -95,6 +95,23 @@ enum Attempt<'a> {
 
 /// Two keys for `pg_advisory_lock`: a fixed class and the plan id's hash.
 const LOCK_CLASS: i32 = 0x5357_4243;
+
+/// The plan as the ledger stored it when it first ran: abort and workers use it, so they work
+/// even when the file has moved on or is gone.
+fn stored_plan(row: &PlanRow) -> Result<Plan, Error> {
+    let (plan, findings) =
+        crate::plan::check_text(Path::new(&format!("{}.yaml", row.id)), &row.definition);
+    plan.ok_or_else(|| {
+        let first = findings
+            .first()
+            .map(ToString::to_string)
+            .unwrap_or_default();
+        Error::Refused(format!(
+            "read plan {} from the ledger: its stored definition no longer checks: {first}",
+            row.id
+        ))
+    })
+}
 
 /// user@host:pid, naming a worker in the ledger.
 pub fn worker_name() -> String {
@@ -507,17 +524,7 @@ impl<'r> Executor<'r> {
                 "find plan {id} in the ledger: it has not started"
             )));
         };
-        let (plan, findings) =
-            crate::plan::check_text(Path::new(&format!("{id}.yaml")), &row.definition);
-        let plan = plan.ok_or_else(|| {
-            Error::Refused(format!(
-                "read plan {id} from the ledger: {}",
-                findings
-                    .first()
-                    .map(ToString::to_string)
-                    .unwrap_or_default()
-            ))
-        })?;
+        let plan = stored_plan(&row)?;
         let steps = plan
             .steps(&self.options.state_schema, Some(&row.facts))
             .steps;
@@ -676,17 +683,7 @@ impl<'r> Executor<'r> {
             LedgerStage::Aborted => return Ok(()),
             _ => {}
         }
-        let (plan, findings) =
-            crate::plan::check_text(Path::new(&format!("{id}.yaml")), &row.definition);
-        let plan = plan.ok_or_else(|| {
-            Error::Refused(format!(
-                "abort plan {id}: its stored definition no longer checks: {}",
-                findings
-                    .first()
-                    .map(ToString::to_string)
-                    .unwrap_or_default()
-            ))
-        })?;
+        let plan = stored_plan(&row)?;
         let graph = graph::build_with(
             std::slice::from_ref(&plan),
             &self.options.state_schema,
