@@ -177,14 +177,7 @@ async fn a_paused_plan_stays_paused_when_its_runner_is_restarted() {
         &["throttle", "20261122_restart", "--max-rows-per-second", "0"],
     ));
     second.finish();
-    let nulls: i64 = db
-        .client()
-        .await
-        .query_one("SELECT count(*) FROM users WHERE email IS NULL", &[])
-        .await
-        .unwrap()
-        .get(0);
-    assert_eq!(nulls, 0);
+    assert_eq!(support::null_emails(&db).await, 0);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -69,14 +69,7 @@ async fn paused_replay_on_a_replica_makes_the_backfill_wait() {
     runner.wait_for("unthrottled", 1);
     runner.wait_for("batch", 1);
     runner.finish();
-    let nulls: i64 = db
-        .client()
-        .await
-        .query_one("SELECT count(*) FROM users WHERE email IS NULL", &[])
-        .await
-        .unwrap()
-        .get(0);
-    assert_eq!(nulls, 0);
+    assert_eq!(support::null_emails(&db).await, 0);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -11,6 +11,23 @@ pub struct Connection {
     pub database_url: String,
 }
 
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum Format {
+    Text,
+    Json,
+}
+
+/// What the commands that read the ledger (`status`, `history`) take.
+#[derive(Debug, clap::Args)]
+pub struct LedgerQuery {
+    /// Only this plan (its id).
+    pub plan: Option<String>,
+    #[command(flatten)]
+    pub connection: Connection,
+    #[arg(long, value_enum, default_value = "text")]
+    pub format: Format,
+}
+
 /// Runs one command's async body on a fresh runtime.
 pub fn block_on<T>(future: impl Future<Output = Result<T, Failure>>) -> Result<T, Failure> {
     tokio::runtime::Builder::new_multi_thread()

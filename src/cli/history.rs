@@ -1,46 +1,28 @@
 //! `switchback history [PLAN]`: the event log — step transitions, control actions and errors,
 //! each with its time and actor, oldest first.
 
-use crate::cli::database::{block_on, Connection};
+use crate::cli::database::{block_on, Format, LedgerQuery};
 use crate::cli::{write_stdout, Failure, Outcome};
 use switchback::ledger::Ledger;
 use switchback::pg::connect;
 
-#[derive(Debug, Clone, Copy, clap::ValueEnum)]
-pub enum Format {
-    Text,
-    Json,
-}
-
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// Only this plan (its id).
-    plan: Option<String>,
     #[command(flatten)]
-    connection: Connection,
-    #[arg(long, value_enum, default_value = "text")]
-    format: Format,
+    query: LedgerQuery,
 }
 
 pub fn run(args: Args, state_schema: &str) -> Result<Outcome, Failure> {
     let events = block_on(async {
-        let client = connect::connect(&args.connection.database_url).await?;
+        let client = connect::connect(&args.query.connection.database_url).await?;
         let ledger = Ledger::new(state_schema, switchback::exec::actor("switchback history"));
-        let exists: bool = client
-            .query_one(
-                "SELECT to_regclass($1) IS NOT NULL",
-                &[&ledger.table("events")],
-            )
-            .await
-            .map_err(switchback::Error::sql("look for the ledger"))?
-            .get(0);
-        Ok(if exists {
-            ledger.history(&client, args.plan.as_deref()).await?
+        Ok(if ledger.exists(&client).await? {
+            ledger.history(&client, args.query.plan.as_deref()).await?
         } else {
             Vec::new()
         })
     })?;
-    let output = match args.format {
+    let output = match args.query.format {
         Format::Json => format!(
             "{}\n",
             serde_json::to_string_pretty(&serde_json::json!({ "version": 1, "events": events }))

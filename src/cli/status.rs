@@ -1,7 +1,7 @@
 //! `switchback status [PLAN]`: every plan's stage and steps, and each backfill's progress,
 //! rate and ETA, read from the ledger.
 
-use crate::cli::database::{block_on, duration, Connection};
+use crate::cli::database::{block_on, duration, Format, LedgerQuery};
 use crate::cli::{write_stdout, Failure, Outcome};
 use std::io::IsTerminal;
 use std::time::Duration;
@@ -9,20 +9,10 @@ use switchback::exec::status::{self, PlanStatus};
 use switchback::ledger::Ledger;
 use switchback::pg::connect;
 
-#[derive(Debug, Clone, Copy, clap::ValueEnum)]
-pub enum Format {
-    Text,
-    Json,
-}
-
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// Only this plan (its id).
-    plan: Option<String>,
     #[command(flatten)]
-    connection: Connection,
-    #[arg(long, value_enum, default_value = "text")]
-    format: Format,
+    query: LedgerQuery,
     /// Refresh until interrupted: text redraws, JSON prints one document per line.
     #[arg(long)]
     watch: bool,
@@ -34,11 +24,11 @@ pub struct Args {
 pub fn run(args: Args, state_schema: &str) -> Result<Outcome, Failure> {
     let terminal = std::io::stdout().is_terminal();
     block_on(async {
-        let client = connect::connect(&args.connection.database_url).await?;
+        let client = connect::connect(&args.query.connection.database_url).await?;
         let ledger = Ledger::new(state_schema, switchback::exec::actor("switchback status"));
         loop {
-            let plans = status::read(&client, &ledger, args.plan.as_deref()).await?;
-            let output = match (args.format, args.watch) {
+            let plans = status::read(&client, &ledger, args.query.plan.as_deref()).await?;
+            let output = match (args.query.format, args.watch) {
                 (Format::Json, false) => format!(
                     "{}\n",
                     serde_json::to_string_pretty(&document(&plans)).expect("status serializes")

@@ -210,15 +210,7 @@ impl<'r> Executor<'r> {
     }
 
     async fn ledger_exists(&self) -> Result<bool, Error> {
-        Ok(self
-            .client
-            .query_one(
-                "SELECT to_regclass($1) IS NOT NULL",
-                &[&self.ledger.table("plans")],
-            )
-            .await
-            .map_err(Error::sql("look for the ledger"))?
-            .get(0))
+        self.ledger.exists(&self.client).await
     }
 
     /// Reads what the plan needs from the catalog before it first runs.

@@ -103,15 +103,7 @@ pub async fn read(
     ledger: &Ledger,
     only: Option<&str>,
 ) -> Result<Vec<PlanStatus>, Error> {
-    let exists: bool = client
-        .query_one(
-            "SELECT to_regclass($1) IS NOT NULL",
-            &[&ledger.table("plans")],
-        )
-        .await
-        .map_err(Error::sql("look for the ledger"))?
-        .get(0);
-    if !exists {
+    if !ledger.exists(client).await? {
         return Ok(Vec::new());
     }
     let mut out = Vec::new();

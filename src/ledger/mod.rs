@@ -273,6 +273,19 @@ impl Ledger {
         format!("{}.{}", self.schema, quote::ident(name))
     }
 
+    /// Whether the ledger has been created in this database (read-only commands and
+    /// `--dry-run` must not create it).
+    pub async fn exists(&self, client: &impl GenericClient) -> Result<bool, Error> {
+        Ok(client
+            .query_one(
+                "SELECT to_regclass($1) IS NOT NULL",
+                &[&self.table("plans")],
+            )
+            .await
+            .map_err(Error::sql("look for the ledger"))?
+            .get(0))
+    }
+
     /// Creates or upgrades the ledger. An advisory lock keeps two first runs from racing.
     pub async fn ensure(&self, client: &mut tokio_postgres::Client) -> Result<(), Error> {
         let txn = client

@@ -102,6 +102,16 @@ pub async fn wait_for_runner_to_go(db: &TestDb) {
     }
 }
 
+/// Rows of `users` whose email is still NULL.
+pub async fn null_emails(db: &TestDb) -> i64 {
+    db.client()
+        .await
+        .query_one("SELECT count(*) FROM users WHERE email IS NULL", &[])
+        .await
+        .unwrap()
+        .get(0)
+}
+
 /// Runs the built binary with `args`, DATABASE_URL set to this database.
 pub fn switchback(db: &TestDb, args: &[&str]) -> std::process::Output {
     std::process::Command::new(env!("CARGO_BIN_EXE_switchback"))
