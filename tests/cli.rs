@@ -207,3 +207,44 @@ fn usage_and_io_errors_exit_2() {
     assert_eq!(switchback(&["--help"]).status.code(), Some(0));
     assert!(Path::new(env!("CARGO_BIN_EXE_switchback")).exists());
 }
+
+/// One plan with an error, a warning and a lint rule, run from its own folder so the paths
+/// in the output are stable, in all three formats.
+fn validate_in_every_format() -> [String; 3] {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("plans")).unwrap();
+    std::fs::write(
+        dir.path().join("plans/001_users.yaml"),
+        "changes:\n  - set_not_null: { table: users, column: email }\n  - sql: { up: \"CREATE INDEX users_name_idx ON users (name)\" }\n  - add_column: { table: users, column: { name: prefs, type: json } }\n",
+    )
+    .unwrap();
+    ["text", "json", "github"].map(|format| {
+        let out = Command::new(env!("CARGO_BIN_EXE_switchback"))
+            .args(["validate", "plans", "--format", format])
+            .current_dir(dir.path())
+            .env_remove("GITHUB_ACTIONS")
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(1), "{format}");
+        stdout(&out)
+    })
+}
+
+#[test]
+fn validate_formats_snapshot() {
+    let [text, json, github] = validate_in_every_format();
+    insta::assert_snapshot!("validate_text", text);
+    insta::assert_snapshot!("validate_json", json);
+    insta::assert_snapshot!("validate_github", github);
+}
+
+#[test]
+fn explain_documents_codes() {
+    let out = switchback(&["validate", "--explain", "E600"]);
+    assert_eq!(out.status.code(), Some(0));
+    assert!(stdout(&out).starts_with("E600 (error): CREATE INDEX without CONCURRENTLY\n\n"));
+    assert!(stdout(&out).contains("Instead: Use an `add_index` change"));
+    let unknown = switchback(&["validate", "--explain", "E999"]);
+    assert_eq!(unknown.status.code(), Some(2));
+    assert!(stderr(&unknown).contains("failed to explain `E999`: no such code"));
+}

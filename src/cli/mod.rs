@@ -79,6 +79,9 @@ pub enum Failure {
     Library(#[from] switchback::Error),
     #[error("failed to write output: {0}")]
     Output(#[from] std::io::Error),
+    /// Arguments clap accepts but the command cannot use.
+    #[error("{0}")]
+    Usage(String),
 }
 
 pub fn main() -> ExitCode {
@@ -125,7 +128,7 @@ pub fn main() -> ExitCode {
 fn exit_code(error: &Failure) -> u8 {
     use switchback::Error;
     match error {
-        Failure::Output(_) => 2,
+        Failure::Output(_) | Failure::Usage(_) => 2,
         Failure::Library(e) => match e {
             Error::Read { .. } | Error::NoPlans(_) | Error::Connect { .. } | Error::Cluster(_) => 2,
             Error::PlanBusy { .. } | Error::LockBudget { .. } | Error::BackfillElsewhere { .. } => {

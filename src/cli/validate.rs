@@ -1,10 +1,13 @@
-//! `switchback validate PATH...`: every check that needs no database, for CI.
+//! `switchback validate PATH...`: every check that needs no database, for CI; with
+//! `--database-url`, the checks against the live catalog too. `--explain CODE` documents a
+//! finding code.
 
+use crate::cli::database::block_on;
 use crate::cli::plan::cycle_finding;
 use crate::cli::{stdout_style, write_stdout, Failure, Outcome};
 use std::path::PathBuf;
-use switchback::plan::diagnostic;
-use switchback::plan::folder;
+use switchback::plan::diagnostic::{self, Code, Severity};
+use switchback::plan::{folder, rules};
 use switchback::render::diagnostics;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -18,8 +21,16 @@ pub enum Format {
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// Plan files or folders of plans.
-    #[arg(required = true, value_name = "PATH")]
+    #[arg(required_unless_present = "explain", value_name = "PATH")]
     paths: Vec<PathBuf>,
+    /// Also check against this database's catalog (read-only; one sample batch per
+    /// backfilled table runs in a transaction that is rolled back). Not read from
+    /// DATABASE_URL: CI opts in explicitly.
+    #[arg(long, value_name = "URL")]
+    database_url: Option<String>,
+    /// Explain a finding code (`W610`), or `all` for every code as Markdown.
+    #[arg(long, value_name = "CODE", conflicts_with = "paths")]
+    explain: Option<String>,
     #[arg(long, value_enum)]
     format: Option<Format>,
     /// Count warnings as errors for the exit code.
@@ -28,11 +39,21 @@ pub struct Args {
 }
 
 pub fn run(args: Args, state_schema: &str) -> Result<Outcome, Failure> {
+    if let Some(code) = &args.explain {
+        return explain(code);
+    }
     let mut set = folder::load(&args.paths)?;
     if let Err(cycle) = switchback::graph::build(&set.plans, state_schema) {
         set.diagnostics.push(cycle_finding(&cycle));
-        diagnostic::sort(&mut set.diagnostics);
     }
+    if let Some(url) = &args.database_url {
+        let live = block_on(async {
+            let mut client = switchback::pg::connect::connect(url).await?;
+            Ok(switchback::inspect::check(&mut client, &set, state_schema).await?)
+        })?;
+        set.diagnostics.extend(live);
+    }
+    diagnostic::sort(&mut set.diagnostics);
     let format = args.format.unwrap_or(
         if std::env::var("GITHUB_ACTIONS").as_deref() == Ok("true") {
             Format::Github
@@ -46,10 +67,30 @@ pub fn run(args: Args, state_schema: &str) -> Result<Outcome, Failure> {
         Format::Github => diagnostics::github(&set.diagnostics),
     };
     write_stdout(&output)?;
-    let failed = set.has_errors() || (args.deny_warnings && !set.diagnostics.is_empty());
+    let warned = set
+        .diagnostics
+        .iter()
+        .any(|d| d.severity == Severity::Warning);
+    let failed = set.has_errors() || (args.deny_warnings && warned);
     Ok(if failed {
         Outcome::Failed
     } else {
         Outcome::Done
     })
+}
+
+fn explain(code: &str) -> Result<Outcome, Failure> {
+    if code.eq_ignore_ascii_case("all") {
+        write_stdout(&rules::markdown())?;
+        return Ok(Outcome::Done);
+    }
+    match Code::parse(code) {
+        Some(code) => {
+            write_stdout(&rules::text(code))?;
+            Ok(Outcome::Done)
+        }
+        None => Err(Failure::Usage(format!(
+            "failed to explain `{code}`: no such code; `switchback validate --explain all` lists them"
+        ))),
+    }
 }

@@ -1,6 +1,7 @@
 //! PostgreSQL-facing pieces: quoting, lock modes, connections, catalog introspection, the
 //! lock-safe DDL runner, and throwaway clusters for demos and tests.
 
+pub mod cast;
 pub mod catalog;
 pub mod cluster;
 pub mod connect;

@@ -273,10 +273,38 @@ impl<'a> Checker<'a> {
             .ok()
     }
 
+    /// Checks a column type, and warns about types with a better alternative.
     pub fn sql_type(&mut self, at: &FieldPath, text: &str) -> Option<String> {
-        sql::parse_type(text)
+        let checked = sql::parse_type(text)
             .map_err(|e| self.report(Code::BadType, at, format!("invalid SQL type: {e}"), None))
-            .ok()
+            .ok()?;
+        let advice = match sql::type_base_name(&checked).as_deref() {
+            Some("bpchar") => Some((
+                Code::CharType,
+                "pads values with spaces and is no faster than text",
+                "use text or varchar(n)",
+            )),
+            Some("json") => Some((
+                Code::JsonType,
+                "re-parses the text on every access and cannot be GIN-indexed",
+                "use jsonb",
+            )),
+            Some("timestamp") => Some((
+                Code::TimestampWithoutTimeZone,
+                "stores a wall-clock time without its zone",
+                "use timestamptz",
+            )),
+            _ => None,
+        };
+        if let Some((code, why, instead)) = advice {
+            self.report(
+                code,
+                at,
+                format!("type `{checked}` {why}"),
+                Some(instead.into()),
+            );
+        }
+        Some(checked)
     }
 
     pub fn statements(&mut self, at: &FieldPath, text: &str) -> Option<Vec<RawStatement>> {

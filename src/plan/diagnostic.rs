@@ -9,6 +9,8 @@ use std::path::PathBuf;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Severity {
+    /// What a live check learned (a row estimate, a rewrite decision); never fails a run.
+    Note,
     Warning,
     Error,
 }
@@ -18,6 +20,7 @@ impl fmt::Display for Severity {
         f.write_str(match self {
             Severity::Error => "error",
             Severity::Warning => "warning",
+            Severity::Note => "note",
         })
     }
 }
@@ -72,12 +75,61 @@ codes! {
     TableGone = "E304", Error, "table used after the plan drops or renames it";
     BadTableDefinition = "E305", Error, "invalid table definition";
     NoOpChange = "E306", Error, "change does nothing";
+    BadAllow = "E307", Error, "invalid allow list";
     DuplicatePlanId = "E400", Error, "duplicate plan id";
     UnknownDependency = "E401", Error, "unknown dependency";
     DependencyCycle = "E402", Error, "dependency cycle";
     StepCycle = "E403", Error, "step graph cycle";
     CaseFolding = "W500", Warning, "identifier with upper-case letters";
-    NotZeroDowntime = "W501", Warning, "statement blocks the application";
+    UnneededAllow = "W501", Warning, "allow names a rule that did not fire";
+    RawCreateIndex = "E600", Error, "CREATE INDEX without CONCURRENTLY";
+    RawValidatingConstraint = "E601", Error, "ADD CONSTRAINT that validates under lock";
+    RawSetNotNull = "E602", Error, "SET NOT NULL without a validated CHECK";
+    RawAlterType = "E603", Error, "ALTER COLUMN TYPE that may rewrite";
+    RawVolatileDefault = "E604", Error, "ADD COLUMN with a volatile default";
+    RawRename = "E605", Error, "raw RENAME of a column or table";
+    RawDrop = "E606", Error, "raw DROP of a column or table";
+    RawRewrite = "E607", Error, "VACUUM FULL or CLUSTER";
+    RawLockTable = "E608", Error, "LOCK TABLE";
+    RawTruncate = "E609", Error, "TRUNCATE";
+    NotNullWithoutFill = "W610", Warning, "set_not_null without fill";
+    TypeChangeWithoutDown = "W611", Warning, "change_type without down";
+    DropStillRead = "E612", Error, "dropped while the plan still reads it";
+    ForeignKeyWithoutUniqueTarget = "E613", Error, "foreign key toward columns without a unique index";
+    CharType = "W614", Warning, "char(n) column";
+    JsonType = "W615", Warning, "json instead of jsonb";
+    TimestampWithoutTimeZone = "W616", Warning, "timestamp without time zone";
+    IntPrimaryKey = "W617", Warning, "32-bit integer primary key";
+    ManyTablesBackfilled = "W618", Warning, "one plan backfills many tables";
+    Missing = "E700", Error, "named object does not exist";
+    AlreadyExists = "E701", Error, "object to create already exists";
+    NoBackfillKey = "E702", Error, "table has no usable key for a backfill";
+    NullsPresent = "E703", Error, "column still holds NULLs";
+    DependentObjects = "E704", Error, "other objects depend on what the plan changes";
+    FunctionMentions = "W705", Warning, "a function body mentions what the plan changes";
+    EditedAppliedPlan = "E706", Error, "plan changed after it started";
+    Rewrite = "N710", Note, "type change and rewrites";
+    BackfillEstimate = "N711", Note, "backfill estimate";
+    PlanState = "N712", Note, "plan state in the ledger";
+}
+
+impl Code {
+    /// Lint rules judge a valid plan and may be silenced by `allow:`; the other codes say a
+    /// plan cannot run at all, or are notes.
+    pub fn is_lint_rule(self) -> bool {
+        let code = self.as_str();
+        code == "W500"
+            || code.starts_with(['E', 'W'])
+                && code[1..] >= *"600"
+                && self != Code::EditedAppliedPlan
+    }
+
+    pub fn parse(text: &str) -> Option<Code> {
+        Code::ALL
+            .iter()
+            .copied()
+            .find(|c| c.as_str().eq_ignore_ascii_case(text.trim()))
+    }
 }
 
 impl fmt::Display for Code {

@@ -2,11 +2,14 @@
 
 use crate::error::Error;
 use crate::pg::quote::fnv1a;
+use crate::plan::allow::{self, Allow};
 use crate::plan::change::{Change, KINDS};
 use crate::plan::check::{did_you_mean, Checker, SqlText};
 use crate::plan::diagnostic::{Code, Diagnostic, Position};
 use crate::plan::source::{FieldPath, SourceMap};
-use crate::plan::{duration, semantics, BackfillSettings, Dependency, Plan, DEFAULT_LOCK_TIMEOUT};
+use crate::plan::{
+    duration, lint, semantics, BackfillSettings, Dependency, Plan, DEFAULT_LOCK_TIMEOUT,
+};
 use serde::Deserialize;
 use serde_yaml::Value;
 use std::path::Path;
@@ -81,14 +84,26 @@ fn id_of(path: &Path) -> String {
 pub fn check_text(path: &Path, text: &str) -> (Option<Plan>, Vec<Diagnostic>) {
     let source = SourceMap::build(text);
     let mut cx = Checker::new(path, &source);
-    let plan = check_document(path, text, &mut cx);
-    let plan = plan.filter(|_| cx.error_count() == 0);
-    let mut diagnostics = cx.diagnostics;
+    let mut allows = Vec::new();
+    let plan = check_document(path, text, &mut cx, &mut allows);
+    let mut diagnostics = std::mem::take(&mut cx.diagnostics);
+    // Live-catalog rules cannot fire offline, so allowing them is never "unneeded" here.
+    let offline = |code: Code| code.as_str()[1..] < *"700";
+    allow::apply(&mut diagnostics, &allows, Some((&mut cx, &offline)));
+    diagnostics.append(&mut cx.diagnostics);
+    let plan = plan
+        .filter(|_| !diagnostics.iter().any(Diagnostic::is_error))
+        .map(|plan| Plan { allows, ..plan });
     crate::plan::diagnostic::sort(&mut diagnostics);
     (plan, diagnostics)
 }
 
-fn check_document(path: &Path, text: &str, cx: &mut Checker) -> Option<Plan> {
+fn check_document(
+    path: &Path,
+    text: &str,
+    cx: &mut Checker,
+    allows: &mut Vec<Allow>,
+) -> Option<Plan> {
     let root = FieldPath::root();
     let document: Value = match serde_yaml::from_str(text) {
         Ok(v) => v,
@@ -136,8 +151,9 @@ fn check_document(path: &Path, text: &str, cx: &mut Checker) -> Option<Plan> {
         }
     };
     let changes = mapping.remove("changes");
+    allows.extend(Allow::take(&mut mapping, &root, false, cx));
     let header: Option<RawHeader> = cx.deserialize(&root, Value::Mapping(mapping));
-    let changes = check_changes(changes, cx);
+    let changes = check_changes(changes, cx, allows);
     let header = header?;
 
     let schema = cx.ident(
@@ -167,7 +183,8 @@ fn check_document(path: &Path, text: &str, cx: &mut Checker) -> Option<Plan> {
         .collect();
     let changes = changes?;
     let change_dependencies = semantics::check(&changes, cx);
-    Some(Plan {
+    lint::check(&changes, cx);
+    let plan = Plan {
         id: id_of(path),
         file: path.to_path_buf(),
         description: header.description,
@@ -178,11 +195,18 @@ fn check_document(path: &Path, text: &str, cx: &mut Checker) -> Option<Plan> {
         lock_timeout: lock_timeout?,
         checksum: format!("{:016x}", fnv1a(text.as_bytes())),
         change_dependencies,
-    })
+        allows: Vec::new(),
+    };
+    lint::check_backfills(&plan, cx);
+    Some(plan)
 }
 
 /// Checks every entry of `changes:`; all entries are checked even when one fails.
-fn check_changes(changes: Option<Value>, cx: &mut Checker) -> Option<Vec<(Change, FieldPath)>> {
+fn check_changes(
+    changes: Option<Value>,
+    cx: &mut Checker,
+    allows: &mut Vec<Allow>,
+) -> Option<Vec<(Change, FieldPath)>> {
     let root = FieldPath::root();
     let entries = match changes {
         None => {
@@ -219,7 +243,7 @@ fn check_changes(changes: Option<Value>, cx: &mut Checker) -> Option<Vec<(Change
     let mut all_valid = true;
     for (index, entry) in entries.into_iter().enumerate() {
         let at = root.key("changes").index(index);
-        match check_change(entry, &at, cx) {
+        match check_change(entry, &at, cx, allows) {
             Some(change) => checked.push(change),
             None => all_valid = false,
         }
@@ -227,7 +251,12 @@ fn check_changes(changes: Option<Value>, cx: &mut Checker) -> Option<Vec<(Change
     all_valid.then_some(checked)
 }
 
-fn check_change(entry: Value, at: &FieldPath, cx: &mut Checker) -> Option<(Change, FieldPath)> {
+fn check_change(
+    entry: Value,
+    at: &FieldPath,
+    cx: &mut Checker,
+    allows: &mut Vec<Allow>,
+) -> Option<(Change, FieldPath)> {
     let example = "a change is a mapping with one key naming its kind, like `- rename_column: { table: users, from: name, to: full_name }`";
     let Value::Mapping(mapping) = entry else {
         cx.report(Code::BadChangeEntry, at, example.into(), None);
@@ -250,7 +279,7 @@ fn check_change(entry: Value, at: &FieldPath, cx: &mut Checker) -> Option<(Chang
         );
         return None;
     }
-    let (kind, value) = mapping.into_iter().next()?;
+    let (kind, mut value) = mapping.into_iter().next()?;
     let Some(kind) = kind.as_str().map(str::to_owned) else {
         cx.report(Code::BadChangeEntry, at, example.into(), None);
         return None;
@@ -264,6 +293,9 @@ fn check_change(entry: Value, at: &FieldPath, cx: &mut Checker) -> Option<(Chang
             Some(format!("write `{kind}: {{ ... }}` with its fields inside")),
         );
         return None;
+    }
+    if let Value::Mapping(fields) = &mut value {
+        allows.extend(Allow::take(fields, &at, kind == "sql", cx));
     }
     match Change::check(&kind, value, &at, cx) {
         Some(change) => change.map(|c| (c, at)),

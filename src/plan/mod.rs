@@ -1,6 +1,7 @@
 //! Plan files: reading them (YAML through serde, positions through the source map), checking
 //! them, and the validated model the planner expands into steps.
 
+pub mod allow;
 pub mod change;
 pub mod check;
 pub mod diagnostic;
@@ -8,7 +9,9 @@ pub mod duration;
 pub mod expand;
 pub mod facts;
 pub mod folder;
+mod lint;
 mod load;
+pub mod rules;
 mod semantics;
 pub mod source;
 pub mod sql;
@@ -79,6 +82,8 @@ pub struct Plan {
     pub checksum: String,
     /// (later, earlier): change `later` uses something change `earlier` creates.
     pub change_dependencies: Vec<(usize, usize)>,
+    /// Lint rules the plan silences, and where.
+    pub allows: Vec<allow::Allow>,
 }
 
 impl Plan {

@@ -4,7 +4,8 @@
 //! raw statement takes) is kept beside the text.
 
 use crate::pg::lock::LockMode;
-use pg_query::protobuf::{AlterTableType, ConstrType};
+use crate::plan::diagnostic::Code;
+use pg_query::protobuf::{AlterTableStmt, AlterTableType, ConstrType, DropBehavior, ObjectType};
 use pg_query::{NodeEnum, NodeRef, ParserOptions};
 use serde::Serialize;
 
@@ -255,10 +256,30 @@ pub struct RawStatement {
     pub work: Work,
     /// False for statements PostgreSQL refuses inside a transaction block (CONCURRENTLY, VACUUM).
     pub transactional: bool,
-    /// Why the statement stops the application, and the safe way, where it does.
-    pub blocking: Option<String>,
+    /// What in the statement hurts the running application, and the safe way, where it does.
+    pub hazards: Vec<Hazard>,
     /// Relations the statement names, as written.
     pub tables: Vec<String>,
+}
+
+/// Something a raw statement does that a change kind does safely, or should not do at all.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Hazard {
+    pub code: Code,
+    pub why: String,
+    /// For ALTER COLUMN TYPE: (table, column, new type), so a live check can tell whether
+    /// the cast really rewrites.
+    pub type_change: Option<(String, String, String)>,
+}
+
+impl Hazard {
+    fn new(code: Code, why: &str) -> Hazard {
+        Hazard {
+            code,
+            why: why.to_owned(),
+            type_change: None,
+        }
+    }
 }
 
 /// Splits and checks raw SQL, classifying each statement.
@@ -279,39 +300,69 @@ pub fn parse_statements(text: &str) -> Result<Vec<RawStatement>, String> {
                 text.len()
             };
             let statement_text = text.get(start..end).unwrap_or(text).trim().to_owned();
-            let tables = pg_query::parse(&statement_text, ParserOptions::DEFAULT)
-                .map(|r| r.tables())
-                .unwrap_or_default();
+            // Parsed again alone: the relations and function calls of this statement only.
+            let alone = pg_query::parse(&statement_text, ParserOptions::DEFAULT).ok();
+            let calls_volatile = calls_volatile_function(&statement_text);
             let mut statement = classify(
                 statement_text,
                 raw.stmt.as_ref().and_then(|s| s.node.as_ref()),
+                calls_volatile,
             );
-            statement.tables = tables;
+            statement.tables = alone.map(|p| p.tables()).unwrap_or_default();
             statement
         })
         .collect())
 }
 
-fn classify(text: String, node: Option<&NodeEnum>) -> RawStatement {
+/// Whether `sql` calls one of the volatile functions: a name token directly followed by `(`.
+/// (libpg_query's node walker does not descend into column definitions, so the tokens are
+/// read instead.)
+fn calls_volatile_function(sql: &str) -> bool {
+    let Ok(tokens) = pg_query::scan_tokens(sql) else {
+        return false;
+    };
+    let text =
+        |t: &pg_query::protobuf::ScanToken| sql.get(t.start as usize..t.end as usize).unwrap_or("");
+    tokens.windows(2).any(|pair| {
+        text(&pair[1]) == "("
+            && VOLATILE_FUNCTIONS.contains(&text(&pair[0]).to_lowercase().as_str())
+    })
+}
+
+fn classify(text: String, node: Option<&NodeEnum>, calls_volatile: bool) -> RawStatement {
     let mut s = RawStatement {
         text,
         lock: LockMode::AccessExclusive,
         work: Work::Instant,
         transactional: true,
-        blocking: None,
+        hazards: Vec::new(),
         tables: Vec::new(),
     };
+    let mut hazard = |code, why: &str| s.hazards.push(Hazard::new(code, why));
     match node {
         Some(NodeEnum::IndexStmt(index)) if index.concurrent => {
             (s.lock, s.work, s.transactional) = (LockMode::ShareUpdateExclusive, Work::Scan, false);
         }
         Some(NodeEnum::IndexStmt(_)) => {
+            hazard(Code::RawCreateIndex, "CREATE INDEX without CONCURRENTLY blocks writes while it builds; use an add_index change");
             (s.lock, s.work) = (LockMode::Share, Work::Scan);
-            s.blocking = Some("CREATE INDEX without CONCURRENTLY blocks writes while it builds; use an add_index change".into());
         }
-        Some(NodeEnum::AlterTableStmt(alter)) => classify_alter(&mut s, alter),
-        Some(NodeEnum::RenameStmt(_)) => {
-            s.blocking = Some("a rename breaks the running application at once; use rename_column or rename_table".into());
+        Some(NodeEnum::AlterTableStmt(alter)) => classify_alter(&mut s, alter, calls_volatile),
+        Some(NodeEnum::RenameStmt(rename)) => {
+            if matches!(
+                ObjectType::try_from(rename.rename_type),
+                Ok(ObjectType::ObjectColumn | ObjectType::ObjectTable)
+            ) {
+                hazard(Code::RawRename, "a rename breaks the running application at once; use rename_column or rename_table");
+            }
+        }
+        Some(NodeEnum::DropStmt(drop)) => {
+            if matches!(
+                ObjectType::try_from(drop.remove_type),
+                Ok(ObjectType::ObjectTable)
+            ) {
+                hazard(Code::RawDrop, "DROP TABLE at expand removes what the running application still reads; use a drop_table change, which runs at contract");
+            }
         }
         Some(NodeEnum::VacuumStmt(vacuum)) => {
             s.transactional = false;
@@ -319,53 +370,85 @@ fn classify(text: String, node: Option<&NodeEnum>) -> RawStatement {
                 |o| matches!(o.node.as_ref(), Some(NodeEnum::DefElem(d)) if d.defname == "full"),
             );
             if full {
+                hazard(Code::RawRewrite, "VACUUM FULL rewrites the table under ACCESS EXCLUSIVE; use pg_repack or let autovacuum work");
                 s.work = Work::Rewrite;
-                s.blocking = Some("VACUUM FULL rewrites the table under ACCESS EXCLUSIVE; use pg_repack or let autovacuum work".into());
             } else {
                 (s.lock, s.work) = (LockMode::ShareUpdateExclusive, Work::Scan);
             }
         }
         Some(NodeEnum::ClusterStmt(_)) => {
+            hazard(
+                Code::RawRewrite,
+                "CLUSTER rewrites the table under ACCESS EXCLUSIVE; use pg_repack",
+            );
             s.work = Work::Rewrite;
-            s.blocking = Some("CLUSTER rewrites the table under ACCESS EXCLUSIVE".into());
         }
         Some(NodeEnum::LockStmt(_)) => {
-            s.blocking = Some("LOCK TABLE holds its lock until the step's transaction ends".into());
+            hazard(
+                Code::RawLockTable,
+                "LOCK TABLE holds its lock until the step's transaction ends",
+            );
         }
-        Some(NodeEnum::TruncateStmt(_)) => {
-            s.blocking = Some("TRUNCATE takes ACCESS EXCLUSIVE and empties the table".into());
+        Some(NodeEnum::TruncateStmt(truncate)) => {
+            if truncate.behavior == DropBehavior::DropCascade as i32 {
+                hazard(Code::RawTruncate, "TRUNCATE ... CASCADE takes ACCESS EXCLUSIVE and empties this table and every table that references it");
+            } else {
+                hazard(
+                    Code::RawTruncate,
+                    "TRUNCATE takes ACCESS EXCLUSIVE and empties the table",
+                );
+            }
         }
         Some(NodeEnum::InsertStmt(_) | NodeEnum::UpdateStmt(_) | NodeEnum::DeleteStmt(_)) => {
             (s.lock, s.work) = (LockMode::RowExclusive, Work::Scan);
         }
         Some(NodeEnum::SelectStmt(_)) => s.lock = LockMode::AccessShare,
-        Some(NodeEnum::CreateStmt(_) | NodeEnum::ViewStmt(_) | NodeEnum::CreateFunctionStmt(_)) => {
-        }
         _ => {}
     }
     s
 }
 
-fn classify_alter(s: &mut RawStatement, alter: &pg_query::protobuf::AlterTableStmt) {
+fn classify_alter(s: &mut RawStatement, alter: &AlterTableStmt, calls_volatile: bool) {
+    let table = alter
+        .relation
+        .as_ref()
+        .map(|r| r.relname.clone())
+        .unwrap_or_default();
     for cmd in &alter.cmds {
         let Some(NodeEnum::AlterTableCmd(cmd)) = cmd.node.as_ref() else {
             continue;
         };
+        let definition = cmd.def.as_ref().and_then(|d| d.node.as_ref());
         match AlterTableType::try_from(cmd.subtype) {
             Ok(AlterTableType::AtSetNotNull) => {
                 s.work = Work::Scan;
-                s.blocking = Some("SET NOT NULL scans the table under ACCESS EXCLUSIVE; use a set_not_null change".into());
+                s.hazards.push(Hazard::new(Code::RawSetNotNull, "SET NOT NULL scans the table under ACCESS EXCLUSIVE; use a set_not_null change"));
             }
             Ok(AlterTableType::AtAlterColumnType) => {
                 s.work = Work::Rewrite;
-                s.blocking = Some("ALTER COLUMN TYPE may rewrite the table under ACCESS EXCLUSIVE; use a change_type change".into());
+                let new_type = match definition {
+                    Some(NodeEnum::ColumnDef(def)) => def.type_name.as_ref().map(type_name_text),
+                    _ => None,
+                };
+                let mut hazard = Hazard::new(Code::RawAlterType, "ALTER COLUMN TYPE may rewrite the table under ACCESS EXCLUSIVE; use a change_type change");
+                hazard.type_change = new_type.map(|t| (table.clone(), cmd.name.clone(), t));
+                s.hazards.push(hazard);
+            }
+            Ok(AlterTableType::AtAddColumn) => {
+                let has_default = matches!(definition, Some(NodeEnum::ColumnDef(def)) if def.constraints.iter().any(|c| matches!(c.node.as_ref(), Some(NodeEnum::Constraint(c)) if c.contype == ConstrType::ConstrDefault as i32)));
+                if has_default && calls_volatile {
+                    s.work = Work::Rewrite;
+                    s.hazards.push(Hazard::new(Code::RawVolatileDefault, "ADD COLUMN with a volatile default rewrites the table under ACCESS EXCLUSIVE; use add_column with `backfill:`"));
+                }
+            }
+            Ok(AlterTableType::AtDropColumn) => {
+                s.hazards.push(Hazard::new(Code::RawDrop, "DROP COLUMN at expand removes what the running application still reads; use a drop_column change, which runs at contract"));
             }
             Ok(AlterTableType::AtValidateConstraint) => {
                 (s.lock, s.work) = (LockMode::ShareUpdateExclusive, Work::Scan);
             }
             Ok(AlterTableType::AtAddConstraint) => {
-                let Some(NodeEnum::Constraint(c)) = cmd.def.as_ref().and_then(|d| d.node.as_ref())
-                else {
+                let Some(NodeEnum::Constraint(c)) = definition else {
                     continue;
                 };
                 let kind = ConstrType::try_from(c.contype).ok();
@@ -385,11 +468,91 @@ fn classify_alter(s: &mut RawStatement, alter: &pg_query::protobuf::AlterTableSt
                     )
                 {
                     s.work = Work::Scan;
-                    s.blocking = Some("ADD CONSTRAINT checks every row while holding its lock; add it NOT VALID and VALIDATE it later (add_check, add_foreign_key, add_unique)".into());
+                    s.hazards.push(Hazard::new(Code::RawValidatingConstraint, "ADD CONSTRAINT checks every row while holding its lock; add it NOT VALID and VALIDATE it later (add_check, add_foreign_key, add_unique)"));
                 }
             }
             _ => {}
         }
+    }
+}
+
+/// The modifiers of a column type as written: `["10", "2"]` for `numeric(10,2)`.
+pub fn type_modifiers(text: &str) -> Vec<String> {
+    let Ok(parsed) = pg_query::parse(&format!("SELECT NULL::{text}"), ParserOptions::DEFAULT)
+    else {
+        return Vec::new();
+    };
+    let target =
+        parsed
+            .protobuf
+            .stmts
+            .first()
+            .and_then(|s| match s.stmt.as_ref()?.node.as_ref()? {
+                NodeEnum::SelectStmt(select) => select.target_list.first()?.node.clone(),
+                _ => None,
+            });
+    let Some(NodeEnum::ResTarget(target)) = target else {
+        return Vec::new();
+    };
+    match target.val.and_then(|v| v.node) {
+        Some(NodeEnum::TypeCast(cast)) => cast
+            .type_name
+            .as_ref()
+            .map(modifier_texts)
+            .unwrap_or_default(),
+        _ => Vec::new(),
+    }
+}
+
+fn modifier_texts(type_name: &pg_query::protobuf::TypeName) -> Vec<String> {
+    type_name
+        .typmods
+        .iter()
+        .filter_map(|m| match m.node.as_ref() {
+            Some(NodeEnum::AConst(c)) => match c.val.as_ref() {
+                Some(pg_query::protobuf::a_const::Val::Ival(i)) => Some(i.ival.to_string()),
+                _ => None,
+            },
+            _ => None,
+        })
+        .collect()
+}
+
+/// A parsed type name back as SQL text (`varchar(40)`, `bigint`), for catalog lookups.
+fn type_name_text(type_name: &pg_query::protobuf::TypeName) -> String {
+    let names: Vec<&str> = type_name
+        .names
+        .iter()
+        .filter_map(|n| match n.node.as_ref() {
+            Some(NodeEnum::String(s)) => Some(s.sval.as_str()),
+            _ => None,
+        })
+        .filter(|n| *n != "pg_catalog")
+        .collect();
+    let modifiers = modifier_texts(type_name);
+    let mut text = names.join(".");
+    if !modifiers.is_empty() {
+        text.push_str(&format!("({})", modifiers.join(",")));
+    }
+    if !type_name.array_bounds.is_empty() {
+        text.push_str("[]");
+    }
+    text
+}
+
+/// The base name of a column type as PostgreSQL's grammar resolves it (`bpchar` for
+/// `char(3)`, `timestamp` for `timestamp without time zone`, `int4` for `int`), for lint
+/// rules about type choices.
+pub fn type_base_name(text: &str) -> Option<String> {
+    // In type-name mode the statement is the type's qualified name as a list of strings.
+    let parsed = pg_query::parse(text, ParserOptions::TYPE_NAME).ok()?;
+    let Some(NodeEnum::List(names)) = parsed.protobuf.stmts.first()?.stmt.as_ref()?.node.as_ref()
+    else {
+        return None;
+    };
+    match names.items.last()?.node.as_ref()? {
+        NodeEnum::String(s) => Some(s.sval.to_lowercase()),
+        _ => None,
     }
 }
 
@@ -487,18 +650,62 @@ mod tests {
         let s = parse_statements("CREATE INDEX i ON t (a); CREATE INDEX CONCURRENTLY j ON t (b); ALTER TABLE t ADD CONSTRAINT c CHECK (a > 0) NOT VALID").unwrap();
         assert_eq!(s.len(), 3);
         assert_eq!(s[0].text, "CREATE INDEX i ON t (a)");
-        assert!(s[0].blocking.is_some());
+        assert_eq!(s[0].hazards[0].code, Code::RawCreateIndex);
         assert_eq!(
             (s[1].lock, s[1].transactional),
             (LockMode::ShareUpdateExclusive, false)
         );
-        assert!(s[1].blocking.is_none());
-        assert!(s[2].blocking.is_none());
-        assert!(
-            parse_statements("ALTER TABLE t ALTER COLUMN a SET NOT NULL").unwrap()[0]
-                .blocking
-                .is_some()
+        assert!(s[1].hazards.is_empty());
+        assert!(s[2].hazards.is_empty());
+        let codes = |sql: &str| -> Vec<Code> {
+            parse_statements(sql).unwrap()[0]
+                .hazards
+                .iter()
+                .map(|h| h.code)
+                .collect()
+        };
+        assert_eq!(
+            codes("ALTER TABLE t ALTER COLUMN a SET NOT NULL"),
+            [Code::RawSetNotNull]
         );
+        assert_eq!(
+            codes("ALTER TABLE t ADD COLUMN u uuid DEFAULT gen_random_uuid()"),
+            [Code::RawVolatileDefault]
+        );
+        assert!(codes("ALTER TABLE t ADD COLUMN u int DEFAULT 0").is_empty());
+        assert_eq!(codes("ALTER TABLE t DROP COLUMN a"), [Code::RawDrop]);
+        assert_eq!(codes("DROP TABLE t"), [Code::RawDrop]);
+        assert!(codes("DROP INDEX CONCURRENTLY i").is_empty());
+        assert_eq!(
+            codes("ALTER TABLE t RENAME COLUMN a TO b"),
+            [Code::RawRename]
+        );
+        assert_eq!(codes("ALTER TABLE t RENAME TO u"), [Code::RawRename]);
+        assert!(codes("ALTER INDEX i RENAME TO j").is_empty());
+        assert_eq!(codes("VACUUM FULL t"), [Code::RawRewrite]);
+        assert_eq!(codes("CLUSTER t USING i"), [Code::RawRewrite]);
+        assert_eq!(codes("LOCK TABLE t"), [Code::RawLockTable]);
+        assert_eq!(codes("TRUNCATE t CASCADE"), [Code::RawTruncate]);
+        let alter = &parse_statements("ALTER TABLE s.t ALTER COLUMN a TYPE varchar(40)").unwrap()
+            [0]
+        .hazards[0];
+        assert_eq!(
+            alter.type_change,
+            Some(("t".into(), "a".into(), "varchar(40)".into()))
+        );
+        assert_eq!(type_base_name("char(3)").as_deref(), Some("bpchar"));
+        assert_eq!(
+            type_base_name("timestamp without time zone").as_deref(),
+            Some("timestamp")
+        );
+        assert_eq!(
+            type_base_name("timestamptz").as_deref(),
+            Some("timestamptz")
+        );
+        assert_eq!(type_base_name("int").as_deref(), Some("int4"));
+        assert_eq!(type_base_name("json").as_deref(), Some("json"));
+        assert_eq!(type_modifiers("numeric(10, 2)"), ["10", "2"]);
+        assert!(type_modifiers("text").is_empty());
         assert!(parse_statements("SELEC 1").is_err());
     }
 }

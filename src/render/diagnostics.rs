@@ -13,6 +13,7 @@ pub fn text(diagnostics: &[Diagnostic], files: usize, style: Style) -> String {
         let painted = match d.severity {
             Severity::Error => style.red(&severity),
             Severity::Warning => style.yellow(&severity),
+            Severity::Note => style.cyan(&severity),
         };
         out.push_str(&line.replacen(&severity, &painted, 1));
         out.push('\n');
@@ -25,14 +26,23 @@ pub fn text(diagnostics: &[Diagnostic], files: usize, style: Style) -> String {
     out
 }
 
+fn count(diagnostics: &[Diagnostic], severity: Severity) -> usize {
+    diagnostics
+        .iter()
+        .filter(|d| d.severity == severity)
+        .count()
+}
+
 fn summary(diagnostics: &[Diagnostic], files: usize) -> String {
-    let errors = diagnostics.iter().filter(|d| d.is_error()).count();
-    let warnings = diagnostics.len() - errors;
     let plural = |n: usize, word: &str| format!("{n} {word}{}", if n == 1 { "" } else { "s" });
+    let notes = match count(diagnostics, Severity::Note) {
+        0 => String::new(),
+        n => format!(", {}", plural(n, "note")),
+    };
     format!(
-        "{}, {} in {}",
-        plural(errors, "error"),
-        plural(warnings, "warning"),
+        "{}, {}{notes} in {}",
+        plural(count(diagnostics, Severity::Error), "error"),
+        plural(count(diagnostics, Severity::Warning), "warning"),
         plural(files, "plan file")
     )
 }
@@ -43,16 +53,17 @@ struct Report<'a> {
     files: usize,
     errors: usize,
     warnings: usize,
+    notes: usize,
     diagnostics: &'a [Diagnostic],
 }
 
 pub fn json(diagnostics: &[Diagnostic], files: usize) -> String {
-    let errors = diagnostics.iter().filter(|d| d.is_error()).count();
     let report = Report {
         version: 1,
         files,
-        errors,
-        warnings: diagnostics.len() - errors,
+        errors: count(diagnostics, Severity::Error),
+        warnings: count(diagnostics, Severity::Warning),
+        notes: count(diagnostics, Severity::Note),
         diagnostics,
     };
     let mut out = serde_json::to_string_pretty(&report).expect("findings serialize to JSON");
@@ -67,6 +78,7 @@ pub fn github(diagnostics: &[Diagnostic]) -> String {
         let command = match d.severity {
             Severity::Error => "error",
             Severity::Warning => "warning",
+            Severity::Note => "notice",
         };
         let mut properties = vec![format!(
             "file={}",

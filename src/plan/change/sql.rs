@@ -1,6 +1,7 @@
 //! `sql`: the escape hatch. Raw statements, parsed at validate time, run in the expand stage
 //! with the same lock discipline as every other step; `down` is what abort runs. Statements
-//! that block the application are reported, naming the change kind that does the same safely.
+//! that block the application are lint errors (E600-E609) naming the change kind that does the
+//! same safely; `unsafe: true` with a `reason:` runs them anyway (see `plan::allow`).
 
 use crate::pg::lock::LockMode;
 use crate::plan::change::{valid_if_clean, ChangeKind, Footprint};
@@ -44,12 +45,14 @@ impl ChangeKind for Sql {
             }
             mode
         });
-        for statement in up.iter().flatten() {
-            if let Some(why) = &statement.blocking {
-                cx.report(Code::NotZeroDowntime, &at.key("up"), format!("`{}`: {why}", statement.text), None);
-            }
+        // Hazards are lint errors: `allow:` may silence them, so they do not make the
+        // change invalid here; the plan is refused later if one stays.
+        let hazards: Vec<(String, String, Code)> = up.iter().flatten().flat_map(|s| s.hazards.iter().map(|h| (s.text.clone(), h.why.clone(), h.code))).collect();
+        let checked = valid_if_clean(cx, before, || Some(Sql { up: up?, down, lock }));
+        for (text, why, code) in hazards {
+            cx.report(code, &at.key("up"), format!("`{text}`: {why}"), None);
         }
-        valid_if_clean(cx, before, || Some(Sql { up: up?, down, lock }))
+        checked
     }
 
     fn footprint(&self) -> Footprint {

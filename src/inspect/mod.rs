@@ -1,0 +1,296 @@
+//! `validate --database-url`: checks plans against the live catalog without changing
+//! anything. Names a change needs exist (or are free), backfilled tables have a key,
+//! set_not_null without fill meets no NULLs, nothing depends on what is renamed, retyped or
+//! dropped; notes say whether a type change rewrites, how long each backfill should take and
+//! which plans the ledger already holds.
+//!
+//! The session is read-only throughout; the one exception is the timed sample batch, run in
+//! its own transaction and rolled back.
+
+mod changes;
+mod dependents;
+mod estimate;
+mod model;
+
+use crate::error::Error;
+use crate::ledger::{Ledger, Stage};
+use crate::pg::{cast, quote};
+use crate::plan::allow;
+use crate::plan::check::Checker;
+use crate::plan::diagnostic::{self, Code, Diagnostic};
+use crate::plan::folder::PlanSet;
+use crate::plan::source::{FieldPath, SourceMap};
+use crate::plan::Plan;
+use changes::{Probe, Walk};
+use model::Model;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use tokio_postgres::Client;
+
+/// Every finding the live catalog gives about `set`'s plans, in run order.
+pub async fn check(
+    client: &mut Client,
+    set: &PlanSet,
+    state_schema: &str,
+) -> Result<Vec<Diagnostic>, Error> {
+    client
+        .batch_execute("SET default_transaction_read_only = on; SET statement_timeout = '60s'")
+        .await
+        .map_err(Error::sql("make the session read-only"))?;
+    let ledger = Ledger::new(state_schema, "validate".into());
+    let recorded: HashMap<String, (String, Stage)> = if ledger.exists(&*client).await? {
+        ledger
+            .plans(&*client)
+            .await?
+            .into_iter()
+            .map(|p| (p.id, (p.checksum, p.stage)))
+            .collect()
+    } else {
+        HashMap::new()
+    };
+    let mut models: BTreeMap<String, Model> = BTreeMap::new();
+    let mut findings = Vec::new();
+    for plan in &set.plans {
+        let text = std::fs::read_to_string(&plan.file).unwrap_or_default();
+        let source = SourceMap::build(&text);
+        let mut cx = Checker::new(&plan.file, &source);
+        if let Some((checksum, stage)) = recorded.get(&plan.id) {
+            ledger_state(plan, checksum, *stage, &mut cx);
+        } else {
+            let schema = plan.schema.as_str();
+            if !models.contains_key(schema) {
+                models.insert(schema.to_owned(), Model::read(&*client, schema).await?);
+            }
+            let model = models.get_mut(schema).expect("model was just read");
+            let probes = walk(plan, state_schema, model, &mut cx);
+            run_probes(client, plan, state_schema, probes, &mut cx).await?;
+        }
+        let mut plan_findings = cx.diagnostics;
+        allow::apply(&mut plan_findings, &plan.allows, None);
+        findings.extend(plan_findings);
+    }
+    client
+        .batch_execute("RESET default_transaction_read_only; RESET statement_timeout")
+        .await
+        .map_err(Error::sql("reset the session"))?;
+    diagnostic::sort(&mut findings);
+    Ok(findings)
+}
+
+fn ledger_state(plan: &Plan, checksum: &str, stage: Stage, cx: &mut Checker) {
+    let root = FieldPath::root();
+    if checksum != plan.checksum {
+        cx.report(
+            Code::EditedAppliedPlan,
+            &root,
+            format!(
+                "plan `{}` is {} in the ledger, and its file changed since it started",
+                plan.id,
+                stage.as_str()
+            ),
+            Some("restore the file as it was and put further changes in a new plan".into()),
+        );
+    } else {
+        cx.report(
+            Code::PlanState,
+            &root,
+            format!(
+                "plan `{}` is {} in the ledger; its catalog checks are skipped",
+                plan.id,
+                stage.as_str()
+            ),
+            None,
+        );
+    }
+}
+
+/// A probe for a table's backfill: it must have a key, and its duration is estimated.
+struct Backfill {
+    table: String,
+    at: FieldPath,
+}
+
+enum Work {
+    Probe(Probe),
+    Backfill(Backfill),
+}
+
+/// Checks names change by change, moving the model forward, and returns the slower probes.
+fn walk(plan: &Plan, state_schema: &str, model: &mut Model, cx: &mut Checker) -> Vec<Work> {
+    let at_of = |index: usize| {
+        FieldPath::root()
+            .key("changes")
+            .index(index)
+            .key(plan.changes[index].kind())
+    };
+    let live_before: BTreeSet<String> = model
+        .tables
+        .iter()
+        .filter(|(_, t)| t.live)
+        .map(|(n, _)| n.clone())
+        .collect();
+    let mut walk = Walk {
+        model,
+        cx,
+        schema: plan.schema.as_str(),
+        opaque: BTreeSet::new(),
+        probes: Vec::new(),
+        missing: BTreeSet::new(),
+    };
+    for (index, change) in plan.changes.iter().enumerate() {
+        walk.change(change, &at_of(index));
+    }
+    let mut work: Vec<Work> = walk.probes.drain(..).map(Work::Probe).collect();
+    let steps = plan.steps(state_schema, None);
+    let mut seen = BTreeSet::new();
+    for step in &steps.steps {
+        let (Some(job), Some(&first)) = (&step.job, step.changes.first()) else {
+            continue;
+        };
+        if live_before.contains(&job.table)
+            && !walk.opaque.contains(&job.table)
+            && seen.insert(job.table.clone())
+        {
+            work.push(Work::Backfill(Backfill {
+                table: job.table.clone(),
+                at: at_of(first).key("table"),
+            }));
+        }
+    }
+    work
+}
+
+async fn run_probes(
+    client: &mut Client,
+    plan: &Plan,
+    state_schema: &str,
+    work: Vec<Work>,
+    cx: &mut Checker<'_>,
+) -> Result<(), Error> {
+    let schema = plan.schema.as_str();
+    for item in work {
+        match item {
+            Work::Probe(Probe::Nulls { table, column, at }) => {
+                let relation = quote::qualified(schema, &table);
+                let (count, exact) = estimate::nulls(client, &relation, &column).await?;
+                if count > 0 {
+                    let how = if exact { "" } else { "about " };
+                    cx.report(Code::NullsPresent, &at, format!("column `{column}` of `{table}` holds {how}{count} NULL{} now; VALIDATE would fail at the end of expand", if count == 1 { "" } else { "s" }), Some("add `fill:` with the value they should get".into()));
+                }
+            }
+            Work::Probe(Probe::TypeChange {
+                table,
+                column,
+                new_type,
+                at,
+            }) => {
+                let change =
+                    cast::type_change(&*client, schema, &table, &column, &new_type).await?;
+                let what = if change.rewrites {
+                    "needs a rewrite: a shadow column, kept in sync by a trigger and backfilled in batches"
+                } else {
+                    "needs no rewrite: done in place under a short lock"
+                };
+                cx.report(
+                    Code::Rewrite,
+                    &at,
+                    format!(
+                        "`{table}`.`{column}` from {} to {} {what} ({})",
+                        change.from, change.to, change.reason
+                    ),
+                    None,
+                );
+            }
+            Work::Probe(Probe::Dependents {
+                table,
+                column,
+                how,
+                at,
+            }) => {
+                let what = match &column {
+                    Some(c) => format!("column `{c}` of `{table}`"),
+                    None => format!("table `{table}`"),
+                };
+                let objects =
+                    dependents::objects(&*client, schema, &table, column.as_deref()).await?;
+                if !objects.is_empty() {
+                    cx.report(
+                        Code::DependentObjects,
+                        &at,
+                        format!(
+                            "{what} is {how} by this plan, but {} depend{} on it: {}",
+                            plural(objects.len(), "object"),
+                            if objects.len() == 1 { "s" } else { "" },
+                            objects.join(", ")
+                        ),
+                        Some("change or drop them in an earlier plan".into()),
+                    );
+                }
+                let functions =
+                    dependents::functions(&*client, state_schema, &table, column.as_deref())
+                        .await?;
+                if !functions.is_empty() {
+                    cx.report(
+                        Code::FunctionMentions,
+                        &at,
+                        format!(
+                            "{what} is {how} by this plan, and the body of {} mentions it: {}",
+                            plural(functions.len(), "function"),
+                            functions.join(", ")
+                        ),
+                        Some(
+                            "read them; update them first if they use the old name or type".into(),
+                        ),
+                    );
+                }
+            }
+            Work::Backfill(Backfill { table, at }) => {
+                if let Err(Error::Refused(_)) =
+                    crate::pg::catalog::table_key(&*client, schema, &table).await
+                {
+                    cx.report(Code::NoBackfillKey, &at, format!("`{table}` has no primary key and no unique index over NOT NULL columns, so its backfill cannot page through it by key"), Some("add a primary key or add_unique over NOT NULL columns in an earlier plan".into()));
+                    continue;
+                }
+                let settings = &plan.backfill;
+                let e = estimate::backfill(
+                    client,
+                    schema,
+                    &table,
+                    settings.batch_size,
+                    settings.max_rows_per_second,
+                    plan.lock_timeout,
+                )
+                .await?;
+                cx.report(
+                    Code::BackfillEstimate,
+                    &at,
+                    format!(
+                        "`{table}` has about {} rows; a sample batch updated {} in {}, so the backfill should take about {}",
+                        e.rows,
+                        e.sample_rows,
+                        rough(e.sample_time),
+                        rough(e.total)
+                    ),
+                    None,
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
+/// `850ms`, `4.5s`, `12m30s`: an estimate's precision, not a timer's.
+fn rough(d: std::time::Duration) -> String {
+    let seconds = d.as_secs_f64();
+    if seconds < 1.0 {
+        format!("{}ms", d.as_millis())
+    } else if seconds < 60.0 {
+        format!("{seconds:.1}s")
+    } else {
+        let whole = seconds.round() as u64;
+        format!("{}m{:02}s", whole / 60, whole % 60)
+    }
+}
+
+fn plural(n: usize, word: &str) -> String {
+    format!("{n} {word}{}", if n == 1 { "" } else { "s" })
+}
