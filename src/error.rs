@@ -86,6 +86,12 @@ pub enum Error {
         step: String,
         percent: f64,
     },
+    #[error("failed to run step {step}: {cause}; rows that break it (first {}): {}", .rows.len(), .rows.join(", "))]
+    Violation {
+        step: String,
+        cause: String,
+        rows: Vec<String>,
+    },
     #[error("failed to {0}")]
     Refused(String),
     #[error(transparent)]

@@ -67,7 +67,10 @@ fn plan_json_is_the_documented_shape() {
     );
     assert_eq!(
         backfill["after"],
-        serde_json::json!(["20261122_users_full_name/users.sync"])
+        serde_json::json!([
+            "20261122_users_full_name/0.move_default",
+            "20261122_users_full_name/users.sync"
+        ])
     );
 }
 

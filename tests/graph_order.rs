@@ -59,8 +59,15 @@ fn all_changes_on_one_table_share_one_backfill_and_one_trigger() {
     for column in ["\"full_name\" =", "\"email\" =", "\"year\" ="] {
         assert!(update.contains(column), "{update}");
     }
-    assert_eq!(graph.steps().filter(|s| s.phase == Phase::Sync).count(), 2);
+    let triggers = graph
+        .steps()
+        .filter(|s| s.phase == Phase::Sync && s.name.ends_with(".sync"));
+    assert_eq!(triggers.count(), 2);
     let order = ids(&graph);
+    assert!(
+        position(&order, "p/users.sync") < position(&order, "p/0.move_default"),
+        "a default is dropped only once the trigger supplies it"
+    );
     assert!(position(&order, "p/users.sync") < position(&order, "p/users.backfill"));
     assert!(position(&order, "p/users.backfill") < position(&order, "p/users.verify"));
     assert!(

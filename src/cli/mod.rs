@@ -137,6 +137,7 @@ fn exit_code(error: &Failure) -> u8 {
             Error::Sql { .. }
             | Error::PlanEdited { .. }
             | Error::Verification { .. }
+            | Error::Violation { .. }
             | Error::Refused(_) => 1,
         },
     }

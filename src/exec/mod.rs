@@ -13,7 +13,7 @@ use crate::graph;
 use crate::ledger::{Ledger, PlanRow, Stage as LedgerStage};
 use crate::pg::ddl::{self, LockPolicy, Retrier};
 use crate::pg::{catalog, connect};
-use crate::plan::facts::Facts;
+use crate::plan::facts::{CastFacts, Facts};
 use crate::plan::step::{Job, JobKind, Stage, Step};
 use crate::plan::Plan;
 pub use events::{Event, Reporter};
@@ -217,20 +217,32 @@ impl<'r> Executor<'r> {
     async fn read_facts(&self, plan: &Plan) -> Result<Facts, Error> {
         let mut facts = Facts::default();
         for change in &plan.changes {
-            for (table, column) in change.catalog_columns() {
-                facts.columns.push(
-                    catalog::column_facts(
-                        &self.client,
-                        plan.schema.as_str(),
-                        table.as_str(),
-                        column.as_str(),
-                    )
-                    .await?,
+            for need in change.catalog_columns() {
+                let (schema, table, column) = (
+                    plan.schema.as_str(),
+                    need.table.as_str(),
+                    need.column.as_str(),
                 );
+                facts.columns.push(
+                    catalog::column_facts(&self.client, schema, table, column, need.moves).await?,
+                );
+                if let Some(to) = need.new_type {
+                    let change =
+                        crate::pg::cast::type_change(&self.client, schema, table, column, &to)
+                            .await?;
+                    facts.casts.push(CastFacts {
+                        table: table.to_owned(),
+                        column: column.to_owned(),
+                        to,
+                        rewrites: change.rewrites,
+                    });
+                }
             }
         }
-        let offline = plan.steps(&self.options.state_schema, None);
-        for job in offline.steps.iter().filter_map(|s| s.job.as_ref()) {
+        // The key is needed only by the backfills these facts leave (an in-place type change
+        // has none).
+        let steps = plan.steps(&self.options.state_schema, Some(&facts));
+        for job in steps.steps.iter().filter_map(|s| s.job.as_ref()) {
             if facts.key(&job.table).is_none() {
                 facts.keys.push(
                     catalog::table_key(&self.client, plan.schema.as_str(), &job.table).await?,
@@ -449,12 +461,32 @@ impl<'r> Executor<'r> {
             // Workers still running a detached backfill is not a failure of the step.
             Err(error @ Error::BackfillElsewhere { .. }) => Err(error),
             Err(error) => {
+                let error = self.name_offenders(step, error).await;
                 let _ = self
                     .ledger
                     .fail_step(&self.side, &plan.id, &step.name, &error.to_string())
                     .await;
                 Err(error)
             }
+        }
+    }
+
+    /// A VALIDATE that failed on existing rows becomes an error listing (some of) them.
+    async fn name_offenders(&self, step: &Step, error: Error) -> Error {
+        const CHECK_VIOLATION: &str = "23514";
+        const FOREIGN_KEY_VIOLATION: &str = "23503";
+        let (Some(query), Some(CHECK_VIOLATION | FOREIGN_KEY_VIOLATION)) =
+            (&step.offenders, error.sqlstate())
+        else {
+            return error;
+        };
+        match self.client.query(query.as_str(), &[]).await {
+            Ok(rows) if !rows.is_empty() => Error::Violation {
+                step: step.name.clone(),
+                cause: error.to_string(),
+                rows: rows.iter().map(|r| r.get(0)).collect(),
+            },
+            _ => error,
         }
     }
 

@@ -7,11 +7,14 @@ use crate::pg::quote;
 use tokio_postgres::GenericClient;
 
 /// Each dependent object, described ("view public.active_users", "trigger audit on table users").
+/// Other tables' foreign keys count only when the column or table is dropped: a rename or a
+/// type change carries them over.
 pub async fn objects(
     client: &impl GenericClient,
     schema: &str,
     table: &str,
     column: Option<&str>,
+    dropped: bool,
 ) -> Result<Vec<String>, Error> {
     let relation = quote::qualified(schema, table);
     let rows = client
@@ -26,10 +29,10 @@ pub async fn objects(
                 AND (d.classid IN ('pg_rewrite'::regclass, 'pg_policy'::regclass)
                      OR (d.classid = 'pg_trigger'::regclass
                          AND (SELECT tgname NOT LIKE 'sb\\_%' FROM pg_trigger WHERE oid = d.objid))
-                     OR (d.classid = 'pg_constraint'::regclass
+                     OR ($3 AND d.classid = 'pg_constraint'::regclass
                          AND (SELECT conrelid <> to_regclass($1) FROM pg_constraint WHERE oid = d.objid)))
               ORDER BY 1",
-            &[&relation, &column],
+            &[&relation, &column, &dropped],
         )
         .await
         .map_err(Error::sql(format!("read what depends on {relation}")))?;

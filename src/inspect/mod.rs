@@ -210,8 +210,14 @@ async fn run_probes(
                     Some(c) => format!("column `{c}` of `{table}`"),
                     None => format!("table `{table}`"),
                 };
-                let objects =
-                    dependents::objects(&*client, schema, &table, column.as_deref()).await?;
+                let objects = dependents::objects(
+                    &*client,
+                    schema,
+                    &table,
+                    column.as_deref(),
+                    how == "dropped",
+                )
+                .await?;
                 if !objects.is_empty() {
                     cx.report(
                         Code::DependentObjects,

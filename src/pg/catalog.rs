@@ -3,7 +3,9 @@
 
 use crate::error::{Blocker, Error};
 use crate::pg::quote;
-use crate::plan::facts::{ColumnFacts, ConstraintFacts, IndexFacts, KeyColumn, TableKey};
+use crate::plan::facts::{
+    ColumnFacts, ConstraintFacts, IncomingForeignKey, IndexFacts, KeyColumn, TableKey,
+};
 use tokio_postgres::GenericClient;
 
 /// The table's regclass text for `to_regclass`.
@@ -11,13 +13,15 @@ fn relation(schema: &str, table: &str) -> String {
     quote::qualified(schema, table)
 }
 
-/// Facts about one column. Refuses columns other objects depend on in ways switchback cannot
-/// carry over yet (views, incoming foreign keys), since the contract stage could not drop them.
+/// Facts about one column. When the change `moves` the column's objects to another column,
+/// refuses columns that views depend on, since the contract stage could not drop them
+/// (foreign keys referencing the column are carried over).
 pub async fn column_facts(
     client: &impl GenericClient,
     schema: &str,
     table: &str,
     column: &str,
+    moves: bool,
 ) -> Result<ColumnFacts, Error> {
     let rel = relation(schema, table);
     let row = client
@@ -73,12 +77,9 @@ pub async fn column_facts(
     let foreign_keys = constraints("f").await?;
     let dependents: Vec<String> = client
         .query(
-            "SELECT DISTINCT format('foreign key %I on %s', con.conname, con.conrelid::regclass)
-               FROM pg_constraint con WHERE con.contype = 'f' AND con.confrelid = to_regclass($1) AND $2 = ANY (con.confkey)
-             UNION
-             SELECT DISTINCT format('view %s', v.oid::regclass)
+            "SELECT DISTINCT format('view %s', v.oid::regclass)
                FROM pg_depend d JOIN pg_rewrite r ON r.oid = d.objid JOIN pg_class v ON v.oid = r.ev_class
-              WHERE d.classid = 'pg_rewrite'::regclass AND d.refobjid = to_regclass($1) AND d.refobjsubid = $2 AND v.oid <> d.refobjid",
+              WHERE d.classid = 'pg_rewrite'::regclass AND d.refobjid = to_regclass($1) AND d.refobjsubid = $2::int2 AND v.oid <> d.refobjid",
             &[&rel, &attnum],
         )
         .await
@@ -86,13 +87,37 @@ pub async fn column_facts(
         .iter()
         .map(|r| r.get(0))
         .collect();
-    if !dependents.is_empty() {
+    if moves && !dependents.is_empty() {
         return Err(Error::Refused(format!(
             "start: column {} of {rel} is used by {}; switchback cannot carry those over to the new column yet, so the contract stage could not drop the old one",
             quote::ident(column),
             dependents.join(", ")
         )));
     }
+    let incoming = client
+        .query(
+            "SELECT con.conrelid::regclass::text, con.conname::text, pg_get_constraintdef(con.oid)
+               FROM pg_constraint con
+              WHERE con.contype = 'f' AND con.confrelid = to_regclass($1) AND $2 = ANY (con.confkey)
+              ORDER BY 1, 2",
+            &[&rel, &attnum],
+        )
+        .await
+        .map_err(Error::sql(format!(
+            "read the foreign keys referencing {rel}"
+        )))?
+        .iter()
+        .map(|r| IncomingForeignKey {
+            table: r.get(0),
+            name: r.get(1),
+            definition: r.get(2),
+        })
+        .collect();
+    let owned_sequence: Option<String> = client
+        .query_one("SELECT pg_get_serial_sequence($1, $2)", &[&rel, &column])
+        .await
+        .map_err(Error::sql(format!("read the sequence of {rel}")))?
+        .get(0);
     Ok(ColumnFacts {
         table: table.to_owned(),
         column: column.to_owned(),
@@ -102,6 +127,8 @@ pub async fn column_facts(
         indexes,
         checks,
         foreign_keys,
+        incoming,
+        owned_sequence,
     })
 }
 

@@ -118,6 +118,15 @@ impl<'p> Expansion<'p> {
             .and_then(|f| f.column(table.as_str(), column.as_str()))
     }
 
+    pub fn cast_facts(
+        &self,
+        table: &Ident,
+        column: &Ident,
+    ) -> Option<&'p crate::plan::facts::CastFacts> {
+        self.facts
+            .and_then(|f| f.cast(table.as_str(), column.as_str()))
+    }
+
     /// Whether the plan is being expanded against catalog facts.
     pub fn has_facts(&self) -> bool {
         self.facts.is_some()
@@ -157,17 +166,18 @@ impl<'p> Expansion<'p> {
         // (step, rank within its change's chain, the changes it serves)
         let mut ranked: Vec<(Step, u8)> = Vec::new();
         for (_, step) in self.own {
-            let rank = if step.phase == Phase::Contract {
-                MIDDLE
-            } else {
-                FIRST
+            // A change's own sync-phase steps come after the table's trigger is installed.
+            let rank = match step.phase {
+                Phase::Contract => MIDDLE,
+                Phase::Sync => LAST,
+                _ => FIRST,
             };
             ranked.push((step, rank));
         }
         for work in &self.tables {
             let key = self.facts.and_then(|f| f.key(work.table.as_str()));
             let mut shared = shared_steps(self.plan, self.state_schema, work, key);
-            absorb_pair_contracts(&mut shared, &mut ranked, work);
+            absorb_pair_contracts(&mut shared, &mut ranked, work, self.plan.schema.as_str());
             ranked.extend(shared);
         }
         let steps: Vec<Step> = ranked.iter().map(|(s, _)| s.clone()).collect();
@@ -213,7 +223,12 @@ impl<'p> Expansion<'p> {
 /// columns go in one transaction. Apart, the new application's writes in between would
 /// reach only one column of a pair: a NOT NULL old column would reject them, and a shadow
 /// about to be renamed into place would miss them.
-fn absorb_pair_contracts(shared: &mut [(Step, u8)], own: &mut Vec<(Step, u8)>, work: &TableWork) {
+fn absorb_pair_contracts(
+    shared: &mut [(Step, u8)],
+    own: &mut Vec<(Step, u8)>,
+    work: &TableWork,
+    schema: &str,
+) {
     let pairs: Vec<usize> = work
         .sync
         .iter()
@@ -229,9 +244,21 @@ fn absorb_pair_contracts(shared: &mut [(Step, u8)], own: &mut Vec<(Step, u8)>, w
             && s.changes.iter().all(|c| pairs.contains(c))
     });
     *own = kept;
+    let table = quote::qualified(schema, work.table.as_str());
     for (step, _) in absorbed {
         drop.title = format!("{}, then {}", drop.title, step.title);
-        drop.statements.extend(step.statements);
+        // Statements that open the step on other tables (dropping the foreign keys that
+        // reference the column) go before the trigger's DROP: locks are then taken in the
+        // order the application takes them, referencing table before referenced one, and the
+        // two cannot deadlock.
+        let mut statements = step.statements;
+        let leading = statements
+            .iter()
+            .take_while(|s| s.locks.iter().all(|l| l.relation != table))
+            .count();
+        let rest = statements.split_off(leading);
+        drop.statements.splice(0..0, statements);
+        drop.statements.extend(rest);
     }
 }
 
@@ -370,15 +397,21 @@ fn restore_nulls(
 ) -> String {
     let row = match key {
         Some(key) => {
-            let columns: Vec<String> = key
+            // The recorded text is cast to the key's type, so the key's index finds each row.
+            let matches: Vec<String> = key
                 .columns
                 .iter()
-                .map(|c| format!("t.{}::text", quote::ident(&c.name)))
+                .enumerate()
+                .map(|(i, c)| {
+                    format!(
+                        "t.{} = f.key[{}]::{}",
+                        quote::ident(&c.name),
+                        i + 1,
+                        c.sql_type
+                    )
+                })
                 .collect();
-            let fields: Vec<String> = (1..=key.columns.len())
-                .map(|i| format!("f.key[{i}]"))
-                .collect();
-            format!("ROW({}) = ROW({})", columns.join(", "), fields.join(", "))
+            matches.join(" AND ")
         }
         None => "<t's key> = f.key".to_owned(),
     };

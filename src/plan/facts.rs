@@ -9,11 +9,30 @@ use serde::{Deserialize, Serialize};
 pub struct Facts {
     pub columns: Vec<ColumnFacts>,
     pub keys: Vec<TableKey>,
+    /// Whether each change_type's cast rewrites, decided before the first step ran (after an
+    /// in-place change the catalog could no longer tell).
+    #[serde(default)]
+    pub casts: Vec<CastFacts>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CastFacts {
+    pub table: String,
+    pub column: String,
+    /// The new type as written in the plan.
+    pub to: String,
+    pub rewrites: bool,
 }
 
 impl Facts {
     pub fn column(&self, table: &str, column: &str) -> Option<&ColumnFacts> {
         self.columns
+            .iter()
+            .find(|c| c.table == table && c.column == column)
+    }
+
+    pub fn cast(&self, table: &str, column: &str) -> Option<&CastFacts> {
+        self.casts
             .iter()
             .find(|c| c.table == table && c.column == column)
     }
@@ -38,6 +57,21 @@ pub struct ColumnFacts {
     pub checks: Vec<ConstraintFacts>,
     /// Foreign keys from this table that include the column.
     pub foreign_keys: Vec<ConstraintFacts>,
+    /// Foreign keys of other tables (or this one) that reference the column.
+    #[serde(default)]
+    pub incoming: Vec<IncomingForeignKey>,
+    /// The sequence the column owns (a serial column), qualified as regclass prints it.
+    #[serde(default)]
+    pub owned_sequence: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IncomingForeignKey {
+    /// The referencing table as `regclass` prints it (schema-qualified when needed).
+    pub table: String,
+    pub name: String,
+    /// `pg_get_constraintdef`: `FOREIGN KEY (team_id) REFERENCES teams(id)`.
+    pub definition: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -3,6 +3,7 @@
 //! and whether the statement scans or rewrites the table.
 
 use crate::pg::lock::LockMode;
+use crate::pg::quote;
 use crate::plan::facts::TableKey;
 use crate::plan::sql::Work;
 use serde::Serialize;
@@ -159,6 +160,10 @@ pub struct Step {
     pub undo: Option<Vec<Statement>>,
     #[serde(skip)]
     pub job: Option<Job>,
+    /// A read-only query listing the rows that break the step's constraint, run when its
+    /// VALIDATE fails, so the error names them.
+    #[serde(skip)]
+    pub offenders: Option<String>,
 }
 
 impl Step {
@@ -176,7 +181,14 @@ impl Step {
             statements: Vec::new(),
             undo: None,
             job: None,
+            offenders: None,
         }
+    }
+
+    /// Sets the query that lists the rows breaking the step's constraint (first ten).
+    pub fn offenders(&mut self, query: String) -> &mut Self {
+        self.offenders = Some(query);
+        self
     }
 
     /// Adds a statement taking `mode` on `relation` (quoted), doing `work`.
@@ -278,4 +290,40 @@ impl Step {
             .flat_map(|s| &s.locks)
             .max_by_key(|l| l.mode)
     }
+}
+
+/// Rows of `table` whose `columns` reference no row of `target` (`target_columns`), as
+/// `(team_id)=(99)`, for a failed foreign key VALIDATE. Rows with a NULL among the columns
+/// pass a foreign key, so they are not listed.
+pub fn foreign_key_offenders(
+    table: &str,
+    columns: &[&str],
+    target: &str,
+    target_columns: &[&str],
+) -> String {
+    let values: Vec<String> = columns
+        .iter()
+        .map(|c| format!("t.{}::text", quote::ident(c)))
+        .collect();
+    let not_null: Vec<String> = columns
+        .iter()
+        .map(|c| format!("t.{} IS NOT NULL", quote::ident(c)))
+        .collect();
+    let joins: Vec<String> = columns
+        .iter()
+        .zip(target_columns)
+        .map(|(c, r)| format!("r.{} = t.{}", quote::ident(r), quote::ident(c)))
+        .collect();
+    format!(
+        "SELECT format('(%s)=(%s)', {}, concat_ws(', ', {})) FROM {table} t WHERE {} AND NOT EXISTS (SELECT 1 FROM {target} r WHERE {}) LIMIT 10",
+        quote::literal(&quote::ident_list(columns)),
+        values.join(", "),
+        not_null.join(" AND "),
+        joins.join(" AND ")
+    )
+}
+
+/// Rows of `table` for which `check` is false, as their text, for a failed CHECK VALIDATE.
+pub fn check_offenders(table: &str, check: &str) -> String {
+    format!("SELECT t::text FROM {table} t WHERE ({check}) IS FALSE LIMIT 10")
 }

@@ -3,6 +3,7 @@
 //! binary exits. Each test gets its own fresh database.
 #![allow(dead_code)]
 
+pub mod app;
 pub mod findings;
 pub mod runner;
 pub mod writer;

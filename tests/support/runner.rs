@@ -51,6 +51,17 @@ impl Runner {
         }
     }
 
+    /// The next event, or None once the run ended.
+    pub fn next_event(&self) -> Option<serde_json::Value> {
+        self.events.recv_timeout(Duration::from_secs(60)).ok()
+    }
+
+    /// Kills the run with SIGKILL.
+    pub fn kill(mut self) {
+        self.child.kill().unwrap();
+        self.child.wait().unwrap();
+    }
+
     pub fn finish(mut self) {
         assert!(self.child.wait().unwrap().success());
     }

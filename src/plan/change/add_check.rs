@@ -8,7 +8,7 @@ use crate::plan::check::{Checker, Ident, SqlText};
 use crate::plan::expand::{Expansion, SyncRule};
 use crate::plan::source::FieldPath;
 use crate::plan::sql::{Expr, Work};
-use crate::plan::step::{Assignment, Phase};
+use crate::plan::step::{check_offenders, Assignment, Phase};
 use serde::Deserialize;
 
 #[derive(Debug, Deserialize)]
@@ -115,8 +115,11 @@ impl ChangeKind for AddCheck {
             );
         }
         x.step("add_check", Phase::Validate, format!("add CHECK {constraint} NOT VALID"), t)
-            .sql(format!("ALTER TABLE {table} ADD CONSTRAINT {constraint} CHECK ({}) NOT VALID", self.check.text), LockMode::AccessExclusive, &table, Work::Instant);
+            .sql(format!("ALTER TABLE {table} ADD CONSTRAINT {constraint} CHECK ({}) NOT VALID", self.check.text), LockMode::AccessExclusive, &table, Work::Instant)
+            .undo(format!("ALTER TABLE {table} DROP CONSTRAINT IF EXISTS {constraint}"), LockMode::AccessExclusive, &table);
         x.step("validate_check", Phase::Validate, format!("validate CHECK {constraint}"), t)
-            .sql(format!("ALTER TABLE {table} VALIDATE CONSTRAINT {constraint}"), LockMode::ShareUpdateExclusive, &table, Work::Scan);
+            .sql(format!("ALTER TABLE {table} VALIDATE CONSTRAINT {constraint}"), LockMode::ShareUpdateExclusive, &table, Work::Scan)
+            .nothing_to_undo()
+            .offenders(check_offenders(&table, &self.check.text));
     }
 }

@@ -11,7 +11,7 @@ use crate::plan::diagnostic::Code;
 use crate::plan::expand::{Expansion, SyncRule};
 use crate::plan::source::FieldPath;
 use crate::plan::sql::{Expr, Work};
-use crate::plan::step::{Assignment, Phase};
+use crate::plan::step::{check_offenders, foreign_key_offenders, Assignment, Phase};
 use serde::Deserialize;
 
 #[derive(Debug, Deserialize)]
@@ -108,12 +108,9 @@ impl ChangeKind for AddColumn {
                     .undo(format!("ALTER TABLE {table} DROP COLUMN IF EXISTS {name}"), LockMode::AccessExclusive, &table);
             }
             Some(value) => {
-                x.step("add_column", Phase::Expand, title, Some(&self.table)).sql(
-                    format!("ALTER TABLE {table} ADD COLUMN {name} {}", col.sql_type),
-                    LockMode::AccessExclusive,
-                    &table,
-                    Work::Instant,
-                );
+                x.step("add_column", Phase::Expand, title, Some(&self.table))
+                    .sql(format!("ALTER TABLE {table} ADD COLUMN {name} {}", col.sql_type), LockMode::AccessExclusive, &table, Work::Instant)
+                    .undo(format!("ALTER TABLE {table} DROP COLUMN IF EXISTS {name}"), LockMode::AccessExclusive, &table);
                 x.sync(
                     &self.table,
                     SyncRule::Computed {
@@ -134,9 +131,11 @@ impl ChangeKind for AddColumn {
                 if !col.nullable {
                     let helper = quote::ident(&x.helper_name("nn", &self.table, &col.name));
                     x.step("add_not_null_check", Phase::Validate, format!("add CHECK ({name} IS NOT NULL) NOT VALID"), Some(&self.table))
-                        .sql(format!("ALTER TABLE {table} ADD CONSTRAINT {helper} CHECK ({name} IS NOT NULL) NOT VALID"), LockMode::AccessExclusive, &table, Work::Instant);
+                        .sql(format!("ALTER TABLE {table} ADD CONSTRAINT {helper} CHECK ({name} IS NOT NULL) NOT VALID"), LockMode::AccessExclusive, &table, Work::Instant)
+                        .undo(format!("ALTER TABLE {table} DROP CONSTRAINT IF EXISTS {helper}"), LockMode::AccessExclusive, &table);
                     x.step("validate_not_null_check", Phase::Validate, format!("validate CHECK ({name} IS NOT NULL)"), Some(&self.table))
-                        .sql(format!("ALTER TABLE {table} VALIDATE CONSTRAINT {helper}"), LockMode::ShareUpdateExclusive, &table, Work::Scan);
+                        .sql(format!("ALTER TABLE {table} VALIDATE CONSTRAINT {helper}"), LockMode::ShareUpdateExclusive, &table, Work::Scan)
+                        .nothing_to_undo();
                     x.step("set_not_null", Phase::Contract, format!("make {name} NOT NULL (backed by the validated CHECK)"), Some(&self.table))
                         .sql(format!("ALTER TABLE {table} ALTER COLUMN {name} SET NOT NULL"), LockMode::AccessExclusive, &table, Work::Instant)
                         .sql(format!("ALTER TABLE {table} DROP CONSTRAINT {helper}"), LockMode::AccessExclusive, &table, Work::Instant);
@@ -150,19 +149,25 @@ impl ChangeKind for AddColumn {
         if let Some(check) = &col.check {
             let constraint = quote::ident(&col.check_name(&self.table));
             x.step("add_check", Phase::Validate, format!("add CHECK {constraint} NOT VALID"), Some(&self.table))
-                .sql(format!("ALTER TABLE {table} ADD CONSTRAINT {constraint} CHECK ({}) NOT VALID", check.text), LockMode::AccessExclusive, &table, Work::Instant);
+                .sql(format!("ALTER TABLE {table} ADD CONSTRAINT {constraint} CHECK ({}) NOT VALID", check.text), LockMode::AccessExclusive, &table, Work::Instant)
+                .undo(format!("ALTER TABLE {table} DROP CONSTRAINT IF EXISTS {constraint}"), LockMode::AccessExclusive, &table);
             x.step("validate_check", Phase::Validate, format!("validate CHECK {constraint}"), Some(&self.table))
-                .sql(format!("ALTER TABLE {table} VALIDATE CONSTRAINT {constraint}"), LockMode::ShareUpdateExclusive, &table, Work::Scan);
+                .sql(format!("ALTER TABLE {table} VALIDATE CONSTRAINT {constraint}"), LockMode::ShareUpdateExclusive, &table, Work::Scan)
+                .nothing_to_undo()
+                .offenders(check_offenders(&table, &check.text));
         }
         if let (Some(reference), Some(references)) = (&col.references, col.references_sql(&x.plan.schema)) {
             let target = x.table(&reference.table);
             let constraint = quote::ident(&col.foreign_key_name(&self.table));
             x.step("add_foreign_key", Phase::Validate, format!("add FOREIGN KEY {constraint} NOT VALID"), Some(&self.table))
                 .sql(format!("ALTER TABLE {table} ADD CONSTRAINT {constraint} FOREIGN KEY ({name}) {references} NOT VALID"), LockMode::ShareRowExclusive, &table, Work::Instant)
-                .also_locks(LockMode::ShareRowExclusive, &target);
+                .also_locks(LockMode::ShareRowExclusive, &target)
+                .undo(format!("ALTER TABLE {table} DROP CONSTRAINT IF EXISTS {constraint}"), LockMode::AccessExclusive, &table);
             x.step("validate_foreign_key", Phase::Validate, format!("validate FOREIGN KEY {constraint}"), Some(&self.table))
                 .sql(format!("ALTER TABLE {table} VALIDATE CONSTRAINT {constraint}"), LockMode::ShareUpdateExclusive, &table, Work::Scan)
-                .also_locks(LockMode::RowShare, &target);
+                .also_locks(LockMode::RowShare, &target)
+                .nothing_to_undo()
+                .offenders(foreign_key_offenders(&table, &[col.name.as_str()], &target, &[reference.column.as_str()]));
         }
         if col.unique {
             let index = quote::ident(&col.unique_name(&self.table));

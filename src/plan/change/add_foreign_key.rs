@@ -10,7 +10,7 @@ use crate::plan::diagnostic::Code;
 use crate::plan::expand::Expansion;
 use crate::plan::source::FieldPath;
 use crate::plan::sql::Work;
-use crate::plan::step::Phase;
+use crate::plan::step::{foreign_key_offenders, Phase};
 use serde::Deserialize;
 
 #[derive(Debug, Deserialize)]
@@ -97,9 +97,16 @@ impl ChangeKind for AddForeignKey {
                 &table,
                 Work::Instant,
             )
-            .also_locks(LockMode::ShareRowExclusive, &target);
+            .also_locks(LockMode::ShareRowExclusive, &target)
+            .undo(format!("ALTER TABLE {table} DROP CONSTRAINT IF EXISTS {constraint}"), LockMode::AccessExclusive, &table);
         x.step("validate_foreign_key", Phase::Validate, format!("validate FOREIGN KEY {constraint}"), t)
             .sql(format!("ALTER TABLE {table} VALIDATE CONSTRAINT {constraint}"), LockMode::ShareUpdateExclusive, &table, Work::Scan)
-            .also_locks(LockMode::RowShare, &target);
+            .also_locks(LockMode::RowShare, &target)
+            .nothing_to_undo()
+            .offenders(foreign_key_offenders(&table, &ids(&self.columns), &target, &ids(&self.target_columns)));
     }
+}
+
+fn ids(names: &[Ident]) -> Vec<&str> {
+    names.iter().map(Ident::as_str).collect()
 }

@@ -2,18 +2,18 @@
 //! EXCLUSIVE. A shadow column of the new type is kept in step with the old one by a two-way
 //! trigger (`up` converts old to new, `down` new to old), backfilled, given copies of the
 //! column's constraints and indexes, and renamed into place at contract. Casts that need no
-//! rewrite (varchar widening, varchar to text) are found in the catalog at run time and done
-//! in place with one short lock instead.
+//! rewrite (varchar widening, varchar to text; see `pg::cast`) are found in the catalog when
+//! the plan first runs and done in place with one short lock instead.
 
 use crate::pg::lock::LockMode;
 use crate::pg::quote;
-use crate::plan::change::rename_column::{copy_column_objects, finish_column_objects};
-use crate::plan::change::{valid_if_clean, Attribute, ChangeKind, Footprint};
+use crate::plan::change::rename_column::{copy_column_objects, default_of, finish_column_objects, move_default_to_trigger, release_incoming_foreign_keys, validate_incoming_foreign_keys};
+use crate::plan::change::{ColumnNeed, valid_if_clean, Attribute, ChangeKind, Footprint};
 use crate::plan::check::{Checker, Ident, SqlText};
 use crate::plan::diagnostic::Code;
 use crate::plan::expand::{Expansion, SyncRule};
 use crate::plan::source::FieldPath;
-use crate::plan::sql::{Expr, Work};
+use crate::plan::sql::{self, Expr, Work};
 use crate::plan::step::{Assignment, Phase};
 use serde::Deserialize;
 
@@ -96,27 +96,46 @@ impl ChangeKind for ChangeType {
         }
     }
 
-    fn catalog_columns(&self) -> Vec<(Ident, Ident)> {
-        vec![(self.table.clone(), self.column.clone())]
+    fn catalog_columns(&self) -> Vec<ColumnNeed> {
+        vec![ColumnNeed {
+            moves: true,
+            new_type: Some(self.sql_type.clone()),
+            ..ColumnNeed::settings(&self.table, &self.column)
+        }]
     }
 
     fn expand(&self, x: &mut Expansion) {
         let table = x.table(&self.table);
-        let shadow = self.shadow();
-        let (col, sh) = (self.column.quoted(), shadow.quoted());
+        let col = self.column.quoted();
         let t = Some(&self.table);
-        x.step("add_shadow_column", Phase::Expand, format!("add {sh} of type {} beside {col}", self.sql_type), t)
+        let facts = x.column_facts(&self.table, &self.column);
+        let old_type = facts.map_or(format!("<type of {col}>"), |f| f.sql_type.clone());
+        let rewrites = x.cast_facts(&self.table, &self.column).map(|c| c.rewrites);
+        if rewrites == Some(false) && self.up.is_none() {
+            // Binary-coercible with a wider modifier: a catalog change under a short lock.
+            // Undoing it narrows the type back, which PostgreSQL checks row by row.
+            x.step("alter_type", Phase::Expand, format!("change {col} to {} in place (no rewrite)", self.sql_type), t)
+                .sql(format!("ALTER TABLE {table} ALTER COLUMN {col} TYPE {}", self.sql_type), LockMode::AccessExclusive, &table, Work::Instant)
+                .undo(format!("ALTER TABLE {table} ALTER COLUMN {col} TYPE {old_type} USING {col}::{old_type}"), LockMode::AccessExclusive, &table);
+            return;
+        }
+        let shadow = self.shadow();
+        let sh = shadow.quoted();
+        let step = x
+            .step("add_shadow_column", Phase::Expand, format!("add {sh} of type {} beside {col}", self.sql_type), t)
             .sql(format!("ALTER TABLE {table} ADD COLUMN {sh} {}", self.sql_type), LockMode::AccessExclusive, &table, Work::Instant)
-            .when(format!("the cast from <type of {col}> to {} rewrites the table; otherwise the change is one in-place ALTER COLUMN {col} TYPE {} and no other step runs", self.sql_type, self.sql_type))
-            .sql(format!("ALTER TABLE {table} ALTER COLUMN {col} DROP DEFAULT"), LockMode::AccessExclusive, &table, Work::Instant)
-            .when(format!("{col} has a default (the trigger supplies it while both columns exist)"));
+            .undo(format!("ALTER TABLE {table} DROP COLUMN IF EXISTS {sh}"), LockMode::AccessExclusive, &table);
+        if rewrites.is_none() {
+            step.when(format!("the cast from <type of {col}> to {} rewrites the table, or `up` is given; otherwise the change is one in-place ALTER COLUMN {col} TYPE {} and no other step runs", self.sql_type, self.sql_type));
+        }
+        move_default_to_trigger(x, &self.table, &self.column, facts);
         let up_over_new = match &self.up {
             Some(up) => up.over_record("NEW", &[]),
             None => format!("NEW.{col}::{}", self.sql_type),
         };
         let down_over_new = match &self.down {
             Some(down) => down.over_record("NEW", &[(self.column.as_str(), shadow.as_str())]),
-            None => format!("NEW.{sh}::<type of {col}>"),
+            None => format!("NEW.{sh}::{old_type}"),
         };
         x.sync(
             &self.table,
@@ -125,7 +144,7 @@ impl ChangeKind for ChangeType {
                 new: shadow.clone(),
                 up: up_over_new,
                 down: down_over_new,
-                default: Some(format!("<default of {col}>")),
+                default: default_of(&self.column, facts),
             },
         );
         let up = self.up_sql();
@@ -142,12 +161,17 @@ impl ChangeKind for ChangeType {
         );
         copy_column_objects(x, &self.table, &self.column, &shadow);
         let nn = quote::ident(&x.helper_name("nn", &self.table, &shadow));
-        let facts = x.column_facts(&self.table, &self.column);
         let schema = x.schema().to_owned();
-        let step = x
-            .step("swap_columns", Phase::Contract, format!("drop the old {col} and rename {sh} into its place"), t)
-            .sql(format!("ALTER TABLE {table} DROP COLUMN {col}"), LockMode::AccessExclusive, &table, Work::Instant)
+        let step = x.step("swap_columns", Phase::Contract, format!("drop the old {col} and rename {sh} into its place"), t);
+        release_incoming_foreign_keys(step, facts);
+        step.sql(format!("ALTER TABLE {table} DROP COLUMN {col}"), LockMode::AccessExclusive, &table, Work::Instant)
             .sql(format!("ALTER TABLE {table} RENAME COLUMN {sh} TO {col}"), LockMode::AccessExclusive, &table, Work::Instant);
         finish_column_objects(step, &table, &schema, &self.column, &self.column, &nn, facts);
+        // A serial key widened to bigint wants its sequence to count that far too.
+        let sequence = facts.and_then(|f| f.owned_sequence.as_ref());
+        if let Some(sequence) = sequence.filter(|_| sql::type_base_name(&self.sql_type).as_deref() == Some("int8")) {
+            step.sql(format!("ALTER SEQUENCE {sequence} AS bigint"), LockMode::AccessExclusive, sequence, Work::Instant);
+        }
+        validate_incoming_foreign_keys(x, &table, facts);
     }
 }

@@ -107,7 +107,8 @@ impl ChangeKind for CreateTable {
             .collect();
         let step = x
             .step("create_table", Phase::Expand, format!("create table {}", self.name.quoted()), Some(&self.name))
-            .sql(format!("CREATE TABLE {table} (\n  {}\n)", lines.join(",\n  ")), LockMode::AccessExclusive, &table, Work::Instant);
+            .sql(format!("CREATE TABLE {table} (\n  {}\n)", lines.join(",\n  ")), LockMode::AccessExclusive, &table, Work::Instant)
+            .undo(format!("DROP TABLE IF EXISTS {table}"), LockMode::AccessExclusive, &table);
         for target in &targets {
             step.also_locks(LockMode::ShareRowExclusive, target);
         }

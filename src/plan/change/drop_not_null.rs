@@ -2,7 +2,8 @@
 //! writing non-NULL values, which stays valid).
 
 use crate::pg::lock::LockMode;
-use crate::plan::change::{valid_if_clean, Attribute, ChangeKind, Footprint};
+use crate::pg::quote;
+use crate::plan::change::{ColumnNeed, valid_if_clean, Attribute, ChangeKind, Footprint};
 use crate::plan::check::{Checker, Ident};
 use crate::plan::expand::Expansion;
 use crate::plan::source::FieldPath;
@@ -45,7 +46,29 @@ impl ChangeKind for DropNotNull {
     fn expand(&self, x: &mut Expansion) {
         let table = x.table(&self.table);
         let col = self.column.quoted();
-        x.step("drop_not_null", Phase::Expand, format!("drop NOT NULL from {col}"), Some(&self.table))
+        let helper = quote::ident(&x.helper_name("nn", &self.table, &self.column));
+        let was_not_null = x.column_facts(&self.table, &self.column).map(|f| f.not_null);
+        // Outside a transaction so that abort's undo runs statement by statement: the VALIDATE
+        // scan must not happen under the ACCESS EXCLUSIVE lock of the CHECK's ADD.
+        let step = x
+            .step("drop_not_null", Phase::Expand, format!("drop NOT NULL from {col}"), Some(&self.table))
+            .outside_transaction()
             .sql(format!("ALTER TABLE {table} ALTER COLUMN {col} DROP NOT NULL"), LockMode::AccessExclusive, &table, Work::Instant);
+        match was_not_null {
+            Some(true) => {
+                step.undo(format!("ALTER TABLE {table} ADD CONSTRAINT {helper} CHECK ({col} IS NOT NULL) NOT VALID"), LockMode::AccessExclusive, &table)
+                    .undo(format!("ALTER TABLE {table} VALIDATE CONSTRAINT {helper}"), LockMode::ShareUpdateExclusive, &table)
+                    .undo(format!("ALTER TABLE {table} ALTER COLUMN {col} SET NOT NULL"), LockMode::AccessExclusive, &table)
+                    .undo(format!("ALTER TABLE {table} DROP CONSTRAINT IF EXISTS {helper}"), LockMode::AccessExclusive, &table);
+            }
+            Some(false) => {
+                step.nothing_to_undo();
+            }
+            None => {}
+        }
+    }
+
+    fn catalog_columns(&self) -> Vec<ColumnNeed> {
+        vec![ColumnNeed::settings(&self.table, &self.column)]
     }
 }

@@ -22,9 +22,34 @@ pub trait ChangeKind: Sized {
     /// Adds the change's steps, and its part of the table's shared trigger and backfill.
     fn expand(&self, x: &mut Expansion);
 
-    /// (table, column) pairs whose catalog facts the change needs before it first runs.
-    fn catalog_columns(&self) -> Vec<(Ident, Ident)> {
+    /// Columns whose catalog facts the change needs before it first runs.
+    fn catalog_columns(&self) -> Vec<ColumnNeed> {
         Vec::new()
+    }
+}
+
+/// A column whose catalog facts a change needs.
+#[derive(Debug, Clone)]
+pub struct ColumnNeed {
+    pub table: Ident,
+    pub column: Ident,
+    /// The change moves the column's objects to another column (rename_column, a shadow
+    /// column); objects switchback cannot carry over (views, incoming foreign keys) refuse
+    /// the plan before it starts. False when only the current default or nullability is needed
+    /// (to undo a change on abort).
+    pub moves: bool,
+    /// change_type's new type: whether the cast rewrites is read too.
+    pub new_type: Option<String>,
+}
+
+impl ColumnNeed {
+    pub fn settings(table: &Ident, column: &Ident) -> ColumnNeed {
+        ColumnNeed {
+            table: table.clone(),
+            column: column.clone(),
+            moves: false,
+            new_type: None,
+        }
     }
 }
 
@@ -83,7 +108,7 @@ macro_rules! change_kinds {
                 match self { $(Change::$kind(c) => c.expand(x),)* }
             }
 
-            pub fn catalog_columns(&self) -> Vec<(Ident, Ident)> {
+            pub fn catalog_columns(&self) -> Vec<ColumnNeed> {
                 match self { $(Change::$kind(c) => c.catalog_columns(),)* }
             }
 

@@ -5,7 +5,7 @@
 
 use crate::pg::lock::LockMode;
 use crate::pg::quote;
-use crate::plan::change::{valid_if_clean, ChangeKind, Footprint};
+use crate::plan::change::{ColumnNeed, valid_if_clean, ChangeKind, Footprint};
 use crate::plan::check::{Checker, Ident};
 use crate::plan::diagnostic::Code;
 use crate::plan::expand::{Expansion, SyncRule};
@@ -56,8 +56,11 @@ impl ChangeKind for RenameColumn {
         }
     }
 
-    fn catalog_columns(&self) -> Vec<(Ident, Ident)> {
-        vec![(self.table.clone(), self.from.clone())]
+    fn catalog_columns(&self) -> Vec<ColumnNeed> {
+        vec![ColumnNeed {
+            moves: true,
+            ..ColumnNeed::settings(&self.table, &self.from)
+        }]
     }
 
     fn expand(&self, x: &mut Expansion) {
@@ -65,11 +68,10 @@ impl ChangeKind for RenameColumn {
         let facts = x.column_facts(&self.table, &self.from);
         let (from, to) = (self.from.quoted(), self.to.quoted());
         let sql_type = facts.map_or(format!("<type of {from}>"), |f| f.sql_type.clone());
-        let step = x
-            .step("add_column", Phase::Expand, format!("add column {to} beside {from}"), Some(&self.table))
+        x.step("add_column", Phase::Expand, format!("add column {to} beside {from}"), Some(&self.table))
             .sql(format!("ALTER TABLE {table} ADD COLUMN {to} {sql_type}"), LockMode::AccessExclusive, &table, Work::Instant)
             .undo(format!("ALTER TABLE {table} DROP COLUMN IF EXISTS {to}"), LockMode::AccessExclusive, &table);
-        move_default_to_trigger(step, &table, &self.from, facts);
+        move_default_to_trigger(x, &self.table, &self.from, facts);
         x.sync(
             &self.table,
             SyncRule::Pair {
@@ -94,10 +96,11 @@ impl ChangeKind for RenameColumn {
         copy_column_objects(x, &self.table, &self.from, &self.to);
         let nn = crate::pg::quote::ident(&x.helper_name("nn", &self.table, &self.to));
         let schema = x.schema().to_owned();
-        let step = x
-            .step("drop_old_column", Phase::Contract, format!("drop {from}; {to} takes over its constraints and default"), Some(&self.table))
-            .sql(format!("ALTER TABLE {table} DROP COLUMN {from}"), LockMode::AccessExclusive, &table, Work::Instant);
+        let step = x.step("drop_old_column", Phase::Contract, format!("drop {from}; {to} takes over its constraints and default"), Some(&self.table));
+        release_incoming_foreign_keys(step, facts);
+        step.sql(format!("ALTER TABLE {table} DROP COLUMN {from}"), LockMode::AccessExclusive, &table, Work::Instant);
         finish_column_objects(step, &table, &schema, &self.from, &self.to, &nn, facts);
+        validate_incoming_foreign_keys(x, &table, facts);
     }
 }
 
@@ -110,18 +113,24 @@ pub(crate) fn default_of(column: &Ident, facts: Option<&ColumnFacts>) -> Option<
 }
 
 /// Neither column of a pair may carry a DEFAULT: an INSERT cannot tell "omitted" from "set to
-/// the default", so the trigger supplies it instead. Abort puts it back.
-pub(crate) fn move_default_to_trigger(step: &mut Step, table: &str, column: &Ident, facts: Option<&ColumnFacts>) {
+/// the default", so the trigger supplies it instead. The default goes only once the trigger
+/// is there (a sync-phase step runs after the table's trigger step): in between, an insert
+/// relying on it would get NULL. Abort puts it back.
+pub(crate) fn move_default_to_trigger(x: &mut Expansion, table_name: &Ident, column: &Ident, facts: Option<&ColumnFacts>) {
+    let table = x.table(table_name);
     let c = column.quoted();
     let drop = format!("ALTER TABLE {table} ALTER COLUMN {c} DROP DEFAULT");
+    let title = format!("hand the default of {c} to the trigger");
     match facts {
         None => {
-            step.sql(drop, LockMode::AccessExclusive, table, Work::Instant)
+            x.step("move_default", Phase::Sync, title, Some(table_name))
+                .sql(drop, LockMode::AccessExclusive, &table, Work::Instant)
                 .when(format!("{c} has a default (the trigger supplies it while both columns exist)"));
         }
         Some(ColumnFacts { default: Some(default), .. }) => {
-            step.sql(drop, LockMode::AccessExclusive, table, Work::Instant)
-                .undo(format!("ALTER TABLE {table} ALTER COLUMN {c} SET DEFAULT {default}"), LockMode::AccessExclusive, table);
+            x.step("move_default", Phase::Sync, title, Some(table_name))
+                .sql(drop, LockMode::AccessExclusive, &table, Work::Instant)
+                .undo(format!("ALTER TABLE {table} ALTER COLUMN {c} SET DEFAULT {default}"), LockMode::AccessExclusive, &table);
         }
         Some(_) => {}
     }
@@ -245,5 +254,41 @@ pub(crate) fn finish_column_objects(step: &mut Step, table: &str, schema: &str, 
     }
     for constraint in facts.checks.iter().chain(&facts.foreign_keys) {
         instant(step, format!("ALTER TABLE {table} RENAME CONSTRAINT {} TO {}", quote::ident(&copy_name(&constraint.name)), quote::ident(&constraint.name)));
+    }
+    if let Some(sequence) = &facts.owned_sequence {
+        instant(step, format!("ALTER SEQUENCE {sequence} OWNED BY {table}.{t}"));
+    }
+    // Referencing tables get their foreign keys back, toward the new column, at once; they
+    // are enforced for new writes from here and validated in a step of their own.
+    for fk in &facts.incoming {
+        let definition = sql::rename_identifier(&fk.definition, from.as_str(), to.as_str(), Some("REFERENCES"), None).unwrap_or_else(|_| fk.definition.clone());
+        step.sql(format!("ALTER TABLE {} ADD CONSTRAINT {} {} NOT VALID", fk.table, quote::ident(&fk.name), strip_not_valid(&definition)), LockMode::ShareRowExclusive, &fk.table, Work::Instant)
+            .also_locks(LockMode::ShareRowExclusive, table);
+    }
+}
+
+/// Contract statements, before the old column is dropped: foreign keys that reference it
+/// would block the DROP; `finish_column_objects` adds them back in the same transaction.
+pub(crate) fn release_incoming_foreign_keys(step: &mut Step, facts: Option<&ColumnFacts>) {
+    for fk in facts.iter().flat_map(|f| &f.incoming) {
+        step.sql(format!("ALTER TABLE {} DROP CONSTRAINT {}", fk.table, quote::ident(&fk.name)), LockMode::AccessExclusive, &fk.table, Work::Instant);
+    }
+    // A serial column's sequence would go with it; `finish_column_objects` hands it over.
+    if let Some(sequence) = facts.and_then(|f| f.owned_sequence.as_ref()) {
+        step.sql(format!("ALTER SEQUENCE {sequence} OWNED BY NONE"), LockMode::AccessExclusive, sequence, Work::Instant);
+    }
+}
+
+/// A contract step after the swap: VALIDATE each foreign key added back NOT VALID, under a
+/// lock that lets reads and writes through.
+pub(crate) fn validate_incoming_foreign_keys(x: &mut Expansion, table: &str, facts: Option<&ColumnFacts>) {
+    let Some(facts) = facts.filter(|f| !f.incoming.is_empty()) else {
+        return;
+    };
+    // No table of its own: the step must not be merged into the trigger-dropping transaction.
+    let step = x.step("validate_incoming_foreign_keys", Phase::Contract, "validate the foreign keys that reference the new column".into(), None);
+    for fk in &facts.incoming {
+        step.sql(format!("ALTER TABLE {} VALIDATE CONSTRAINT {}", fk.table, quote::ident(&fk.name)), LockMode::ShareUpdateExclusive, &fk.table, Work::Scan)
+            .also_locks(LockMode::RowShare, table);
     }
 }

@@ -1,7 +1,7 @@
 //! `set_default`: catalog-only; affects rows inserted from then on.
 
 use crate::pg::lock::LockMode;
-use crate::plan::change::{valid_if_clean, Attribute, ChangeKind, Footprint};
+use crate::plan::change::{ColumnNeed, valid_if_clean, Attribute, ChangeKind, Footprint};
 use crate::plan::check::{Checker, Ident, SqlText};
 use crate::plan::diagnostic::Code;
 use crate::plan::expand::Expansion;
@@ -51,7 +51,20 @@ impl ChangeKind for SetDefault {
     fn expand(&self, x: &mut Expansion) {
         let table = x.table(&self.table);
         let col = self.column.quoted();
-        x.step("set_default", Phase::Expand, format!("set the default of {col}"), Some(&self.table))
+        let facts = x.column_facts(&self.table, &self.column);
+        let step = x
+            .step("set_default", Phase::Expand, format!("set the default of {col}"), Some(&self.table))
             .sql(format!("ALTER TABLE {table} ALTER COLUMN {col} SET DEFAULT {}", self.default.text), LockMode::AccessExclusive, &table, Work::Instant);
+        if let Some(facts) = facts {
+            let undo = match &facts.default {
+                Some(old) => format!("ALTER TABLE {table} ALTER COLUMN {col} SET DEFAULT {old}"),
+                None => format!("ALTER TABLE {table} ALTER COLUMN {col} DROP DEFAULT"),
+            };
+            step.undo(undo, LockMode::AccessExclusive, &table);
+        }
+    }
+
+    fn catalog_columns(&self) -> Vec<ColumnNeed> {
+        vec![ColumnNeed::settings(&self.table, &self.column)]
     }
 }

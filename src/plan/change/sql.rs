@@ -72,5 +72,9 @@ impl ChangeKind for Sql {
                 step.outside_transaction();
             }
         }
+        for statement in self.down.iter().flatten() {
+            let relation = statement.tables.first().cloned().unwrap_or_else(|| "(no table)".to_owned());
+            step.undo(statement.text.clone(), self.lock.unwrap_or(statement.lock), &relation);
+        }
     }
 }

@@ -1,0 +1,124 @@
+//! An application around a migration, given as SQL: the old version's statements, the new
+//! version's, and which versions run now. `{id}` in a statement becomes a random existing
+//! key, `{n}` a counter, so each change kind's test says what its two versions do. Every
+//! statement's latency is kept, to bound how long the migration made anyone wait.
+#![allow(dead_code)]
+
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::task::JoinHandle;
+
+pub const OLD: u8 = 0;
+pub const MIXED: u8 = 1;
+pub const NEW: u8 = 2;
+
+#[derive(Debug, Default)]
+pub struct Report {
+    pub errors: Vec<String>,
+    pub latencies: Vec<Duration>,
+    pub statements: usize,
+    /// The statement that waited longest, and when it started after the app did.
+    pub slowest: (Duration, String),
+}
+
+impl Report {
+    pub fn max_latency(&self) -> Duration {
+        self.latencies.iter().copied().max().unwrap_or_default()
+    }
+}
+
+pub struct App {
+    phase: Arc<AtomicU8>,
+    done: Arc<AtomicUsize>,
+    stop: Arc<AtomicBool>,
+    handles: Vec<JoinHandle<Report>>,
+}
+
+impl App {
+    /// Starts `sessions` connections, each running the statements of the deployed versions
+    /// in a loop, over keys 1..=rows.
+    pub async fn start(
+        url: &str,
+        rows: i64,
+        old: &'static [&'static str],
+        new: &'static [&'static str],
+        sessions: usize,
+    ) -> App {
+        let phase = Arc::new(AtomicU8::new(OLD));
+        let stop = Arc::new(AtomicBool::new(false));
+        let done = Arc::new(AtomicUsize::new(0));
+        let mut handles = Vec::new();
+        for session in 0..sessions {
+            let client = crate::support::connect(url).await;
+            let (phase, stop, done) = (phase.clone(), stop.clone(), done.clone());
+            handles.push(tokio::spawn(async move {
+                let mut report = Report::default();
+                let mut n = session as u64 * 1_000_000;
+                while !stop.load(Ordering::SeqCst) {
+                    n += 1;
+                    let statements = match phase.load(Ordering::SeqCst) {
+                        OLD => old,
+                        NEW => new,
+                        _ if fastrand::bool() => old,
+                        _ => new,
+                    };
+                    if statements.is_empty() {
+                        tokio::time::sleep(Duration::from_millis(1)).await;
+                        continue;
+                    }
+                    let template = statements[fastrand::usize(..statements.len())];
+                    let sql = template
+                        .replace("{id}", &fastrand::i64(1..=rows).to_string())
+                        .replace("{n}", &n.to_string());
+                    let started = Instant::now();
+                    let result = client.batch_execute(&sql).await;
+                    let took = started.elapsed();
+                    if took > report.slowest.0 {
+                        report.slowest = (took, sql.clone());
+                    }
+                    report.latencies.push(took);
+                    report.statements += 1;
+                    done.fetch_add(1, Ordering::SeqCst);
+                    if let Err(e) = result {
+                        report.errors.push(format!("{sql}: {e}"));
+                    }
+                }
+                report
+            }));
+        }
+        App {
+            phase,
+            done,
+            stop,
+            handles,
+        }
+    }
+
+    pub fn set_phase(&self, phase: u8) {
+        self.phase.store(phase, Ordering::SeqCst);
+    }
+
+    /// Waits until `more` statements ran since the call.
+    pub async fn run_for(&self, more: usize) {
+        let target = self.done.load(Ordering::SeqCst) + more;
+        while self.done.load(Ordering::SeqCst) < target {
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+    }
+
+    pub async fn stop(self) -> Report {
+        self.stop.store(true, Ordering::SeqCst);
+        let mut all = Report::default();
+        for handle in self.handles {
+            let report = handle.await.unwrap();
+            all.errors.extend(report.errors);
+            all.latencies.extend(report.latencies);
+            all.statements += report.statements;
+            if report.slowest.0 > all.slowest.0 {
+                all.slowest = report.slowest;
+            }
+        }
+        all
+    }
+}
