@@ -8,7 +8,8 @@ mod support;
 
 use std::collections::BTreeMap;
 use std::time::Duration;
-use support::app::{App, MIXED, NEW};
+use support::app::App;
+use support::writer::{MIXED, NEW};
 use support::{catalog, plan_file, switchback, text, TestDb};
 use tokio_postgres::Client;
 
@@ -687,4 +688,37 @@ async fn killed_at_every_step_of_a_key_type_change() {
     assert_eq!(dump(&client).await, expected);
     let after: String = client.query_one(rows, &[]).await.unwrap().get(0);
     assert_eq!(after, before, "every row survived");
+}
+
+/// add_check's fill overwrites values that break the check; abort puts the old ones back
+/// (set_not_null's NULLs likewise), so the rows are exactly as before.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn abort_puts_back_the_values_a_fill_overwrote() {
+    let db = TestDb::new().await;
+    let client = db.client().await;
+    client.batch_execute(SCHEMA).await.unwrap();
+    client
+        .batch_execute("UPDATE users SET score = -id WHERE id % 7 = 0")
+        .await
+        .unwrap();
+    let rows =
+        "SELECT md5(string_agg(format('%s %s %s', id, score, email), ',' ORDER BY id)) FROM users";
+    let before: String = client.query_one(rows, &[]).await.unwrap().get(0);
+    let (_dir, plan) = plan_file(
+        "20261122_fill",
+        "changes:\n  - add_check: { table: users, name: users_score_nonneg, check: \"score >= 0\", fill: { column: score, value: 0 } }\n  - set_not_null: { table: users, column: email, fill: \"'none'\" }\n",
+    );
+    run(&db, &["advance", &plan, "--progress", "plain"]).await;
+    let negative: i64 = client
+        .query_one(
+            "SELECT count(*) FROM users WHERE score < 0 OR email IS NULL",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(negative, 0, "expand filled them");
+    run(&db, &["abort", &plan, "--progress", "plain"]).await;
+    let after: String = client.query_one(rows, &[]).await.unwrap().get(0);
+    assert_eq!(after, before);
 }

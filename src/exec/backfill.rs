@@ -15,7 +15,7 @@ use crate::pg::ddl::{LockPolicy, Retrier};
 use crate::pg::{catalog, quote};
 use crate::plan::expand::{backfill_update, verify_predicate};
 use crate::plan::facts::TableKey;
-use crate::plan::step::{Job, JobKind, Step};
+use crate::plan::step::{Job, JobKind, Records, Step};
 use crate::plan::Plan;
 use std::time::{Duration, Instant};
 
@@ -489,15 +489,25 @@ fn batch_statements(
 ) -> Vec<String> {
     let mut statements = Vec::new();
     if job.kind == JobKind::Backfill {
-        for a in assignments.iter().filter(|a| a.records_nulls) {
+        for a in assignments {
+            let (old_value, rows) = match &a.records {
+                Records::Nothing => continue,
+                Records::Nulls => (
+                    "NULL".to_owned(),
+                    format!("{} IS NULL", quote::ident(&a.column)),
+                ),
+                Records::OldValues { .. } => (
+                    format!("{}::text", quote::ident(&a.column)),
+                    a.when.clone().unwrap_or_else(|| "true".into()),
+                ),
+            };
             statements.push(format!(
-                "INSERT INTO {fills} (plan_id, column_name, key) SELECT {plan}, {column}, ARRAY[{text}] FROM {rel} WHERE {batch} AND {col} IS NULL ON CONFLICT DO NOTHING",
+                "INSERT INTO {fills} (plan_id, column_name, key, old_value) SELECT {plan}, {column}, ARRAY[{text}], {old_value} FROM {rel} WHERE {batch} AND ({rows}) ON CONFLICT DO NOTHING",
                 fills = ex.ledger.table("fills"),
                 plan = quote::literal(&plan.id),
                 column = quote::literal(&a.column),
                 text = key.as_text,
                 rel = job.relation,
-                col = quote::ident(&a.column),
             ));
         }
         statements.push(backfill_update(&job.relation, assignments, batch));

@@ -111,6 +111,10 @@ CREATE TABLE {s}.batches (
     at timestamptz NOT NULL DEFAULT now()
 );
 "#,
+    r#"
+-- Version 5: the values a backfill overwrote (add_check's fill), for abort to put back.
+ALTER TABLE {s}.fills ADD COLUMN old_value text;
+"#,
 ];
 
 /// Where a plan is between `advance` calls.

@@ -8,7 +8,7 @@ use crate::pg::quote::{self, object_name};
 use crate::plan::check::Ident;
 use crate::plan::facts::{ColumnFacts, Facts, TableKey};
 use crate::plan::sql::Work;
-use crate::plan::step::{Assignment, Job, JobKind, Phase, Stage, Step};
+use crate::plan::step::{Assignment, Job, JobKind, Phase, Records, Stage, Step};
 use crate::plan::Plan;
 
 /// How the dual-write trigger keeps one column in step for one change.
@@ -347,9 +347,9 @@ fn shared_steps(
                 Work::Batched,
             )
             .nothing_to_undo();
-        for a in assignments.iter().filter(|a| a.records_nulls) {
+        for a in assignments.iter().filter(|a| a.records != Records::Nothing) {
             backfill.undo(
-                restore_nulls(plan, state_schema, &table, a, key),
+                restore_values(plan, state_schema, &table, a, key),
                 LockMode::RowExclusive,
                 &table,
             );
@@ -387,8 +387,9 @@ fn shared_steps(
     out
 }
 
-/// Puts back the NULLs a fill replaced, on rows that still hold the filled value.
-fn restore_nulls(
+/// Puts back the values (NULLs, or recorded old values) a fill replaced, on rows that still
+/// hold the filled value.
+fn restore_values(
     plan: &Plan,
     state_schema: &str,
     table: &str,
@@ -416,8 +417,12 @@ fn restore_nulls(
         None => "<t's key> = f.key".to_owned(),
     };
     let column = quote::ident(&a.column);
+    let old = match &a.records {
+        Records::OldValues { sql_type } => format!("f.old_value::{sql_type}"),
+        Records::Nulls | Records::Nothing => "NULL".to_owned(),
+    };
     format!(
-        "UPDATE {table} AS t SET {column} = NULL\n  FROM {} AS f\n  WHERE f.plan_id = {} AND f.column_name = {} AND {row}\n    AND t.{column} IS NOT DISTINCT FROM ({})",
+        "UPDATE {table} AS t SET {column} = {old}\n  FROM {} AS f\n  WHERE f.plan_id = {} AND f.column_name = {} AND {row}\n    AND t.{column} IS NOT DISTINCT FROM ({})",
         quote::qualified(state_schema, "fills"),
         quote::literal(&plan.id),
         quote::literal(&a.column),

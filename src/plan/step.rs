@@ -112,9 +112,20 @@ pub struct Assignment {
     pub when: Option<String>,
     /// Rows that are wrong once the backfill is done; counted before contract may start.
     pub verify: String,
-    /// The assignment overwrites NULLs in an existing column: their keys are recorded so
-    /// abort can put the NULLs back.
-    pub records_nulls: bool,
+    /// What the backfill records of the values it overwrites, so abort can put them back.
+    pub records: Records,
+}
+
+/// What a backfill records, per row it changes, in the ledger's `fills` table.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Records {
+    /// A new column, or a copy: abort drops it, nothing to put back.
+    Nothing,
+    /// NULLs of an existing column are filled: their keys are recorded.
+    Nulls,
+    /// Values of an existing column are overwritten: keys and old values (as text, cast back
+    /// to `sql_type`) are recorded.
+    OldValues { sql_type: String },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

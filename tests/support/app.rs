@@ -9,9 +9,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::task::JoinHandle;
 
-pub const OLD: u8 = 0;
-pub const MIXED: u8 = 1;
-pub const NEW: u8 = 2;
+use crate::support::writer::{NEW, OLD};
 
 #[derive(Debug, Default)]
 pub struct Report {

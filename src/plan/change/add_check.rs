@@ -3,12 +3,12 @@
 //! writes through.
 
 use crate::pg::lock::LockMode;
-use crate::plan::change::{valid_if_clean, ChangeKind, Footprint};
+use crate::plan::change::{ColumnNeed, valid_if_clean, ChangeKind, Footprint};
 use crate::plan::check::{Checker, Ident, SqlText};
 use crate::plan::expand::{Expansion, SyncRule};
 use crate::plan::source::FieldPath;
 use crate::plan::sql::{Expr, Work};
-use crate::plan::step::{check_offenders, Assignment, Phase};
+use crate::plan::step::{check_offenders, Assignment, Phase, Records};
 use serde::Deserialize;
 
 #[derive(Debug, Deserialize)]
@@ -70,6 +70,11 @@ impl ChangeKind for AddCheck {
         })
     }
 
+    /// The fill column's type, to put overwritten values back on abort.
+    fn catalog_columns(&self) -> Vec<ColumnNeed> {
+        self.fill.iter().map(|f| ColumnNeed::settings(&self.table, &f.column)).collect()
+    }
+
     fn footprint(&self) -> Footprint {
         let read = |e: &Expr| e.column_names().map(|c| Ident::trusted(c.to_owned())).collect::<Vec<_>>();
         let mut uses = read(&self.check);
@@ -103,6 +108,7 @@ impl ChangeKind for AddCheck {
                     value: fill.value.over_record("NEW", &[]),
                 },
             );
+            let sql_type = x.column_facts(&self.table, &fill.column).map_or(format!("<type of {}>", fill.column.quoted()), |f| f.sql_type.clone());
             x.backfill(
                 &self.table,
                 Assignment {
@@ -110,7 +116,7 @@ impl ChangeKind for AddCheck {
                     value: fill.value.text.clone(),
                     when: Some(breaks.clone()),
                     verify: breaks,
-                    records_nulls: false,
+                    records: Records::OldValues { sql_type },
                 },
             );
         }

@@ -11,7 +11,7 @@ use crate::plan::diagnostic::Code;
 use crate::plan::expand::{Expansion, SyncRule};
 use crate::plan::source::FieldPath;
 use crate::plan::sql::{Expr, Work};
-use crate::plan::step::{check_offenders, foreign_key_offenders, Assignment, Phase};
+use crate::plan::step::{check_offenders, foreign_key_offenders, Assignment, Phase, Records};
 use serde::Deserialize;
 
 #[derive(Debug, Deserialize)]
@@ -125,7 +125,7 @@ impl ChangeKind for AddColumn {
                         value: value.text.clone(),
                         when: Some(format!("{name} IS NULL")),
                         verify: format!("{name} IS NULL AND ({}) IS NOT NULL", value.text),
-                        records_nulls: false,
+                        records: Records::Nothing,
                     },
                 );
                 if !col.nullable {

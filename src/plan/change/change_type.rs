@@ -14,7 +14,7 @@ use crate::plan::diagnostic::Code;
 use crate::plan::expand::{Expansion, SyncRule};
 use crate::plan::source::FieldPath;
 use crate::plan::sql::{self, Expr, Work};
-use crate::plan::step::{Assignment, Phase};
+use crate::plan::step::{Assignment, Phase, Records};
 use serde::Deserialize;
 
 #[derive(Debug, Deserialize)]
@@ -156,7 +156,7 @@ impl ChangeKind for ChangeType {
                 value: up,
                 when: Some(differs.clone()),
                 verify: differs,
-                records_nulls: false,
+                records: Records::Nothing,
             },
         );
         copy_column_objects(x, &self.table, &self.column, &shadow);

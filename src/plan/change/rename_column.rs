@@ -12,7 +12,7 @@ use crate::plan::expand::{Expansion, SyncRule};
 use crate::plan::source::FieldPath;
 use crate::plan::facts::ColumnFacts;
 use crate::plan::sql::{self, Work};
-use crate::plan::step::{Assignment, Phase, Step};
+use crate::plan::step::{Assignment, Phase, Step, Records};
 use serde::Deserialize;
 
 #[derive(Debug, Deserialize)]
@@ -90,7 +90,7 @@ impl ChangeKind for RenameColumn {
                 value: from.clone(),
                 when: Some(differs.clone()),
                 verify: differs,
-                records_nulls: false,
+                records: Records::Nothing,
             },
         );
         copy_column_objects(x, &self.table, &self.from, &self.to);

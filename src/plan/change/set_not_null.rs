@@ -10,7 +10,7 @@ use crate::plan::check::{Checker, Ident, SqlText};
 use crate::plan::expand::{Expansion, SyncRule};
 use crate::plan::source::FieldPath;
 use crate::plan::sql::{Expr, Work};
-use crate::plan::step::{Assignment, Phase};
+use crate::plan::step::{Assignment, Phase, Records};
 use serde::Deserialize;
 
 #[derive(Debug, Deserialize)]
@@ -70,7 +70,7 @@ impl ChangeKind for SetNotNull {
                     value: fill.text.clone(),
                     when: Some(format!("{col} IS NULL")),
                     verify: format!("{col} IS NULL"),
-                    records_nulls: true,
+                    records: Records::Nulls,
                 },
             );
         }
