@@ -4,6 +4,7 @@
 use crate::error::Error;
 use crate::pg::catalog;
 use crate::pg::quote;
+use crate::plan::facts::TableKey;
 use std::time::{Duration, Instant};
 use tokio_postgres::Client;
 
@@ -59,21 +60,20 @@ pub struct BackfillEstimate {
 /// ledger's cursor and counters, the WAL flush at commit).
 const PER_BATCH_OVERHEAD: Duration = Duration::from_millis(3);
 
-/// Times an UPDATE of the table's first `batch_size` rows by key, rewriting one column to
+/// Times an UPDATE of the first `batch_size` rows of `key`'s table, in key order, rewriting one column to
 /// itself (a new row version, as a backfill writes), inside a transaction that is rolled
 /// back. `max_rows_per_second` (0 = none) caps the rate the estimate assumes.
 pub async fn backfill(
     client: &mut Client,
     schema: &str,
-    table: &str,
+    key: &TableKey,
     batch_size: u64,
     max_rows_per_second: u64,
     lock_timeout: Duration,
 ) -> Result<BackfillEstimate, Error> {
-    let relation = quote::qualified(schema, table);
+    let relation = quote::qualified(schema, &key.table);
     let context = || format!("time a sample batch of {relation}");
     let rows = catalog::estimated_rows(&*client, &relation).await?;
-    let key = catalog::table_key(&*client, schema, table).await?;
     let keys = quote::ident_list(
         &key.columns
             .iter()

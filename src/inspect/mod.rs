@@ -250,17 +250,18 @@ async fn run_probes(
                 }
             }
             Work::Backfill(Backfill { table, at }) => {
-                if let Err(Error::Refused(_)) =
-                    crate::pg::catalog::table_key(&*client, schema, &table).await
-                {
-                    cx.report(Code::NoBackfillKey, &at, format!("`{table}` has no primary key and no unique index over NOT NULL columns, so its backfill cannot page through it by key"), Some("add a primary key or add_unique over NOT NULL columns in an earlier plan".into()));
-                    continue;
-                }
+                let key = match crate::pg::catalog::table_key(&*client, schema, &table).await {
+                    Err(Error::Refused(_)) => {
+                        cx.report(Code::NoBackfillKey, &at, format!("`{table}` has no primary key and no unique index over NOT NULL columns, so its backfill cannot page through it by key"), Some("add a primary key or add_unique over NOT NULL columns in an earlier plan".into()));
+                        continue;
+                    }
+                    key => key?,
+                };
                 let settings = &plan.backfill;
                 let e = estimate::backfill(
                     client,
                     schema,
-                    &table,
+                    &key,
                     settings.batch_size,
                     settings.max_rows_per_second,
                     plan.lock_timeout,

@@ -75,24 +75,27 @@ pub async fn column_facts(
     };
     let checks = constraints("c").await?;
     let foreign_keys = constraints("f").await?;
-    let dependents: Vec<String> = client
-        .query(
-            "SELECT DISTINCT format('view %s', v.oid::regclass)
-               FROM pg_depend d JOIN pg_rewrite r ON r.oid = d.objid JOIN pg_class v ON v.oid = r.ev_class
-              WHERE d.classid = 'pg_rewrite'::regclass AND d.refobjid = to_regclass($1) AND d.refobjsubid = $2::int2 AND v.oid <> d.refobjid",
-            &[&rel, &attnum],
-        )
-        .await
-        .map_err(Error::sql(format!("read what depends on {rel}")))?
-        .iter()
-        .map(|r| r.get(0))
-        .collect();
-    if moves && !dependents.is_empty() {
-        return Err(Error::Refused(format!(
-            "start: column {} of {rel} is used by {}; switchback cannot carry those over to the new column yet, so the contract stage could not drop the old one",
-            quote::ident(column),
-            dependents.join(", ")
-        )));
+    // Only a change that moves the column's objects is stopped by views on it.
+    if moves {
+        let views: Vec<String> = client
+            .query(
+                "SELECT DISTINCT format('view %s', v.oid::regclass)
+                   FROM pg_depend d JOIN pg_rewrite r ON r.oid = d.objid JOIN pg_class v ON v.oid = r.ev_class
+                  WHERE d.classid = 'pg_rewrite'::regclass AND d.refobjid = to_regclass($1) AND d.refobjsubid = $2::int2 AND v.oid <> d.refobjid",
+                &[&rel, &attnum],
+            )
+            .await
+            .map_err(Error::sql(format!("read what depends on {rel}")))?
+            .iter()
+            .map(|r| r.get(0))
+            .collect();
+        if !views.is_empty() {
+            return Err(Error::Refused(format!(
+                "start: column {} of {rel} is used by {}; switchback cannot carry those over to the new column yet, so the contract stage could not drop the old one",
+                quote::ident(column),
+                views.join(", ")
+            )));
+        }
     }
     let incoming = client
         .query(
