@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 use switchback::exec::{Event, Executor, Options, Reporter};
 use switchback::pg::cluster::TempCluster;
 use switchback::pg::connect::connect;
+use switchback::pg::query::Query;
 use switchback::plan::folder;
 use switchback::workload::{self, App, Writer};
 
@@ -135,7 +136,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .duration_since(backfill_started)
         .as_secs_f64();
     let backfilled: i64 = client
-        .query_one(
+        .fetch_one(
             "SELECT rows_done FROM switchback.jobs WHERE step = 'users.backfill'",
             &[],
         )

@@ -3,6 +3,7 @@
 //! (writes `name`) or the new one (writes `full_name`) as told.
 
 use crate::error::Error;
+use crate::pg::query::Query;
 use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -96,14 +97,14 @@ impl Writer {
                     // The old application sometimes leaves email empty; the new one requires it.
                     let email = (new_app || n % 3 != 0).then(|| format!("w{n}@example.org"));
                     client
-                        .execute(
+                        .exec(
                             &format!("INSERT INTO {table} ({column}, email) VALUES ($1, $2)"),
                             &[&value, &email],
                         )
                         .await
                 } else {
                     client
-                        .execute(
+                        .exec(
                             &format!("UPDATE {table} SET {column} = $1 WHERE id = $2"),
                             &[&value, &id],
                         )

@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 use switchback::exec::{Executor, Options};
 use switchback::pg::cluster::TempCluster;
 use switchback::pg::connect::connect;
+use switchback::pg::query::Query;
 use switchback::plan::folder;
 use switchback::workload::{self, App, Writer};
 
@@ -84,7 +85,7 @@ pub fn run(args: Args, state_schema: &str) -> Result<Outcome, Failure> {
         executor.advance(&plan).await?;
         let expand_seconds = started.elapsed().as_secs_f64();
         let row = client
-            .query_one("SELECT count(*) FILTER (WHERE full_name IS DISTINCT FROM name), count(*) FILTER (WHERE email IS NULL), count(*) FROM users", &[])
+            .fetch_one("SELECT count(*) FILTER (WHERE full_name IS DISTINCT FROM name), count(*) FILTER (WHERE email IS NULL), count(*) FROM users", &[])
             .await
             .map_err(switchback::Error::sql("check the expanded table"))?;
         let (differ, nulls, total): (i64, i64, i64) = (row.get(0), row.get(1), row.get(2));
@@ -99,7 +100,7 @@ pub fn run(args: Args, state_schema: &str) -> Result<Outcome, Failure> {
         tokio::time::sleep(Duration::from_millis(500)).await;
         let latency = writer.stop().await;
         let columns: Vec<String> = client
-            .query(
+            .fetch(
                 "SELECT format('%s %s%s', attname, format_type(atttypid, atttypmod), CASE WHEN attnotnull THEN ' NOT NULL' ELSE '' END)
                    FROM pg_attribute WHERE attrelid = 'users'::regclass AND attnum > 0 AND NOT attisdropped ORDER BY attnum",
                 &[],

@@ -12,6 +12,7 @@
 use crate::error::Error;
 use crate::exec::{Event, Executor};
 use crate::pg::ddl::{LockPolicy, Retrier};
+use crate::pg::query::Query;
 use crate::pg::{catalog, quote};
 use crate::plan::expand::{backfill_update, verify_predicate};
 use crate::plan::facts::TableKey;
@@ -122,7 +123,7 @@ pub(super) async fn prepare(
                 .restart_job(&ex.client, &plan.id, &step.name)
                 .await?;
             ex.client
-                .execute(&format!("UPDATE {ranges} SET cursor = NULL, state = 'pending', worker = NULL, lease_until = NULL WHERE plan_id = $1 AND step = $2"), &[&plan.id, &step.name])
+                .exec(&format!("UPDATE {ranges} SET cursor = NULL, state = 'pending', worker = NULL, lease_until = NULL WHERE plan_id = $1 AND step = $2"), &[&plan.id, &step.name])
                 .await
                 .map_err(Error::sql("restart the verification's ranges"))?;
         }
@@ -138,7 +139,7 @@ pub(super) async fn prepare(
     // Split keys every `range_rows` rows, read from the key's index.
     let splits: Vec<Vec<String>> = if estimated > range_rows {
         ex.client
-            .query(
+            .fetch(
                 &format!("SELECT ARRAY[{text}] FROM (SELECT {list}, row_number() OVER (ORDER BY {list}) AS n FROM {rel}) s WHERE n % {range_rows} = 0 ORDER BY {list}", text = key.as_text, list = key.list, rel = job.relation),
                 &[],
             )
@@ -155,7 +156,7 @@ pub(super) async fn prepare(
         .transaction()
         .await
         .map_err(Error::sql("open a transaction"))?;
-    txn.execute(
+    txn.exec(
         &format!(
             "INSERT INTO {jobs} (plan_id, step, relation, rows_estimated, batch_size, target_batch_ms, max_rows_per_second, detached) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
         ),
@@ -179,7 +180,7 @@ pub(super) async fn prepare(
         .chain(std::iter::once(None))
         .enumerate()
     {
-        txn.execute(
+        txn.exec(
             &format!("INSERT INTO {ranges} (plan_id, step, range_no, lower, upper) VALUES ($1, $2, $3, $4, $5)"),
             &[&plan.id, &step.name, &(range_no as i32), &lower, &upper],
         )
@@ -209,7 +210,7 @@ async fn claim(
     let ranges = ex.ledger.table("ranges");
     let row = ex
         .client
-        .query_opt(
+        .fetch_opt(
             &format!(
                 "UPDATE {ranges} r SET state = 'claimed', worker = $3, lease_until = now() + $4 * interval '1 millisecond', heartbeat_at = now()
                   WHERE (r.plan_id, r.step, r.range_no) = (
@@ -240,7 +241,7 @@ async fn heartbeat(
 ) -> Result<bool, Error> {
     Ok(ex
         .client
-        .execute(
+        .exec(
             &format!("UPDATE {} SET lease_until = now() + $5 * interval '1 millisecond', heartbeat_at = now() WHERE plan_id = $1 AND step = $2 AND range_no = $3 AND worker = $4 AND state = 'claimed'", ex.ledger.table("ranges")),
             &[&plan.id, &step.name, &range.no, &worker, &(lease.as_millis() as f64)],
         )
@@ -257,7 +258,7 @@ async fn finish_range(
     worker: &str,
 ) -> Result<(), Error> {
     ex.client
-        .execute(
+        .exec(
             &format!("UPDATE {} SET state = 'done', lease_until = NULL WHERE plan_id = $1 AND step = $2 AND range_no = $3 AND worker = $4", ex.ledger.table("ranges")),
             &[&plan.id, &step.name, &range.no, &worker],
         )
@@ -270,7 +271,7 @@ async fn finish_range(
 async fn progress(ex: &Executor<'_>, plan: &Plan, step: &Step) -> Result<(i64, i64), Error> {
     let row = ex
         .client
-        .query_one(
+        .fetch_one(
             &format!("SELECT count(*) FILTER (WHERE state <> 'done'), count(DISTINCT worker) FILTER (WHERE state = 'claimed' AND lease_until > now()) FROM {} WHERE plan_id = $1 AND step = $2", ex.ledger.table("ranges")),
             &[&plan.id, &step.name],
         )
@@ -389,7 +390,7 @@ pub(super) async fn work(
         let window = key.between(range.cursor.as_deref(), range.upper.as_deref());
         let bounds = ex
             .client
-            .query_opt(
+            .fetch_opt(
                 // The window runs over the inner LIMITed rows: the batch's size and last key.
                 &format!(
                     "SELECT ARRAY[{text}], count(*) OVER () FROM (SELECT {list} FROM {rel} WHERE {window} ORDER BY {list} LIMIT {size}) s ORDER BY {desc} LIMIT 1",
@@ -550,7 +551,7 @@ async fn commit_batch(
         .await
         .map_err(Error::sql(context()))?;
     let owned = txn
-        .execute(
+        .exec(
             &format!("UPDATE {ranges} SET cursor = {}, lease_until = now() + $5 * interval '1 millisecond', heartbeat_at = now() WHERE plan_id = $1 AND step = $2 AND range_no = $3 AND worker = $4 AND state = 'claimed'", text_array(Some(last))),
             &[&plan.id, &step.name, &range.no, &worker, &(lease.as_millis() as f64)],
         )
@@ -563,7 +564,7 @@ async fn commit_batch(
     let mut changed = 0;
     for statement in statements {
         changed = txn
-            .execute(statement.as_str(), &[])
+            .exec(statement.as_str(), &[])
             .await
             .map_err(Error::sql(context()))?;
     }
@@ -577,7 +578,7 @@ async fn commit_batch(
         }
         JobKind::Backfill => ("0".to_owned(), "samples".to_owned()),
     };
-    txn.execute(
+    txn.exec(
         &format!(
             "UPDATE {jobs} SET rows_done = rows_done + $3, batches = batches + 1, rows_changed = rows_changed + $4,
                     mismatches = mismatches + {mismatches}, samples = {samples}, updated_at = now()
@@ -587,7 +588,7 @@ async fn commit_batch(
     )
     .await
     .map_err(Error::sql(context()))?;
-    txn.execute(
+    txn.exec(
         &format!("INSERT INTO {batches} (plan_id, step, range_no, worker, after_key, last_key, rows) VALUES ($1, $2, $3, $4, $5, $6, $7)"),
         &[&plan.id, &step.name, &range.no, &worker, &range.cursor, &last, &rows],
     )

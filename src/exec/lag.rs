@@ -4,6 +4,7 @@
 //! `pg_stat_replication.replay_lag` is used. Lag that cannot be read counts as too much.
 
 use crate::pg::connect;
+use crate::pg::query::Query;
 use tokio_postgres::Client;
 
 pub struct LagProbe {
@@ -22,7 +23,7 @@ impl LagProbe {
         let mut worst: Option<(f64, String)> = None;
         if self.replicas.is_empty() {
             let lag = primary
-                .query_one(
+                .fetch_one(
                     "SELECT max(extract(epoch FROM replay_lag))::float8 FROM pg_stat_replication",
                     &[],
                 )
@@ -47,7 +48,7 @@ impl LagProbe {
                 return Some(format!("throttled: cannot reach replica {name}; waiting"));
             };
             let lag = replica
-                .query_one(
+                .fetch_one(
                     "SELECT CASE WHEN pg_last_wal_receive_lsn() IS NOT DISTINCT FROM pg_last_wal_replay_lsn() THEN 0
                                  ELSE coalesce(extract(epoch FROM now() - pg_last_xact_replay_timestamp()), 0) END::float8",
                     &[],

@@ -12,6 +12,7 @@ use crate::error::Error;
 use crate::graph;
 use crate::ledger::{Ledger, PlanRow, Stage as LedgerStage};
 use crate::pg::ddl::{self, LockPolicy, Retrier};
+use crate::pg::query::Query;
 use crate::pg::{catalog, connect};
 use crate::plan::facts::{CastFacts, Facts};
 use crate::plan::step::{Job, JobKind, Stage, Step};
@@ -177,7 +178,7 @@ impl<'r> Executor<'r> {
         };
         let taken: bool = self
             .client
-            .query_one(sql, &[&LOCK_CLASS, &id])
+            .fetch_one(sql, &[&LOCK_CLASS, &id])
             .await
             .map_err(Error::sql(format!("lock plan {id}")))?
             .get(1);
@@ -186,7 +187,7 @@ impl<'r> Executor<'r> {
         }
         let holder: i32 = self
             .side
-            .query_opt(
+            .fetch_opt(
                 "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND classid::int4 = $1 AND objid::int4 = hashtext($2) AND granted LIMIT 1",
                 &[&LOCK_CLASS, &id],
             )
@@ -202,7 +203,7 @@ impl<'r> Executor<'r> {
     async fn unlock_plan(&self, id: &str) {
         let _ = self
             .client
-            .execute(
+            .exec(
                 "SELECT pg_advisory_unlock($1, hashtext($2))",
                 &[&LOCK_CLASS, &id],
             )
@@ -480,7 +481,7 @@ impl<'r> Executor<'r> {
         else {
             return error;
         };
-        match self.client.query(query.as_str(), &[]).await {
+        match self.client.fetch(query.as_str(), &[]).await {
             Ok(rows) if !rows.is_empty() => Error::Violation {
                 step: step.name.clone(),
                 cause: error.to_string(),

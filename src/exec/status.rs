@@ -3,6 +3,7 @@
 
 use crate::error::Error;
 use crate::ledger::{Control, Ledger};
+use crate::pg::query::Query;
 use serde::Serialize;
 use tokio_postgres::Client;
 
@@ -70,7 +71,7 @@ async fn activity(
     step: &str,
 ) -> Result<Activity, Error> {
     let recent: Option<f64> = client
-        .query_one(
+        .fetch_one(
             &format!("SELECT sum(rows)::float8 / {RECENT} FROM {} WHERE plan_id = $1 AND step = $2 AND at > now() - interval '{RECENT} seconds'", ledger.table("batches")),
             &[&plan, &step],
         )
@@ -78,7 +79,7 @@ async fn activity(
         .map_err(Error::sql("read recent batches"))?
         .get(0);
     let workers = client
-        .query(
+        .fetch(
             &format!(
                 "SELECT worker, to_char(max(heartbeat_at) AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"') FROM {}
                   WHERE plan_id = $1 AND step = $2 AND state = 'claimed' AND lease_until > now() GROUP BY worker ORDER BY worker",

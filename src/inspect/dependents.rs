@@ -3,14 +3,14 @@
 //! body mentions the names (PostgreSQL does not track what a function body uses).
 
 use crate::error::Error;
+use crate::pg::query::Query;
 use crate::pg::quote;
-use tokio_postgres::GenericClient;
 
 /// Each dependent object, described ("view public.active_users", "trigger audit on table users").
 /// Other tables' foreign keys count only when the column or table is dropped: a rename or a
 /// type change carries them over.
 pub async fn objects(
-    client: &impl GenericClient,
+    client: &impl Query,
     schema: &str,
     table: &str,
     column: Option<&str>,
@@ -18,7 +18,7 @@ pub async fn objects(
 ) -> Result<Vec<String>, Error> {
     let relation = quote::qualified(schema, table);
     let rows = client
-        .query(
+        .fetch(
             "SELECT DISTINCT CASE WHEN d.classid = 'pg_rewrite'::regclass THEN
                         (SELECT CASE c.relkind WHEN 'v' THEN 'view ' WHEN 'm' THEN 'materialized view ' ELSE 'rule on ' END || r.ev_class::regclass::text
                            FROM pg_rewrite r JOIN pg_class c ON c.oid = r.ev_class WHERE r.oid = d.objid)
@@ -42,7 +42,7 @@ pub async fn objects(
 /// Functions outside the system schemas (and switchback's own) whose body names the table,
 /// and the column when one is given.
 pub async fn functions(
-    client: &impl GenericClient,
+    client: &impl Query,
     state_schema: &str,
     table: &str,
     column: Option<&str>,
@@ -50,7 +50,7 @@ pub async fn functions(
     let word = |name: &str| format!("\\m{}\\M", regex_escape(name));
     let column = column.map(word);
     let rows = client
-        .query(
+        .fetch(
             "SELECT p.oid::regprocedure::text
                FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
               WHERE n.nspname NOT IN ('pg_catalog', 'information_schema', $1) AND n.nspname NOT LIKE 'pg\\_%'

@@ -3,6 +3,7 @@
 
 use crate::error::Error;
 use crate::pg::catalog;
+use crate::pg::query::Query;
 use crate::pg::quote;
 use crate::plan::facts::TableKey;
 use std::time::{Duration, Instant};
@@ -21,7 +22,7 @@ pub async fn nulls(client: &Client, relation: &str, column: &str) -> Result<(i64
     let column = quote::ident(column);
     if rows <= EXACT_COUNT_ROWS {
         let count: i64 = client
-            .query_one(
+            .fetch_one(
                 &format!("SELECT count(*) FROM {relation} WHERE {column} IS NULL"),
                 &[],
             )
@@ -32,7 +33,7 @@ pub async fn nulls(client: &Client, relation: &str, column: &str) -> Result<(i64
     }
     let percent = (SAMPLE_ROWS / rows as f64 * 100.0).clamp(0.01, 100.0);
     let row = client
-        .query_one(
+        .fetch_one(
             &format!("SELECT count(*) FILTER (WHERE {column} IS NULL), count(*) FROM {relation} TABLESAMPLE SYSTEM ({percent})"),
             &[],
         )
@@ -83,7 +84,7 @@ pub async fn backfill(
     // A column no index covers, so the sample's row versions are as HOT-eligible as the
     // backfill's; the key itself when every column is indexed.
     let column: String = client
-        .query_one(
+        .fetch_one(
             "SELECT coalesce((SELECT attname::text FROM pg_attribute a
                                WHERE attrelid = to_regclass($1) AND attnum > 0 AND NOT attisdropped AND attgenerated = ''
                                  AND NOT EXISTS (SELECT 1 FROM pg_index i WHERE i.indrelid = a.attrelid AND a.attnum = ANY (i.indkey))
@@ -105,7 +106,7 @@ pub async fn backfill(
     let offset = (batch_size.max(1) as i64).min(rows.max(1)) - 1;
     let bound = format!("(SELECT {keys} FROM {relation} ORDER BY {keys} OFFSET {offset} LIMIT 1)");
     let first: Option<String> = txn
-        .query_opt(
+        .fetch_opt(
             &format!(
                 "SELECT row({keys})::text FROM {relation} ORDER BY {keys} OFFSET {offset} LIMIT 1"
             ),
@@ -121,7 +122,7 @@ pub async fn backfill(
     };
     let started = Instant::now();
     let updated = txn
-        .execute(
+        .exec(
             &format!("UPDATE {relation} SET {column} = {column} {range}"),
             &[],
         )

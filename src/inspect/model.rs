@@ -3,8 +3,8 @@
 //! anything ran.
 
 use crate::error::Error;
+use crate::pg::query::Query;
 use std::collections::{BTreeMap, BTreeSet};
-use tokio_postgres::GenericClient;
 
 #[derive(Debug, Clone)]
 pub struct Column {
@@ -33,11 +33,11 @@ pub struct Model {
 }
 
 impl Model {
-    pub async fn read(client: &impl GenericClient, schema: &str) -> Result<Model, Error> {
+    pub async fn read(client: &impl Query, schema: &str) -> Result<Model, Error> {
         let context = || format!("read the catalog of schema {schema}");
         let mut model = Model::default();
         for row in client
-            .query(
+            .fetch(
                 "SELECT c.relname::text, c.relkind IN ('r', 'p')
                    FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
                   WHERE n.nspname = $1",
@@ -57,7 +57,7 @@ impl Model {
             model.relations.insert(name);
         }
         for row in client
-            .query(
+            .fetch(
                 "SELECT c.relname::text, a.attname::text, format_type(a.atttypid, a.atttypmod)
                    FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid
                    JOIN pg_namespace n ON n.oid = c.relnamespace
@@ -75,7 +75,7 @@ impl Model {
             }
         }
         for row in client
-            .query(
+            .fetch(
                 "SELECT c.relname::text, con.conname::text
                    FROM pg_constraint con JOIN pg_class c ON c.oid = con.conrelid
                    JOIN pg_namespace n ON n.oid = c.relnamespace
@@ -90,7 +90,7 @@ impl Model {
             }
         }
         for row in client
-            .query(
+            .fetch(
                 "SELECT c.relname::text, array_agg(a.attname::text), bool_and(a.attnotnull) OR bool_or(i.indisprimary)
                    FROM pg_index i JOIN pg_class c ON c.oid = i.indrelid
                    JOIN pg_namespace n ON n.oid = c.relnamespace

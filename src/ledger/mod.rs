@@ -4,9 +4,9 @@
 //! schema is versioned so later releases can migrate it in place.
 
 use crate::error::Error;
+use crate::pg::query::Query;
 use crate::pg::quote;
 use crate::plan::facts::Facts;
-use tokio_postgres::GenericClient;
 
 /// Each entry upgrades the ledger by one version; `{s}` is the quoted state schema.
 const MIGRATIONS: &[&str] = &[
@@ -279,9 +279,9 @@ impl Ledger {
 
     /// Whether the ledger has been created in this database (read-only commands and
     /// `--dry-run` must not create it).
-    pub async fn exists(&self, client: &impl GenericClient) -> Result<bool, Error> {
+    pub async fn exists(&self, client: &impl Query) -> Result<bool, Error> {
         Ok(client
-            .query_one(
+            .fetch_one(
                 "SELECT to_regclass($1) IS NOT NULL",
                 &[&self.table("plans")],
             )
@@ -305,7 +305,7 @@ impl Ledger {
         .await
         .map_err(Error::sql("create the ledger schema"))?;
         let version: i32 = txn
-            .query_one(
+            .fetch_one(
                 &format!(
                     "SELECT coalesce(max(version), 0) FROM {}.ledger_version",
                     self.schema
@@ -322,7 +322,7 @@ impl Ledger {
                     "migrate the ledger to version {}",
                     index + 1
                 )))?;
-            txn.execute(
+            txn.exec(
                 &format!("INSERT INTO {}.ledger_version VALUES ($1)", self.schema),
                 &[&(index as i32 + 1)],
             )
@@ -334,13 +334,9 @@ impl Ledger {
             .map_err(Error::sql("commit the ledger schema"))
     }
 
-    pub async fn plan(
-        &self,
-        client: &impl GenericClient,
-        id: &str,
-    ) -> Result<Option<PlanRow>, Error> {
+    pub async fn plan(&self, client: &impl Query, id: &str) -> Result<Option<PlanRow>, Error> {
         let row = client
-            .query_opt(&format!("SELECT id, checksum, definition, facts, stage, updated_at FROM {} WHERE id = $1", self.table("plans")), &[&id])
+            .fetch_opt(&format!("SELECT id, checksum, definition, facts, stage, updated_at FROM {} WHERE id = $1", self.table("plans")), &[&id])
             .await
             .map_err(Error::sql(format!("read plan {id} from the ledger")))?;
         row.map(|r| {
@@ -358,9 +354,9 @@ impl Ledger {
         .transpose()
     }
 
-    pub async fn plans(&self, client: &impl GenericClient) -> Result<Vec<PlanRow>, Error> {
+    pub async fn plans(&self, client: &impl Query) -> Result<Vec<PlanRow>, Error> {
         let ids: Vec<String> = client
-            .query(
+            .fetch(
                 &format!("SELECT id FROM {} ORDER BY id", self.table("plans")),
                 &[],
             )
@@ -391,14 +387,14 @@ impl Ledger {
             .await
             .map_err(Error::sql("open a transaction"))?;
         let facts = serde_json::to_value(facts).expect("facts serialize");
-        txn.execute(
+        txn.exec(
             &format!("INSERT INTO {} (id, checksum, definition, facts, stage) VALUES ($1, $2, $3, $4, 'expanding')", self.table("plans")),
             &[&id, &checksum, &definition, &facts],
         )
         .await
         .map_err(Error::sql(format!("record plan {id} in the ledger")))?;
         for (name, stage) in steps {
-            txn.execute(
+            txn.exec(
                 &format!(
                     "INSERT INTO {} (plan_id, name, stage) VALUES ($1, $2, $3)",
                     self.table("steps")
@@ -416,12 +412,12 @@ impl Ledger {
 
     pub async fn set_stage(
         &self,
-        client: &impl GenericClient,
+        client: &impl Query,
         id: &str,
         stage: Stage,
     ) -> Result<(), Error> {
         client
-            .execute(
+            .exec(
                 &format!(
                     "UPDATE {} SET stage = $2, updated_at = now() WHERE id = $1",
                     self.table("plans")
@@ -434,13 +430,9 @@ impl Ledger {
             .await
     }
 
-    pub async fn steps(
-        &self,
-        client: &impl GenericClient,
-        plan: &str,
-    ) -> Result<Vec<StepRow>, Error> {
+    pub async fn steps(&self, client: &impl Query, plan: &str) -> Result<Vec<StepRow>, Error> {
         Ok(client
-            .query(&format!("SELECT name, stage, status, attempts, last_error FROM {} WHERE plan_id = $1 ORDER BY started_at NULLS LAST, finished_at NULLS LAST, name", self.table("steps")), &[&plan])
+            .fetch(&format!("SELECT name, stage, status, attempts, last_error FROM {} WHERE plan_id = $1 ORDER BY started_at NULLS LAST, finished_at NULLS LAST, name", self.table("steps")), &[&plan])
             .await
             .map_err(Error::sql(format!("read the steps of plan {plan}")))?
             .iter()
@@ -456,12 +448,12 @@ impl Ledger {
 
     pub async fn start_step(
         &self,
-        client: &impl GenericClient,
+        client: &impl Query,
         plan: &str,
         step: &str,
     ) -> Result<(), Error> {
         client
-            .execute(
+            .exec(
                 &format!("UPDATE {} SET status = 'running', attempts = attempts + 1, started_at = now(), last_error = NULL WHERE plan_id = $1 AND name = $2", self.table("steps")),
                 &[&plan, &step],
             )
@@ -489,13 +481,13 @@ impl Ledger {
 
     pub async fn fail_step(
         &self,
-        client: &impl GenericClient,
+        client: &impl Query,
         plan: &str,
         step: &str,
         error: &str,
     ) -> Result<(), Error> {
         client
-            .execute(&format!("UPDATE {} SET status = 'failed', last_error = $3 WHERE plan_id = $1 AND name = $2", self.table("steps")), &[&plan, &step, &error])
+            .exec(&format!("UPDATE {} SET status = 'failed', last_error = $3 WHERE plan_id = $1 AND name = $2", self.table("steps")), &[&plan, &step, &error])
             .await
             .map_err(Error::sql(format!("mark step {step} failed")))?;
         self.event(client, plan, Some(step), "step failed", error)
@@ -504,14 +496,14 @@ impl Ledger {
 
     pub async fn event(
         &self,
-        client: &impl GenericClient,
+        client: &impl Query,
         plan: &str,
         step: Option<&str>,
         kind: &str,
         detail: &str,
     ) -> Result<(), Error> {
         client
-            .execute(
+            .exec(
                 &format!("INSERT INTO {} (plan_id, step, actor, kind, detail) VALUES ($1, $2, $3, $4, $5)", self.table("events")),
                 &[&plan, &step, &self.actor, &kind, &detail],
             )
@@ -520,9 +512,9 @@ impl Ledger {
         Ok(())
     }
 
-    pub async fn control(&self, client: &impl GenericClient, plan: &str) -> Result<Control, Error> {
+    pub async fn control(&self, client: &impl Query, plan: &str) -> Result<Control, Error> {
         let row = client
-            .query_opt(
+            .fetch_opt(
                 &format!("SELECT paused_by, pause_reason, batch_size, target_batch_ms, max_rows_per_second FROM {} WHERE id = $1", self.table("plans")),
                 &[&plan],
             )
@@ -540,7 +532,7 @@ impl Ledger {
     /// Applies a release manager's change and records who made it.
     pub async fn change_control(
         &self,
-        client: &impl GenericClient,
+        client: &impl Query,
         plan: &str,
         change: &ControlChange,
     ) -> Result<(), Error> {
@@ -571,13 +563,13 @@ impl Ledger {
             }
         };
         let pause = matches!(change, ControlChange::Pause { .. });
-        let params: &[&(dyn tokio_postgres::types::ToSql + Sync)] = if pause {
+        let params: &[&dyn crate::pg::query::Param] = if pause {
             &[&plan, &self.actor, &detail]
         } else {
             &[&plan]
         };
         let updated = client
-            .execute(&sql, params)
+            .exec(&sql, params)
             .await
             .map_err(Error::sql(format!("change the controls of plan {plan}")))?;
         if updated == 0 {
@@ -591,11 +583,11 @@ impl Ledger {
     /// The event log, oldest first.
     pub async fn history(
         &self,
-        client: &impl GenericClient,
+        client: &impl Query,
         plan: Option<&str>,
     ) -> Result<Vec<EventRow>, Error> {
         Ok(client
-            .query(
+            .fetch(
                 &format!("SELECT to_char(at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'), plan_id, step, actor, kind, detail FROM {} WHERE $1::text IS NULL OR plan_id = $1 ORDER BY id", self.table("events")),
                 &[&plan],
             )
@@ -608,12 +600,12 @@ impl Ledger {
 
     pub async fn job(
         &self,
-        client: &impl GenericClient,
+        client: &impl Query,
         plan: &str,
         step: &str,
     ) -> Result<Option<JobRow>, Error> {
         Ok(client
-            .query_opt(
+            .fetch_opt(
                 &format!(
                     "SELECT step, relation, cursor, rows_done, rows_estimated, rows_changed, batches, mismatches, samples,
                             batch_size, target_batch_ms, max_rows_per_second, state, started_at, updated_at, note, detached
@@ -645,13 +637,9 @@ impl Ledger {
             }))
     }
 
-    pub async fn jobs(
-        &self,
-        client: &impl GenericClient,
-        plan: &str,
-    ) -> Result<Vec<JobRow>, Error> {
+    pub async fn jobs(&self, client: &impl Query, plan: &str) -> Result<Vec<JobRow>, Error> {
         let steps: Vec<String> = client
-            .query(
+            .fetch(
                 &format!(
                     "SELECT step FROM {} WHERE plan_id = $1 ORDER BY started_at",
                     self.table("jobs")
@@ -673,12 +661,12 @@ impl Ledger {
     /// Starts a verification over from the beginning.
     pub async fn restart_job(
         &self,
-        client: &impl GenericClient,
+        client: &impl Query,
         plan: &str,
         step: &str,
     ) -> Result<(), Error> {
         client
-            .execute(
+            .exec(
                 &format!("UPDATE {} SET cursor = NULL, rows_done = 0, rows_changed = 0, batches = 0, mismatches = 0, samples = '{{}}', state = 'running', started_at = now(), finished_at = NULL WHERE plan_id = $1 AND step = $2", self.table("jobs")),
                 &[&plan, &step],
             )
@@ -690,13 +678,13 @@ impl Ledger {
     /// Marks a job waiting for `reason` (Some) or running again (None).
     pub async fn set_job_wait(
         &self,
-        client: &impl GenericClient,
+        client: &impl Query,
         plan: &str,
         step: &str,
         reason: Option<&str>,
     ) -> Result<(), Error> {
         client
-            .execute(
+            .exec(
                 &format!("UPDATE {} SET state = CASE WHEN $3::text IS NULL THEN 'running' ELSE 'throttled' END, note = $3, updated_at = now() WHERE plan_id = $1 AND step = $2", self.table("jobs")),
                 &[&plan, &step, &reason],
             )
@@ -707,13 +695,13 @@ impl Ledger {
 
     pub async fn set_job_state(
         &self,
-        client: &impl GenericClient,
+        client: &impl Query,
         plan: &str,
         step: &str,
         state: &str,
     ) -> Result<(), Error> {
         client
-            .execute(
+            .exec(
                 &format!("UPDATE {} SET state = $3, updated_at = now(), finished_at = CASE WHEN $3 IN ('done', 'failed') THEN now() END WHERE plan_id = $1 AND step = $2", self.table("jobs")),
                 &[&plan, &step, &state],
             )
@@ -723,10 +711,10 @@ impl Ledger {
     }
 
     /// Drops a plan's recorded fills and job rows once abort has used them.
-    pub async fn forget_work(&self, client: &impl GenericClient, plan: &str) -> Result<(), Error> {
+    pub async fn forget_work(&self, client: &impl Query, plan: &str) -> Result<(), Error> {
         for table in ["fills", "jobs", "ranges", "batches"] {
             client
-                .execute(
+                .exec(
                     &format!("DELETE FROM {} WHERE plan_id = $1", self.table(table)),
                     &[&plan],
                 )

@@ -4,8 +4,8 @@
 //! varchar(40) or text, numeric(10,2) to numeric(12,2), timestamp(0) to timestamp(3).
 
 use crate::error::Error;
+use crate::pg::query::Query;
 use crate::pg::quote;
-use tokio_postgres::GenericClient;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TypeChange {
@@ -20,7 +20,7 @@ pub struct TypeChange {
 
 /// What changing `table`.`column` to `new_type` (a type checked by the plan parser) costs.
 pub async fn type_change(
-    client: &impl GenericClient,
+    client: &impl Query,
     schema: &str,
     table: &str,
     column: &str,
@@ -35,7 +35,7 @@ pub async fn type_change(
     };
     let modifier = type_modifier(client, new_type).await?;
     let row = client
-        .query_opt(
+        .fetch_opt(
             "SELECT format_type(a.atttypid, a.atttypmod), a.atttypmod, format_type(t.oid, $4), t.typname::text,
                     a.atttypid = t.oid,
                     EXISTS (SELECT 1 FROM pg_cast c WHERE c.castsource = a.atttypid AND c.casttarget = t.oid AND c.castmethod = 'b')
@@ -61,14 +61,14 @@ pub async fn type_change(
 
 /// The type modifier of `type_text` (`varchar(40)` gives 44, `text` gives -1): the
 /// modifiers as written, passed through the type's own `typmodin` function.
-async fn type_modifier(client: &impl GenericClient, type_text: &str) -> Result<i32, Error> {
+async fn type_modifier(client: &impl Query, type_text: &str) -> Result<i32, Error> {
     let context = || format!("read the type modifier of {type_text}");
     let modifiers = crate::plan::sql::type_modifiers(type_text);
     if modifiers.is_empty() {
         return Ok(-1);
     }
     let typmodin: Option<String> = client
-        .query_opt(
+        .fetch_opt(
             "SELECT typmodin::text FROM pg_type WHERE oid = to_regtype($1) AND typmodin <> 0",
             &[&type_text],
         )
@@ -81,7 +81,7 @@ async fn type_modifier(client: &impl GenericClient, type_text: &str) -> Result<i
     let literals: Vec<String> = modifiers.iter().map(|m| quote::literal(m)).collect();
     // `typmodin` is a function name read from pg_type, not from the plan.
     Ok(client
-        .query_one(
+        .fetch_one(
             &format!(
                 "SELECT {typmodin}(ARRAY[{}]::cstring[])",
                 literals.join(", ")

@@ -2,11 +2,11 @@
 //! pages through, the state of an index, and who holds a lock switchback waits for.
 
 use crate::error::{Blocker, Error};
+use crate::pg::query::Query;
 use crate::pg::quote;
 use crate::plan::facts::{
     ColumnFacts, ConstraintFacts, IncomingForeignKey, IndexFacts, KeyColumn, TableKey,
 };
-use tokio_postgres::GenericClient;
 
 /// The table's regclass text for `to_regclass`.
 fn relation(schema: &str, table: &str) -> String {
@@ -17,7 +17,7 @@ fn relation(schema: &str, table: &str) -> String {
 /// refuses columns that views depend on, since the contract stage could not drop them
 /// (foreign keys referencing the column are carried over).
 pub async fn column_facts(
-    client: &impl GenericClient,
+    client: &impl Query,
     schema: &str,
     table: &str,
     column: &str,
@@ -25,7 +25,7 @@ pub async fn column_facts(
 ) -> Result<ColumnFacts, Error> {
     let rel = relation(schema, table);
     let row = client
-        .query_opt(
+        .fetch_opt(
             "SELECT format_type(a.atttypid, a.atttypmod), a.attnotnull, pg_get_expr(d.adbin, d.adrelid), a.attnum
                FROM pg_attribute a LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
               WHERE a.attrelid = to_regclass($1) AND a.attname = $2 AND a.attnum > 0 AND NOT a.attisdropped",
@@ -36,7 +36,7 @@ pub async fn column_facts(
         .ok_or_else(|| Error::Refused(format!("find column {} of table {rel}", quote::ident(column))))?;
     let attnum: i16 = row.get(3);
     let indexes = client
-        .query(
+        .fetch(
             "SELECT c.relname, pg_get_indexdef(i.indexrelid), con.conname, i.indisprimary
                FROM pg_index i
                JOIN pg_class c ON c.oid = i.indexrelid
@@ -63,7 +63,7 @@ pub async fn column_facts(
         let rel = rel.clone();
         async move {
             client
-                .query(
+                .fetch(
                     "SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint
                       WHERE conrelid = to_regclass($1) AND contype = $2::text::\"char\" AND $3 = ANY (conkey) ORDER BY conname",
                     &[&rel, &kind, &attnum],
@@ -78,7 +78,7 @@ pub async fn column_facts(
     // Only a change that moves the column's objects is stopped by views on it.
     if moves {
         let views: Vec<String> = client
-            .query(
+            .fetch(
                 "SELECT DISTINCT format('view %s', v.oid::regclass)
                    FROM pg_depend d JOIN pg_rewrite r ON r.oid = d.objid JOIN pg_class v ON v.oid = r.ev_class
                   WHERE d.classid = 'pg_rewrite'::regclass AND d.refobjid = to_regclass($1) AND d.refobjsubid = $2::int2 AND v.oid <> d.refobjid",
@@ -98,7 +98,7 @@ pub async fn column_facts(
         }
     }
     let incoming = client
-        .query(
+        .fetch(
             "SELECT con.conrelid::regclass::text, con.conname::text, pg_get_constraintdef(con.oid)
                FROM pg_constraint con
               WHERE con.contype = 'f' AND con.confrelid = to_regclass($1) AND $2 = ANY (con.confkey)
@@ -117,7 +117,7 @@ pub async fn column_facts(
         })
         .collect();
     let owned_sequence: Option<String> = client
-        .query_one("SELECT pg_get_serial_sequence($1, $2)", &[&rel, &column])
+        .fetch_one("SELECT pg_get_serial_sequence($1, $2)", &[&rel, &column])
         .await
         .map_err(Error::sql(format!("read the sequence of {rel}")))?
         .get(0);
@@ -137,14 +137,10 @@ pub async fn column_facts(
 
 /// The key a backfill pages through: the primary key, else the first valid unique index
 /// without expressions or predicate whose columns are all NOT NULL.
-pub async fn table_key(
-    client: &impl GenericClient,
-    schema: &str,
-    table: &str,
-) -> Result<TableKey, Error> {
+pub async fn table_key(client: &impl Query, schema: &str, table: &str) -> Result<TableKey, Error> {
     let rel = relation(schema, table);
     let exists: bool = client
-        .query_one("SELECT to_regclass($1) IS NOT NULL", &[&rel])
+        .fetch_one("SELECT to_regclass($1) IS NOT NULL", &[&rel])
         .await
         .map_err(Error::sql(format!("look up {rel}")))?
         .get(0);
@@ -152,7 +148,7 @@ pub async fn table_key(
         return Err(Error::Refused(format!("find table {rel}")));
     }
     let rows = client
-        .query(
+        .fetch(
             "WITH candidates AS (
                 SELECT i.indexrelid, i.indkey, NOT i.indisprimary AS fallback, c.relname
                   FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
@@ -187,9 +183,9 @@ pub async fn table_key(
 }
 
 /// None when the index does not exist, else whether it is valid.
-pub async fn index_valid(client: &impl GenericClient, index: &str) -> Result<Option<bool>, Error> {
+pub async fn index_valid(client: &impl Query, index: &str) -> Result<Option<bool>, Error> {
     Ok(client
-        .query_opt(
+        .fetch_opt(
             "SELECT indisvalid FROM pg_index WHERE indexrelid = to_regclass($1)",
             &[&index],
         )
@@ -199,9 +195,9 @@ pub async fn index_valid(client: &impl GenericClient, index: &str) -> Result<Opt
 }
 
 /// Sessions holding a granted lock on `relation` (quoted, qualified), other than ours.
-pub async fn blockers(client: &impl GenericClient, relation: &str) -> Result<Vec<Blocker>, Error> {
+pub async fn blockers(client: &impl Query, relation: &str) -> Result<Vec<Blocker>, Error> {
     Ok(client
-        .query(
+        .fetch(
             "SELECT DISTINCT a.pid, coalesce(a.usename, ''), coalesce(a.state, ''),
                     coalesce(extract(epoch FROM now() - a.xact_start), 0)::float8, left(coalesce(a.query, ''), 300)
                FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
@@ -224,9 +220,9 @@ pub async fn blockers(client: &impl GenericClient, relation: &str) -> Result<Vec
 
 /// How many rows a table has: the planner's estimate, or a count when the table was never
 /// analyzed (PostgreSQL then reports -1).
-pub async fn estimated_rows(client: &impl GenericClient, relation: &str) -> Result<i64, Error> {
+pub async fn estimated_rows(client: &impl Query, relation: &str) -> Result<i64, Error> {
     let estimate: f32 = client
-        .query_one(
+        .fetch_one(
             "SELECT coalesce((SELECT reltuples FROM pg_class WHERE oid = to_regclass($1)), -1)",
             &[&relation],
         )
@@ -237,7 +233,7 @@ pub async fn estimated_rows(client: &impl GenericClient, relation: &str) -> Resu
         return Ok(estimate as i64);
     }
     Ok(client
-        .query_one(&format!("SELECT count(*) FROM {relation}"), &[])
+        .fetch_one(&format!("SELECT count(*) FROM {relation}"), &[])
         .await
         .map_err(Error::sql(format!("count the rows of {relation}")))?
         .get(0))

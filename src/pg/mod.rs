@@ -7,4 +7,5 @@ pub mod cluster;
 pub mod connect;
 pub mod ddl;
 pub mod lock;
+pub mod query;
 pub mod quote;
