@@ -11,7 +11,7 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 use switchback::exec::{Event, Executor, Options, Reporter};
 use switchback::pg::cluster::TempCluster;
-use switchback::pg::connect::connect;
+use switchback::pg::connect;
 use switchback::pg::query::Query;
 use switchback::plan::folder;
 use switchback::workload::{self, App, Writer};
@@ -93,8 +93,8 @@ fn rows_argument() -> i64 {
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let rows = rows_argument();
     let cluster = TempCluster::start()?;
-    let url = cluster.url("postgres");
-    let client = connect(&url).await?;
+    let info = connect::resolve(Some(&cluster.url("postgres")))?;
+    let client = connect::connect(&info, "bench").await?;
     eprintln!("creating two tables of {rows} rows");
     workload::create_users(&client, "bulk_users", rows).await?;
     workload::create_users(&client, "users", rows).await?;
@@ -113,7 +113,13 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .await?;
 
     eprintln!("writer baseline, no migration");
-    let writer = Writer::start(connect(&url).await?, "users", rows, App::Old, WRITER_PAUSE);
+    let writer = Writer::start(
+        connect::connect(&info, "bench: old application").await?,
+        "users",
+        rows,
+        App::Old,
+        WRITER_PAUSE,
+    );
     tokio::time::sleep(Duration::from_secs(10)).await;
     let baseline = writer.stop().await;
 
@@ -124,9 +130,15 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let set = folder::load(&[path])?;
     let plan = &set.plans[0];
     let times = StepTimes::default();
-    let writer = Writer::start(connect(&url).await?, "users", rows, App::Old, WRITER_PAUSE);
+    let writer = Writer::start(
+        connect::connect(&info, "bench: old application").await?,
+        "users",
+        rows,
+        App::Old,
+        WRITER_PAUSE,
+    );
     let started = Instant::now();
-    let mut executor = Executor::connect(&url, Options::default(), &times).await?;
+    let mut executor = Executor::connect(&info, Options::default(), &times).await?;
     executor.advance(plan).await?;
     let expand_seconds = started.elapsed().as_secs_f64();
     let during = writer.stop().await;

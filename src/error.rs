@@ -47,12 +47,12 @@ pub enum Error {
     },
     #[error("failed to find plan files in {}: it has no .yaml or .yml file", .0.display())]
     NoPlans(PathBuf),
-    #[error("failed to connect to {target}: {source}")]
-    Connect {
-        target: String,
-        #[source]
-        source: tokio_postgres::Error,
-    },
+    /// `target` is the connection without its password; `reason` says what failed in the
+    /// words of the parameters the user set (sslmode, sslrootcert, the password file).
+    #[error("failed to connect to {target}: {reason}")]
+    Connect { target: String, reason: String },
+    #[error("failed to read the connection parameters: {0}")]
+    ConnInfo(#[from] crate::pg::conninfo::ConnInfoError),
     #[error("failed to {context}: {}", describe(.source))]
     Sql {
         context: String,
@@ -66,8 +66,12 @@ pub enum Error {
         seconds: f64,
         blockers: Vec<Blocker>,
     },
-    #[error("failed to start plan {plan}: another switchback (backend pid {holder}) is running it; use --wait to queue behind it")]
-    PlanBusy { plan: String, holder: i32 },
+    #[error("failed to start plan {plan}: another switchback ({holder}) is running it; use --wait to queue behind it (if that runner died, its lease runs out in {expires_in:.0}s)")]
+    PlanBusy {
+        plan: String,
+        holder: String,
+        expires_in: f64,
+    },
     #[error("failed to run plan {plan}: its file changed after it started (checksum {recorded} in the ledger, {current} now); restore the file, or abort the plan and start a new one")]
     PlanEdited {
         plan: String,

@@ -33,7 +33,7 @@ pub fn run(args: Args, state_schema: &str) -> Result<Outcome, Failure> {
     };
     block_on(async {
         let mut executor =
-            Executor::connect(&args.connection.database_url, options, reporter.as_ref()).await?;
+            Executor::connect(&args.connection.info()?, options, reporter.as_ref()).await?;
         executor.abort(&id).await?;
         Ok(Outcome::Done)
     })

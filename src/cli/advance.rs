@@ -45,13 +45,18 @@ pub fn run(args: Args, state_schema: &str) -> Result<Outcome, Failure> {
         lock_retry_budget: args.lock_retry_budget,
         wait: args.wait,
         dry_run: args.dry_run,
-        replica_urls: args.replica_urls,
+        replicas: args
+            .replica_urls
+            .iter()
+            .map(|url| switchback::pg::connect::resolve(Some(url)))
+            .collect::<Result<_, _>>()?,
         detach: args.detach,
         application: "switchback advance".into(),
+        ..Options::default()
     };
     block_on(async {
         let mut executor =
-            Executor::connect(&args.connection.database_url, options, reporter.as_ref()).await?;
+            Executor::connect(&args.connection.info()?, options, reporter.as_ref()).await?;
         let mut blocked = false;
         for plan in &set.plans {
             blocked |= matches!(executor.advance(plan).await?, exec::Outcome::Waiting { .. });

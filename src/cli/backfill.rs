@@ -34,18 +34,24 @@ pub fn run(args: Args, state_schema: &str) -> Result<Outcome, Failure> {
     let reporter = reporter(args.progress);
     let options = Options {
         state_schema: state_schema.to_owned(),
-        replica_urls: args.replica_urls.clone(),
+        replicas: args
+            .replica_urls
+            .iter()
+            .map(|url| connect::resolve(Some(url)))
+            .collect::<Result<_, _>>()?,
         application: "switchback backfill".into(),
         ..Options::default()
     };
-    let url = args.connection.database_url.clone();
+    let info = args.connection.info()?;
     let worked = block_on(async {
         let plans = match &args.plan {
             Some(id) => vec![id.clone()],
             None => {
-                let client = connect::connect(&url).await?;
-                let ledger =
-                    Ledger::new(state_schema, switchback::exec::actor("switchback backfill"));
+                let client = connect::connect(&info, "switchback backfill").await?;
+                let ledger = Ledger::new(
+                    state_schema,
+                    switchback::exec::actor("switchback backfill", &info.user),
+                );
                 ledger
                     .plans(&client)
                     .await?
@@ -58,10 +64,10 @@ pub fn run(args: Args, state_schema: &str) -> Result<Outcome, Failure> {
         let mut worked = 0;
         for id in plans {
             let workers = (0..args.workers).map(|n| {
-                let (url, options, id, reporter) =
-                    (url.clone(), options.clone(), id.clone(), reporter.as_ref());
+                let (info, options, id, reporter) =
+                    (&info, options.clone(), id.clone(), reporter.as_ref());
                 async move {
-                    let mut executor = Executor::connect(&url, options, reporter).await?;
+                    let mut executor = Executor::connect(info, options, reporter).await?;
                     executor
                         .work_on_backfills(&id, &format!("{}:{n}", worker_name()), args.lease)
                         .await

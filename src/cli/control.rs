@@ -79,10 +79,12 @@ fn apply(target: &Target, state_schema: &str, change: ControlChange) -> Result<O
         .file_stem()
         .map_or(target.plan.clone(), |s| s.to_string_lossy().into_owned());
     block_on(async {
-        let client = connect::connect(&target.connection.database_url).await?;
+        let info = target.connection.info()?;
+        let application = format!("switchback {}", change.command());
+        let client = connect::connect(&info, &application).await?;
         Ledger::new(
             state_schema,
-            switchback::exec::actor(&format!("switchback {}", change.command())),
+            switchback::exec::actor(&application, &info.user),
         )
         .change_control(&client, &id, &change)
         .await?;

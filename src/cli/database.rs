@@ -3,12 +3,24 @@
 use crate::cli::Failure;
 use std::future::Future;
 use std::time::Duration;
+use switchback::pg::conninfo::ConnInfo;
 
 #[derive(Debug, clap::Args)]
 pub struct Connection {
-    /// PostgreSQL connection string; DATABASE_URL when absent. Its password is never printed.
+    /// PostgreSQL connection string (URL or key=value, as libpq takes it); DATABASE_URL when
+    /// absent, and libpq's PG* variables and ~/.pgpass for what neither gives. Its password is
+    /// never printed.
     #[arg(long, env = "DATABASE_URL", hide_env_values = true, value_name = "URL")]
-    pub database_url: String,
+    pub database_url: Option<String>,
+}
+
+impl Connection {
+    /// The connection parameters, as libpq would read them.
+    pub fn info(&self) -> Result<ConnInfo, Failure> {
+        Ok(switchback::pg::connect::resolve(
+            self.database_url.as_deref(),
+        )?)
+    }
 }
 
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]

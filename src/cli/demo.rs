@@ -9,7 +9,7 @@ use crate::report::{reporter, Progress};
 use std::time::{Duration, Instant};
 use switchback::exec::{Executor, Options};
 use switchback::pg::cluster::TempCluster;
-use switchback::pg::connect::connect;
+use switchback::pg::connect;
 use switchback::pg::query::Query;
 use switchback::plan::folder;
 use switchback::workload::{self, App, Writer};
@@ -40,7 +40,7 @@ fn say(text: &str) {
 pub fn run(args: Args, state_schema: &str) -> Result<Outcome, Failure> {
     say("starting a throwaway PostgreSQL cluster");
     let cluster = TempCluster::start().map_err(switchback::Error::from)?;
-    let url = cluster.url("postgres");
+    let info = connect::resolve(Some(&cluster.url("postgres")))?;
     let plans = tempfile::tempdir().map_err(Failure::Output)?;
     let plan_path = plans.path().join("20261122_users_full_name.yaml");
     std::fs::write(&plan_path, PLAN).map_err(Failure::Output)?;
@@ -53,7 +53,7 @@ pub fn run(args: Args, state_schema: &str) -> Result<Outcome, Failure> {
         ..Options::default()
     };
     block_on(async {
-        let client = connect(&url).await?;
+        let client = connect::connect(&info, "switchback demo").await?;
         say(&format!(
             "creating users with {} rows (one email in twenty is NULL)",
             args.rows
@@ -65,7 +65,7 @@ pub fn run(args: Args, state_schema: &str) -> Result<Outcome, Failure> {
             started.elapsed().as_secs_f64()
         ));
         let writer = Writer::start(
-            connect(&url).await?,
+            connect::connect(&info, "switchback demo: old application").await?,
             "users",
             args.rows,
             App::Old,
@@ -80,7 +80,7 @@ pub fn run(args: Args, state_schema: &str) -> Result<Outcome, Failure> {
         ));
 
         say("deploy N: `switchback advance` runs the expand stage while the old application writes `name`");
-        let mut executor = Executor::connect(&url, options, reporter.as_ref()).await?;
+        let mut executor = Executor::connect(&info, options, reporter.as_ref()).await?;
         let started = Instant::now();
         executor.advance(&plan).await?;
         let expand_seconds = started.elapsed().as_secs_f64();

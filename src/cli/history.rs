@@ -14,8 +14,12 @@ pub struct Args {
 
 pub fn run(args: Args, state_schema: &str) -> Result<Outcome, Failure> {
     let events = block_on(async {
-        let client = connect::connect(&args.query.connection.database_url).await?;
-        let ledger = Ledger::new(state_schema, switchback::exec::actor("switchback history"));
+        let info = args.query.connection.info()?;
+        let client = connect::connect(&info, "switchback history").await?;
+        let ledger = Ledger::new(
+            state_schema,
+            switchback::exec::actor("switchback history", &info.user),
+        );
         Ok(if ledger.exists(&client).await? {
             ledger.history(&client, args.query.plan.as_deref()).await?
         } else {

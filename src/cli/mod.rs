@@ -130,7 +130,11 @@ fn exit_code(error: &Failure) -> u8 {
     match error {
         Failure::Output(_) | Failure::Usage(_) => 2,
         Failure::Library(e) => match e {
-            Error::Read { .. } | Error::NoPlans(_) | Error::Connect { .. } | Error::Cluster(_) => 2,
+            Error::Read { .. }
+            | Error::NoPlans(_)
+            | Error::Connect { .. }
+            | Error::ConnInfo(_)
+            | Error::Cluster(_) => 2,
             Error::PlanBusy { .. } | Error::LockBudget { .. } | Error::BackfillElsewhere { .. } => {
                 3
             }

@@ -24,8 +24,12 @@ pub struct Args {
 pub fn run(args: Args, state_schema: &str) -> Result<Outcome, Failure> {
     let terminal = std::io::stdout().is_terminal();
     block_on(async {
-        let client = connect::connect(&args.query.connection.database_url).await?;
-        let ledger = Ledger::new(state_schema, switchback::exec::actor("switchback status"));
+        let info = args.query.connection.info()?;
+        let client = connect::connect(&info, "switchback status").await?;
+        let ledger = Ledger::new(
+            state_schema,
+            switchback::exec::actor("switchback status", &info.user),
+        );
         loop {
             let plans = status::read(&client, &ledger, args.query.plan.as_deref()).await?;
             let output = match (args.query.format, args.watch) {

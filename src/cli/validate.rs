@@ -48,7 +48,8 @@ pub fn run(args: Args, state_schema: &str) -> Result<Outcome, Failure> {
     }
     if let Some(url) = &args.database_url {
         let live = block_on(async {
-            let mut client = switchback::pg::connect::connect(url).await?;
+            let info = switchback::pg::connect::resolve(Some(url))?;
+            let mut client = switchback::pg::connect::connect(&info, "switchback validate").await?;
             Ok(switchback::inspect::check(&mut client, &set, state_schema).await?)
         })?;
         set.diagnostics.extend(live);

@@ -4,17 +4,20 @@
 //! `pg_stat_replication.replay_lag` is used. Lag that cannot be read counts as too much.
 
 use crate::pg::connect;
+use crate::pg::conninfo::ConnInfo;
 use crate::pg::query::Query;
 use tokio_postgres::Client;
 
 pub struct LagProbe {
-    replicas: Vec<(String, Option<Client>)>,
+    replicas: Vec<(ConnInfo, Option<Client>)>,
+    application: String,
 }
 
 impl LagProbe {
-    pub fn new(replica_urls: &[String]) -> LagProbe {
+    pub fn new(replicas: &[ConnInfo], application: &str) -> LagProbe {
         LagProbe {
-            replicas: replica_urls.iter().map(|url| (url.clone(), None)).collect(),
+            replicas: replicas.iter().map(|info| (info.clone(), None)).collect(),
+            application: application.to_owned(),
         }
     }
 
@@ -22,16 +25,23 @@ impl LagProbe {
     pub async fn check(&mut self, primary: &Client, max_seconds: f64) -> Option<String> {
         let mut worst: Option<(f64, String)> = None;
         if self.replicas.is_empty() {
+            // A role without pg_read_all_stats sees each replica's row with every column but
+            // the pid NULL: that is "cannot tell", never "no lag".
             let lag = primary
                 .fetch_one(
-                    "SELECT max(extract(epoch FROM replay_lag))::float8 FROM pg_stat_replication",
+                    "SELECT count(*) FILTER (WHERE state IS NULL), max(extract(epoch FROM replay_lag))::float8, current_user::text FROM pg_stat_replication",
                     &[],
                 )
                 .await
-                .map(|r| r.get::<_, Option<f64>>(0));
+                .map(|r| (r.get::<_, i64>(0), r.get::<_, Option<f64>>(1), r.get::<_, String>(2)));
             match lag {
-                Ok(Some(seconds)) => worst = Some((seconds, "a replica".into())),
-                Ok(None) => {}
+                Ok((hidden, _, role)) if hidden > 0 => {
+                    return Some(format!(
+                        "throttled: replica lag is hidden from role {role} ({hidden} replica(s) in pg_stat_replication); grant it pg_monitor (GRANT pg_monitor TO {role}), or pass --replica-url for each replica; waiting"
+                    ))
+                }
+                Ok((_, Some(seconds), _)) => worst = Some((seconds, "a replica".into())),
+                Ok(_) => {}
                 Err(e) => {
                     return Some(format!(
                     "throttled: cannot read replica lag from pg_stat_replication ({e}); waiting"
@@ -39,11 +49,11 @@ impl LagProbe {
                 }
             }
         }
-        for (url, client) in &mut self.replicas {
+        for (info, client) in &mut self.replicas {
             if client.is_none() {
-                *client = connect::connect(url).await.ok();
+                *client = connect::connect(info, &self.application).await.ok();
             }
-            let name = connect::redact(url);
+            let name = info.to_string();
             let Some(replica) = client.as_ref() else {
                 return Some(format!("throttled: cannot reach replica {name}; waiting"));
             };

@@ -1,5 +1,5 @@
 //! The executor: moves plans through their stages against a live database. One runner per
-//! plan (an advisory lock), a checksum that refuses edited plans, every step's effect and its
+//! plan (a lease row in the ledger, which holds through a transaction pooler), a checksum that refuses edited plans, every step's effect and its
 //! ledger row committed together where PostgreSQL allows it, and catalog checks that let a
 //! re-run finish what a crash interrupted. The engine never prints: it emits `Event`s.
 
@@ -11,6 +11,7 @@ pub mod status;
 use crate::error::Error;
 use crate::graph;
 use crate::ledger::{Ledger, PlanRow, Stage as LedgerStage};
+use crate::pg::conninfo::ConnInfo;
 use crate::pg::ddl::{self, LockPolicy, Retrier};
 use crate::pg::query::Query;
 use crate::pg::{catalog, connect};
@@ -20,6 +21,8 @@ use crate::plan::Plan;
 pub use events::{Event, Reporter};
 use std::collections::HashMap;
 use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio_postgres::Client;
 
@@ -32,11 +35,14 @@ pub struct Options {
     pub wait: bool,
     pub dry_run: bool,
     /// Replicas whose replay lag the backfill respects.
-    pub replica_urls: Vec<String>,
+    pub replicas: Vec<ConnInfo>,
     /// Leave backfills to `switchback backfill` workers instead of running them inline.
     pub detach: bool,
     /// Recorded with every event and set as the sessions' application_name.
     pub application: String,
+    /// How long a runner's hold on a plan lasts unless renewed (it is renewed every third of
+    /// it): how long a runner that died behind a pooler keeps others out.
+    pub runner_lease: Duration,
 }
 
 impl Default for Options {
@@ -46,9 +52,10 @@ impl Default for Options {
             lock_retry_budget: Duration::from_secs(60),
             wait: false,
             dry_run: false,
-            replica_urls: Vec::new(),
+            replicas: Vec::new(),
             detach: false,
             application: "switchback".into(),
+            runner_lease: Duration::from_secs(30),
         }
     }
 }
@@ -76,10 +83,23 @@ pub struct Executor<'r> {
     client: Client,
     /// A second connection, for reading who blocks the first.
     side: Client,
+    info: ConnInfo,
+    /// Why the connection looks pooled (session state does not last), or None when direct.
+    pooled: Option<String>,
+    /// This runner's name in the ledger's lease rows.
+    runner: String,
+    /// The plan this runner holds, renewed in the background.
+    lease: Option<Lease>,
     ledger: Ledger,
     options: Options,
     reporter: &'r dyn Reporter,
     lag: lag::LagProbe,
+}
+
+/// A held plan: the task renewing the lease, and whether it was lost.
+struct Lease {
+    renewer: tokio::task::JoinHandle<()>,
+    lost: Arc<AtomicBool>,
 }
 
 /// What one attempt of a step runs.
@@ -93,9 +113,6 @@ enum Attempt<'a> {
     /// One statement on its own (CONCURRENTLY refuses a transaction block).
     Autocommit(&'a str),
 }
-
-/// Two keys for `pg_advisory_lock`: a fixed class and the plan id's hash.
-const LOCK_CLASS: i32 = 0x5357_4243;
 
 /// The plan as the ledger stored it when it first ran: abort and workers use it, so they work
 /// even when the file has moved on or is gone.
@@ -119,10 +136,10 @@ pub fn worker_name() -> String {
     format!("{}:{}", user_at_host(), std::process::id())
 }
 
-/// Who does something, as the ledger records it: OS user@host and the application
-/// (`root@db-admin (switchback pause)`).
-pub fn actor(application: &str) -> String {
-    format!("{} ({application})", user_at_host())
+/// Who does something, as the ledger records it: OS user@host, the database role and the
+/// application (`ana@deploy-1 as migrator (switchback pause)`).
+pub fn actor(application: &str, role: &str) -> String {
+    format!("{} as {role} ({application})", user_at_host())
 }
 
 /// OS user@host, recorded with every ledger event.
@@ -138,26 +155,28 @@ fn user_at_host() -> String {
 
 impl<'r> Executor<'r> {
     pub async fn connect(
-        url: &str,
+        info: &ConnInfo,
         options: Options,
         reporter: &'r dyn Reporter,
     ) -> Result<Executor<'r>, Error> {
-        let client = connect::connect(url).await?;
-        let side = connect::connect(url).await?;
-        for session in [&client, &side] {
-            session
-                .batch_execute(&format!(
-                    "SET application_name = {}",
-                    crate::pg::quote::literal(&options.application)
-                ))
-                .await
-                .map_err(Error::sql("set application_name"))?;
+        let client = connect::connect(info, &options.application).await?;
+        let side = connect::connect(info, &options.application).await?;
+        let pooled = connect::pooler(&client, info).await?;
+        if let Some(why) = &pooled {
+            tracing::info!("a pooler or proxy is in between ({why}): no session state is used");
         }
         Ok(Executor {
-            ledger: Ledger::new(&options.state_schema, actor(&options.application)),
+            ledger: Ledger::new(
+                &options.state_schema,
+                actor(&options.application, &info.user),
+            ),
             client,
             side,
-            lag: lag::LagProbe::new(&options.replica_urls),
+            info: info.clone(),
+            pooled,
+            runner: format!("{} #{:06x}", worker_name(), fastrand::u32(..0x100_0000)),
+            lease: None,
+            lag: lag::LagProbe::new(&options.replicas, &options.application),
             options,
             reporter,
         })
@@ -170,44 +189,104 @@ impl<'r> Executor<'r> {
         }
     }
 
-    async fn lock_plan(&self, id: &str) -> Result<(), Error> {
-        let sql = if self.options.wait {
-            "SELECT pg_advisory_lock($1, hashtext($2)), true"
-        } else {
-            "SELECT true, pg_try_advisory_lock($1, hashtext($2))"
-        };
-        let taken: bool = self
-            .client
-            .fetch_one(sql, &[&LOCK_CLASS, &id])
-            .await
-            .map_err(Error::sql(format!("lock plan {id}")))?
-            .get(1);
-        if taken {
-            return Ok(());
+    /// Takes plan `id` for this runner (creating the ledger first), or waits for or names
+    /// the runner that has it; then renews the lease on a connection of its own, so a long
+    /// statement on the main connection never lets it lapse.
+    async fn lock_plan(&mut self, id: &str) -> Result<(), Error> {
+        self.ledger.ensure(&mut self.client).await?;
+        let lease = self.options.runner_lease;
+        let direct = self.pooled.is_none();
+        while let Some(other) = self
+            .ledger
+            .take_runner(&self.client, id, &self.runner, lease, direct)
+            .await?
+        {
+            if !self.options.wait {
+                return Err(Error::PlanBusy {
+                    plan: id.to_owned(),
+                    holder: other.holder,
+                    expires_in: other.expires_in,
+                });
+            }
+            tokio::time::sleep(Duration::from_millis(250)).await;
         }
-        let holder: i32 = self
-            .side
-            .fetch_opt(
-                "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND classid::int4 = $1 AND objid::int4 = hashtext($2) AND granted LIMIT 1",
-                &[&LOCK_CLASS, &id],
-            )
-            .await
-            .map_err(Error::sql("find the other runner"))?
-            .map_or(0, |r| r.get(0));
-        Err(Error::PlanBusy {
-            plan: id.to_owned(),
-            holder,
-        })
+        let client = connect::connect(&self.info, &self.options.application).await?;
+        let lost = Arc::new(AtomicBool::new(false));
+        let (ledger, plan, runner, flag) = (
+            self.ledger.clone(),
+            id.to_owned(),
+            self.runner.clone(),
+            lost.clone(),
+        );
+        let renewer = tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(lease / 3).await;
+                match ledger.renew_runner(&client, &plan, &runner, lease).await {
+                    Ok(true) => {}
+                    Ok(false) => {
+                        flag.store(true, Ordering::SeqCst);
+                        return;
+                    }
+                    // Tried again at the next tick; the lease outlasts two missed renewals.
+                    Err(error) => tracing::warn!(%error, "failed to renew the plan's lease"),
+                }
+            }
+        });
+        self.lease = Some(Lease { renewer, lost });
+        Ok(())
     }
 
-    async fn unlock_plan(&self, id: &str) {
+    async fn unlock_plan(&mut self, id: &str) {
+        if let Some(lease) = self.lease.take() {
+            lease.renewer.abort();
+        }
         let _ = self
-            .client
-            .exec(
-                "SELECT pg_advisory_unlock($1, hashtext($2))",
-                &[&LOCK_CLASS, &id],
-            )
+            .ledger
+            .release_runner(&self.client, id, &self.runner)
             .await;
+    }
+
+    /// Refuses to go on once another runner has taken the plan over (this one's lease ran
+    /// out, say while the network was down).
+    fn check_lease(&self, id: &str) -> Result<(), Error> {
+        match &self.lease {
+            Some(lease) if lease.lost.load(Ordering::SeqCst) => Err(Error::Refused(format!(
+                "go on with plan {id}: this runner's lease ran out and another runner took the plan over"
+            ))),
+            _ => Ok(()),
+        }
+    }
+
+    /// Before the first statement of a stage: what would fail half-way is refused now. A
+    /// CONCURRENTLY statement cannot run in a transaction, so it gets only the session's
+    /// settings; behind a transaction pooler no SET lasts, and a role-level
+    /// statement_timeout would cancel the index build part-way.
+    async fn admit(&self, plan: &Plan, steps: &[&Step]) -> Result<(), Error> {
+        let Some(why) = &self.pooled else {
+            return Ok(());
+        };
+        let Some(statement) = steps
+            .iter()
+            .flat_map(|s| &s.statements)
+            .find(|s| ddl::refuses_transaction(&s.sql))
+        else {
+            return Ok(());
+        };
+        let timeout: String = self
+            .client
+            .fetch_one("SELECT current_setting('statement_timeout')", &[])
+            .await
+            .map_err(Error::sql("read statement_timeout"))?
+            .get(0);
+        if timeout == "0" {
+            return Ok(());
+        }
+        Err(Error::Refused(format!(
+            "run plan {}: `{}` must run outside a transaction, and the role's statement_timeout ({timeout}) would cancel it; through this connection no session setting lasts, because a pooler or proxy is in between ({why}). Connect directly or through a session-mode pool, or set statement_timeout to 0 for the role (ALTER ROLE {} SET statement_timeout = 0)",
+            plan.id,
+            statement.sql.lines().next().unwrap_or_default(),
+            crate::pg::quote::ident(&self.info.user),
+        )))
     }
 
     async fn ledger_exists(&self) -> Result<bool, Error> {
@@ -267,9 +346,6 @@ impl<'r> Executor<'r> {
 
     async fn advance_locked(&mut self, plan: &Plan) -> Result<Outcome, Error> {
         let dry_run = self.options.dry_run;
-        if !dry_run {
-            self.ledger.ensure(&mut self.client).await?;
-        }
         let row = if self.ledger_exists().await? {
             self.ledger.plan(&self.client, &plan.id).await?
         } else {
@@ -349,6 +425,13 @@ impl<'r> Executor<'r> {
             }
             return Ok(Outcome::DryRun);
         }
+        let pending: Vec<&Step> = steps
+            .iter()
+            .filter(|s| {
+                s.stage == run_stage && statuses.get(&s.name).map(String::as_str) != Some("done")
+            })
+            .collect();
+        self.admit(plan, &pending).await?;
         if statuses.is_empty() {
             let names: Vec<(String, String)> = steps
                 .iter()
@@ -424,6 +507,7 @@ impl<'r> Executor<'r> {
     }
 
     async fn run_step(&mut self, plan: &Plan, step: &Step) -> Result<(), Error> {
+        self.check_lease(&plan.id)?;
         self.ledger
             .start_step(&self.client, &plan.id, &step.name)
             .await?;
@@ -648,39 +732,70 @@ impl<'r> Executor<'r> {
         }
     }
 
-    /// Statements PostgreSQL refuses inside a transaction (CONCURRENTLY), each on its own,
-    /// checking the catalog first so a re-run finishes or repairs an interrupted build.
+    /// A step whose statements run one by one (CONCURRENTLY refuses a transaction), checking
+    /// the catalog first so a re-run finishes or repairs an interrupted build.
     async fn run_outside_transaction(&mut self, plan: &Plan, step: &Step) -> Result<(), Error> {
         let policy = self.policy(plan);
-        self.client
-            .batch_execute(&format!(
-                "SET lock_timeout = '{}ms'; SET statement_timeout = 0",
-                policy.lock_timeout.as_millis()
-            ))
-            .await
-            .map_err(Error::sql("set the session's lock_timeout"))?;
         for statement in &step.statements {
             if let Some(index) = &statement.builds_index {
                 match catalog::index_valid(&self.client, index).await? {
                     Some(true) => continue,
                     Some(false) => {
                         let drop = format!("DROP INDEX CONCURRENTLY IF EXISTS {index}");
-                        self.with_retries(plan, step, &policy, Attempt::Autocommit(&drop))
-                            .await?
+                        self.run_alone(plan, step, &policy, &drop).await?
                     }
                     None => {}
                 }
             }
-            self.with_retries(plan, step, &policy, Attempt::Autocommit(&statement.sql))
-                .await?;
+            self.run_alone(plan, step, &policy, &statement.sql).await?;
         }
         self.client
-            .batch_execute(&format!(
-                "RESET lock_timeout; RESET statement_timeout; {}",
-                self.ledger.finish_step_sql(&plan.id, &step.name, "done")
-            ))
+            .batch_execute(&self.ledger.finish_step_sql(&plan.id, &step.name, "done"))
             .await
             .map_err(Error::sql(format!("record step {}", step.name)))
+    }
+
+    /// One statement of a step that runs statement by statement. One that may run in a
+    /// transaction gets its own, with `SET LOCAL` timeouts; one that may not (CONCURRENTLY)
+    /// runs bare, with session timeouts around it on a direct connection only: behind a
+    /// pooler a session `SET` would land on some other client's session.
+    async fn run_alone(
+        &mut self,
+        plan: &Plan,
+        step: &Step,
+        policy: &LockPolicy,
+        sql: &str,
+    ) -> Result<(), Error> {
+        if !ddl::refuses_transaction(sql) {
+            let setup = ddl::transaction_settings(policy, true);
+            let statements = [sql.to_owned()];
+            let attempt = Attempt::Transaction {
+                setup: &setup,
+                statements: &statements,
+                after: "",
+            };
+            return self.with_retries(plan, step, policy, attempt).await;
+        }
+        let direct = self.pooled.is_none();
+        if direct {
+            self.client
+                .batch_execute(&format!(
+                    "SET lock_timeout = '{}ms'; SET statement_timeout = 0",
+                    policy.lock_timeout.as_millis()
+                ))
+                .await
+                .map_err(Error::sql("set the session's lock_timeout"))?;
+        }
+        let result = self
+            .with_retries(plan, step, policy, Attempt::Autocommit(sql))
+            .await;
+        if direct {
+            self.client
+                .batch_execute("RESET lock_timeout; RESET statement_timeout")
+                .await
+                .map_err(Error::sql("reset the session's timeouts"))?;
+        }
+        result
     }
 
     /// Undoes the expand stage of plan `id` exactly, from the definition and facts in the
@@ -693,7 +808,6 @@ impl<'r> Executor<'r> {
     }
 
     async fn abort_locked(&mut self, id: &str) -> Result<(), Error> {
-        self.ledger.ensure(&mut self.client).await?;
         let row = self
             .ledger
             .plan(&self.client, id)
@@ -760,17 +874,14 @@ impl<'r> Executor<'r> {
             if step.transactional {
                 self.run_in_transaction(&plan, step, &undo, true).await?;
             } else {
+                // Undo statements run one by one write no rows, so the dual-write trigger
+                // has nothing to stay out of here.
                 let policy = self.policy(&plan);
-                self.client
-                    .batch_execute(&format!("SET lock_timeout = '{}ms'; SET statement_timeout = 0; SET switchback.backfill = 'on'", policy.lock_timeout.as_millis()))
-                    .await
-                    .map_err(Error::sql("prepare the session for undo"))?;
                 for sql in &undo {
-                    self.with_retries(&plan, step, &policy, Attempt::Autocommit(sql))
-                        .await?;
+                    self.run_alone(&plan, step, &policy, sql).await?;
                 }
                 self.client
-                    .batch_execute(&format!("RESET lock_timeout; RESET statement_timeout; RESET switchback.backfill; {}", self.ledger.finish_step_sql(id, &step.name, "undone")))
+                    .batch_execute(&self.ledger.finish_step_sql(id, &step.name, "undone"))
                     .await
                     .map_err(Error::sql(format!("record the undo of {}", step.name)))?;
             }

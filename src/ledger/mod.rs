@@ -3,6 +3,10 @@
 //! cursor and live settings; the keys whose NULLs a fill replaced; and an event log. The
 //! schema is versioned so later releases can migrate it in place.
 
+mod runners;
+
+pub use runners::Holder;
+
 use crate::error::Error;
 use crate::pg::query::Query;
 use crate::pg::quote;
@@ -114,6 +118,18 @@ CREATE TABLE {s}.batches (
     r#"
 -- Version 5: the values a backfill overwrote (add_check's fill), for abort to put back.
 ALTER TABLE {s}.fills ADD COLUMN old_value text;
+"#,
+    r#"
+-- Version 6: who runs each plan, as a lease that holds across pooled sessions (a session
+-- advisory lock does not under transaction pooling).
+CREATE TABLE {s}.runners (
+    plan_id text PRIMARY KEY,
+    holder text NOT NULL,
+    backend_pid integer,
+    backend_start timestamptz,
+    lease_until timestamptz NOT NULL,
+    taken_at timestamptz NOT NULL DEFAULT now()
+);
 "#,
 ];
 
@@ -255,7 +271,10 @@ pub struct EventRow {
 
 #[derive(Debug, Clone)]
 pub struct Ledger {
+    /// Quoted.
     schema: String,
+    /// As the catalog spells it.
+    name: String,
     actor: String,
 }
 
@@ -264,6 +283,7 @@ impl Ledger {
     pub fn new(schema: &str, actor: String) -> Ledger {
         Ledger {
             schema: quote::ident(schema),
+            name: schema.to_owned(),
             actor,
         }
     }
@@ -291,19 +311,39 @@ impl Ledger {
     }
 
     /// Creates or upgrades the ledger. An advisory lock keeps two first runs from racing.
+    /// The schema is created only when missing: `CREATE SCHEMA IF NOT EXISTS` asks for CREATE
+    /// on the database even when the schema exists, which a migration role given a schema
+    /// by its administrator does not have.
     pub async fn ensure(&self, client: &mut tokio_postgres::Client) -> Result<(), Error> {
         let txn = client
             .transaction()
             .await
             .map_err(Error::sql("open a transaction"))?;
+        txn.batch_execute("SELECT pg_advisory_xact_lock(hashtext('switchback ledger'))")
+            .await
+            .map_err(Error::sql("lock the ledger"))?;
+        let missing = txn
+            .fetch_opt(
+                "SELECT 1 FROM pg_namespace WHERE nspname = $1",
+                &[&self.name],
+            )
+            .await
+            .map_err(Error::sql("look for the ledger schema"))?
+            .is_none();
+        if missing {
+            txn.batch_execute(&format!("CREATE SCHEMA {}", self.schema))
+                .await
+                .map_err(Error::sql(format!(
+                    "create the ledger schema {} (an administrator can create it and grant USAGE and CREATE on it instead)",
+                    self.schema
+                )))?;
+        }
         txn.batch_execute(&format!(
-            "SELECT pg_advisory_xact_lock(hashtext('switchback ledger'));
-             CREATE SCHEMA IF NOT EXISTS {s};
-             CREATE TABLE IF NOT EXISTS {s}.ledger_version (version integer NOT NULL);",
-            s = self.schema
+            "CREATE TABLE IF NOT EXISTS {}.ledger_version (version integer NOT NULL)",
+            self.schema
         ))
         .await
-        .map_err(Error::sql("create the ledger schema"))?;
+        .map_err(Error::sql("create the ledger's version table"))?;
         let version: i32 = txn
             .fetch_one(
                 &format!(

@@ -39,6 +39,17 @@ pub fn transaction_settings(policy: &LockPolicy, scans: bool) -> String {
     )
 }
 
+/// Whether PostgreSQL refuses to run `sql` inside a transaction block (CONCURRENTLY,
+/// VACUUM): such a statement runs on its own, and the session's settings are all it gets.
+pub fn refuses_transaction(sql: &str) -> bool {
+    let upper = sql.to_ascii_uppercase();
+    let words: Vec<&str> = upper
+        .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+        .filter(|w| !w.is_empty())
+        .collect();
+    words.first() == Some(&"VACUUM") || words.contains(&"CONCURRENTLY")
+}
+
 /// Runs `statements` and then `after` (the ledger's record of it) in one transaction.
 pub async fn in_transaction(
     client: &mut Client,

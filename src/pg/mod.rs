@@ -1,11 +1,14 @@
-//! PostgreSQL-facing pieces: quoting, lock modes, connections, catalog introspection, the
-//! lock-safe DDL runner, and throwaway clusters for demos and tests.
+//! PostgreSQL-facing pieces: quoting, lock modes, connections (libpq parameters, TLS,
+//! pooler-safe statements), catalog introspection, the lock-safe DDL runner, and throwaway
+//! clusters for demos and tests.
 
 pub mod cast;
 pub mod catalog;
 pub mod cluster;
 pub mod connect;
+pub mod conninfo;
 pub mod ddl;
 pub mod lock;
 pub mod query;
 pub mod quote;
+pub mod tls;

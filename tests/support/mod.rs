@@ -85,14 +85,22 @@ impl TestDb {
     }
 }
 
-/// Waits until no session holds a plan's advisory lock. After `kill -9` the dead runner's
-/// backend keeps it until PostgreSQL notices the closed connection (at once when idle, after
+/// Waits until no live session holds a plan's runner lease. After `kill -9` the dead runner's
+/// backend lives on until PostgreSQL notices the closed connection (at once when idle, after
 /// its current statement when busy); a new runner started before that rightly exits 3.
 pub async fn wait_for_runner_to_go(db: &TestDb) {
     let client = db.client().await;
     let started = std::time::Instant::now();
     loop {
-        let held: i64 = client.query_one("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND classid::int4 = 1398227523", &[]).await.unwrap().get(0);
+        let held: i64 = client
+            .query_one(
+                "SELECT CASE WHEN to_regclass('switchback.runners') IS NULL THEN 0 ELSE
+                   (xpath('/row/c/text()', query_to_xml('SELECT count(*) AS c FROM switchback.runners r JOIN pg_stat_activity a ON a.pid = r.backend_pid AND a.backend_start = r.backend_start', false, true, '')))[1]::text::bigint END",
+                &[],
+            )
+            .await
+            .unwrap()
+            .get(0);
         if held == 0 {
             return;
         }
