@@ -8,7 +8,13 @@ use std::process::ExitCode;
 
 fn main() -> ExitCode {
     tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::from_env("SWITCHBACK_LOG"))
+        .with_env_filter(
+            // Warnings show by default, as libpq prints them (a password file others can read).
+            tracing_subscriber::EnvFilter::builder()
+                .with_default_directive(tracing_subscriber::filter::LevelFilter::WARN.into())
+                .with_env_var("SWITCHBACK_LOG")
+                .from_env_lossy(),
+        )
         .with_writer(std::io::stderr)
         .init();
     cli::main()

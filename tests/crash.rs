@@ -5,7 +5,7 @@
 mod support;
 
 use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use support::{catalog, data_digest, plan_file, switchback, text, TestDb};
 
 const ROWS: i64 = 40_000;
@@ -36,9 +36,8 @@ fn advance_and_kill(
     plan: &str,
     mut should_kill: impl FnMut(&serde_json::Value) -> bool,
 ) -> bool {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_switchback"))
+    let mut child = support::command(db)
         .args(["advance", plan, "--progress", "json"])
-        .env("DATABASE_URL", &db.url)
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
@@ -92,19 +91,18 @@ async fn crash_at(
     let db = TestDb::new().await;
     setup(&db).await;
     let (_dir, plan) = plan_file("20261122_crash", PLAN);
-    let (db_url, plan_path) = (db.url.clone(), plan.clone());
-    let killed = tokio::task::spawn_blocking(move || {
-        advance_and_kill(&TestDb { url: db_url }, &plan_path, expand_kill)
-    })
-    .await
-    .unwrap();
+    let (db_url, plan_path) = (db.clone(), plan.clone());
+    let killed =
+        tokio::task::spawn_blocking(move || advance_and_kill(&db_url, &plan_path, expand_kill))
+            .await
+            .unwrap();
     assert!(killed, "the run finished before the kill point");
     support::wait_for_runner_to_go(&db).await;
     advance_until_done(&db, &plan);
     if let Some(contract_kill) = contract_kill {
-        let (db_url, plan_path) = (db.url.clone(), plan.clone());
+        let (db_url, plan_path) = (db.clone(), plan.clone());
         let killed = tokio::task::spawn_blocking(move || {
-            advance_and_kill(&TestDb { url: db_url }, &plan_path, contract_kill)
+            advance_and_kill(&db_url, &plan_path, contract_kill)
         })
         .await
         .unwrap();

@@ -32,19 +32,17 @@ fn advance(db: &TestDb, plan: &str) -> std::process::Output {
 }
 
 async fn advance_async(db: &TestDb, plan: &str) -> std::process::Output {
-    let (url, plan) = (db.url.clone(), plan.to_owned());
-    tokio::task::spawn_blocking(move || advance(&TestDb { url }, &plan))
+    let (db, plan) = (db.clone(), plan.to_owned());
+    tokio::task::spawn_blocking(move || advance(&db, &plan))
         .await
         .unwrap()
 }
 
 async fn abort_async(db: &TestDb, plan: &str) -> std::process::Output {
-    let (url, plan) = (db.url.clone(), plan.to_owned());
-    tokio::task::spawn_blocking(move || {
-        switchback(&TestDb { url }, &["abort", &plan, "--progress", "plain"])
-    })
-    .await
-    .unwrap()
+    let (db, plan) = (db.clone(), plan.to_owned());
+    tokio::task::spawn_blocking(move || switchback(&db, &["abort", &plan, "--progress", "plain"]))
+        .await
+        .unwrap()
 }
 
 fn assert_ok(out: &std::process::Output) {

@@ -4,7 +4,7 @@
 mod support;
 
 use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use support::{catalog, plan_file, switchback, text, TestDb};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -70,9 +70,8 @@ async fn verification_reports_rows_that_differ_and_contract_cannot_start() {
     let (_dir, plan) = plan_file("20261122_verify", "changes:\n  - rename_column: { table: users, from: name, to: full_name }\nbackfill: { batch_size: 1000 }\n");
     // Stop the run once the backfill is over, then break two rows behind the trigger's back
     // (a session that sets switchback.backfill is ignored by it).
-    let mut child = Command::new(env!("CARGO_BIN_EXE_switchback"))
+    let mut child = support::command(&db)
         .args(["advance", &plan, "--progress", "json"])
-        .env("DATABASE_URL", &db.url)
         .stdout(Stdio::piped())
         .spawn()
         .unwrap();

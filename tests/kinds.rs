@@ -108,11 +108,11 @@ fn assert_no_rewrite(before: &BTreeMap<u32, u32>, after: &BTreeMap<u32, u32>) {
 }
 
 async fn run(db: &TestDb, args: &[&str]) {
-    let (url, owned): (String, Vec<String>) =
-        (db.url.clone(), args.iter().map(|a| a.to_string()).collect());
+    let (db, owned): (TestDb, Vec<String>) =
+        (db.clone(), args.iter().map(|a| a.to_string()).collect());
     let out = tokio::task::spawn_blocking(move || {
         let owned: Vec<&str> = owned.iter().map(String::as_str).collect();
-        switchback(&TestDb { url }, &owned)
+        switchback(&db, &owned)
     })
     .await
     .unwrap();
@@ -655,10 +655,10 @@ async fn killed_at_every_step_of_a_key_type_change() {
         if stage.as_deref() == Some("completed") {
             break;
         }
-        let (url, path) = (db.url.clone(), plan.clone());
+        let (run_db, path) = (db.clone(), plan.clone());
         let seen = started.clone();
         let killed_at = tokio::task::spawn_blocking(move || {
-            let runner = support::runner::Runner::start(&TestDb { url }, &path, &[]);
+            let runner = support::runner::Runner::start(&run_db, &path, &[]);
             while let Some(event) = runner.next_event() {
                 let step = event["step"].as_str().unwrap_or_default().to_owned();
                 if event["event"] == "step_started" && !seen.contains(&step) {

@@ -5,7 +5,7 @@
 mod support;
 
 use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 use support::{catalog, plan_file, switchback, text, TestDb};
 
@@ -36,10 +36,10 @@ async fn a_blocked_lock_is_retried_then_reported_with_the_blocking_session() {
         .get(0);
 
     let (_dir, plan) = plan_file("20261122_blocked", "changes:\n  - rename_column: { table: users, from: name, to: full_name }\nlock_timeout: 200ms\n");
-    let (url, plan_path) = (db.url.clone(), plan.clone());
+    let (run_db, plan_path) = (db.clone(), plan.clone());
     let run = tokio::task::spawn_blocking(move || {
         switchback(
-            &TestDb { url },
+            &run_db,
             &[
                 "advance",
                 &plan_path,
@@ -95,9 +95,8 @@ async fn two_runners_of_one_plan_exactly_one_runs() {
     let db = TestDb::new().await;
     users(&db, 20_000).await;
     let (_dir, plan) = plan_file("20261122_two", "changes:\n  - set_not_null: { table: users, column: email, fill: \"'x'\" }\nbackfill: { batch_size: 500, max_rows_per_second: 10000 }\n");
-    let mut first = Command::new(env!("CARGO_BIN_EXE_switchback"))
+    let mut first = support::command(&db)
         .args(["advance", &plan, "--progress", "json"])
-        .env("DATABASE_URL", &db.url)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -184,7 +183,7 @@ async fn dry_run_changes_nothing() {
     );
     assert_eq!(catalog(&client, "users").await, before);
     let ledger: bool = client
-        .query_one("SELECT to_regnamespace('switchback') IS NULL", &[])
+        .query_one("SELECT to_regclass('switchback.plans') IS NULL", &[])
         .await
         .unwrap()
         .get(0);

@@ -1,6 +1,7 @@
 //! Replica-lag throttling against a real streaming replica (`pg_basebackup -R`): pausing
 //! replay on the replica makes the backfill wait, saying why in `status`; resuming replay lets
-//! it finish. A replica that cannot be reached also makes it wait (fail closed).
+//! it finish. A replica that cannot be reached also makes it wait (fail closed), and so does
+//! a replica whose lag the role may not read, until it is granted pg_monitor.
 
 mod support;
 
@@ -25,6 +26,7 @@ async fn paused_replay_on_a_replica_makes_the_backfill_wait() {
     let replica = primary.start_replica().unwrap();
     let db = TestDb {
         url: primary.url("postgres"),
+        direct: primary.url("postgres"),
     };
     users(&db).await;
     let (_dir, plan) = plan_file("20261122_lag", PLAN);
@@ -41,7 +43,7 @@ async fn paused_replay_on_a_replica_makes_the_backfill_wait() {
     let reason = throttled["reason"].as_str().unwrap();
     assert!(
         reason.starts_with("throttled: replica lag ")
-            && reason.contains("s > 1s on postgres://postgres@127.0.0.1:"),
+            && reason.contains("s > 1s on postgresql://postgres@127.0.0.1:"),
         "{reason}"
     );
 
@@ -88,7 +90,7 @@ async fn an_unreachable_replica_makes_the_backfill_wait_and_its_password_stays_h
     let throttled = runner.wait_for("throttled", 1);
     assert_eq!(
         throttled["reason"],
-        "throttled: cannot reach replica postgres://watcher:***@127.0.0.1:1/postgres; waiting"
+        "throttled: cannot reach replica postgresql://watcher@127.0.0.1:1/postgres; waiting"
     );
     let rows: i64 = db
         .client()
@@ -100,4 +102,54 @@ async fn an_unreachable_replica_makes_the_backfill_wait_and_its_password_stays_h
     assert_eq!(rows, 0, "no batch runs while the lag is unknown");
     runner.child.kill().unwrap();
     runner.child.wait().unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lag_the_role_may_not_read_makes_the_backfill_wait_until_granted() {
+    let primary = TempCluster::start().unwrap();
+    let _replica = primary.start_replica().unwrap();
+    let admin = support::connect(&primary.url("postgres")).await;
+    admin
+        .batch_execute(
+            "CREATE ROLE mover LOGIN NOSUPERUSER NOCREATEDB; GRANT CREATE ON DATABASE postgres TO mover; GRANT CREATE ON SCHEMA public TO mover;",
+        )
+        .await
+        .unwrap();
+    let url = primary.url("postgres").replace("postgres@", "mover@");
+    let db = TestDb {
+        url: url.clone(),
+        direct: url,
+    };
+    users(&db).await;
+    let streaming: i64 = admin
+        .query_one(
+            "SELECT count(*) FROM pg_stat_replication WHERE state = 'streaming'",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(streaming, 1, "the standby streams");
+    let (_dir, plan) = plan_file("20261122_lag", PLAN);
+    let runner = Runner::start(&db, &plan, &[]);
+    let throttled = runner.wait_for("throttled", 1);
+    assert_eq!(
+        throttled["reason"],
+        "throttled: replica lag is hidden from role mover (1 replica(s) in pg_stat_replication); grant it pg_monitor (GRANT pg_monitor TO \"mover\"), or pass --replica-url for each replica; waiting"
+    );
+    let rows: i64 = db
+        .client()
+        .await
+        .query_one("SELECT rows_done FROM switchback.jobs", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(rows, 0, "no batch runs while the lag is unknown");
+    admin
+        .batch_execute("GRANT pg_monitor TO mover")
+        .await
+        .unwrap();
+    runner.wait_for("unthrottled", 1);
+    runner.finish();
+    assert_eq!(support::null_emails(&db).await, 0);
 }

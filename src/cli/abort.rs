@@ -16,6 +16,11 @@ pub struct Args {
     connection: Connection,
     #[arg(long, value_parser = duration, default_value = "1m", value_name = "DURATION")]
     lock_retry_budget: Duration,
+    /// How long this runner's hold on the plan lasts unless renewed (every third of it). A
+    /// runner that dies on a direct connection is replaced at once; behind a pooler its
+    /// hold runs out after this.
+    #[arg(long, env = "SWITCHBACK_RUNNER_LEASE", value_parser = duration, default_value = "30s", value_name = "DURATION")]
+    runner_lease: Duration,
     #[arg(long, value_enum, default_value = "auto")]
     progress: Progress,
 }
@@ -29,6 +34,7 @@ pub fn run(args: Args, state_schema: &str) -> Result<Outcome, Failure> {
         state_schema: state_schema.to_owned(),
         lock_retry_budget: args.lock_retry_budget,
         application: "switchback abort".into(),
+        runner_lease: args.runner_lease,
         ..Options::default()
     };
     block_on(async {

@@ -27,6 +27,11 @@ pub struct Args {
     /// How long one statement keeps retrying for its lock before giving up with exit code 3.
     #[arg(long, value_parser = duration, default_value = "1m", value_name = "DURATION")]
     lock_retry_budget: Duration,
+    /// How long this runner's hold on the plan lasts unless renewed (every third of it). A
+    /// runner that dies on a direct connection is replaced at once; behind a pooler its
+    /// hold runs out after this.
+    #[arg(long, env = "SWITCHBACK_RUNNER_LEASE", value_parser = duration, default_value = "30s", value_name = "DURATION")]
+    runner_lease: Duration,
     #[arg(long, value_enum, default_value = "auto")]
     progress: Progress,
     /// A replica whose replay lag the backfill respects (the plan's max_replica_lag); may be
@@ -52,7 +57,7 @@ pub fn run(args: Args, state_schema: &str) -> Result<Outcome, Failure> {
             .collect::<Result<_, _>>()?,
         detach: args.detach,
         application: "switchback advance".into(),
-        ..Options::default()
+        runner_lease: args.runner_lease,
     };
     block_on(async {
         let mut executor =

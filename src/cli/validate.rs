@@ -50,7 +50,7 @@ pub fn run(args: Args, state_schema: &str) -> Result<Outcome, Failure> {
         let live = block_on(async {
             let info = switchback::pg::connect::resolve(Some(url))?;
             let mut client = switchback::pg::connect::connect(&info, "switchback validate").await?;
-            Ok(switchback::inspect::check(&mut client, &set, state_schema).await?)
+            Ok(switchback::inspect::check(&mut client, &info, &set, state_schema).await?)
         })?;
         set.diagnostics.extend(live);
     }

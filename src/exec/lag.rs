@@ -37,7 +37,8 @@ impl LagProbe {
             match lag {
                 Ok((hidden, _, role)) if hidden > 0 => {
                     return Some(format!(
-                        "throttled: replica lag is hidden from role {role} ({hidden} replica(s) in pg_stat_replication); grant it pg_monitor (GRANT pg_monitor TO {role}), or pass --replica-url for each replica; waiting"
+                        "throttled: replica lag is hidden from role {role} ({hidden} replica(s) in pg_stat_replication); grant it pg_monitor (GRANT pg_monitor TO {}), or pass --replica-url for each replica; waiting",
+                        crate::pg::quote::ident(&role)
                     ))
                 }
                 Ok((_, Some(seconds), _)) => worst = Some((seconds, "a replica".into())),

@@ -14,7 +14,7 @@ use crate::ledger::{Ledger, PlanRow, Stage as LedgerStage};
 use crate::pg::conninfo::ConnInfo;
 use crate::pg::ddl::{self, LockPolicy, Retrier};
 use crate::pg::query::Query;
-use crate::pg::{catalog, connect};
+use crate::pg::{catalog, connect, privileges};
 use crate::plan::facts::{CastFacts, Facts};
 use crate::plan::step::{Job, JobKind, Stage, Step};
 use crate::plan::Plan;
@@ -258,35 +258,37 @@ impl<'r> Executor<'r> {
     }
 
     /// Before the first statement of a stage: what would fail half-way is refused now. A
-    /// CONCURRENTLY statement cannot run in a transaction, so it gets only the session's
-    /// settings; behind a transaction pooler no SET lasts, and a role-level
-    /// statement_timeout would cancel the index build part-way.
+    /// privilege the role lacks; and, behind a transaction pooler where no SET lasts, a
+    /// role-level statement_timeout that would cancel a CONCURRENTLY build part-way (such a
+    /// statement cannot run in a transaction, so it gets only the session's settings).
     async fn admit(&self, plan: &Plan, steps: &[&Step]) -> Result<(), Error> {
+        let problems = privileges::missing(
+            &self.client,
+            &crate::plan::step::relation_uses(steps.iter().copied()),
+        )
+        .await?;
+        if !problems.is_empty() {
+            return Err(Error::Refused(format!(
+                "run plan {}: {}",
+                plan.id,
+                problems.join("; ")
+            )));
+        }
         let Some(why) = &self.pooled else {
             return Ok(());
         };
-        let Some(statement) = steps
+        let statements = steps
             .iter()
             .flat_map(|s| &s.statements)
-            .find(|s| ddl::refuses_transaction(&s.sql))
-        else {
-            return Ok(());
-        };
-        let timeout: String = self
-            .client
-            .fetch_one("SELECT current_setting('statement_timeout')", &[])
-            .await
-            .map_err(Error::sql("read statement_timeout"))?
-            .get(0);
-        if timeout == "0" {
-            return Ok(());
+            .map(|s| s.sql.as_str());
+        match ddl::timeout_outside_transaction(&self.client, statements).await? {
+            None => Ok(()),
+            Some((statement, timeout)) => Err(Error::Refused(format!(
+                "run plan {}: `{statement}` must run outside a transaction, and the role's statement_timeout ({timeout}) would cancel it; through this connection no session setting lasts, because a pooler or proxy is in between ({why}). Connect directly or through a session-mode pool, or set statement_timeout to 0 for the role (ALTER ROLE {} SET statement_timeout = 0)",
+                plan.id,
+                crate::pg::quote::ident(&self.info.user),
+            ))),
         }
-        Err(Error::Refused(format!(
-            "run plan {}: `{}` must run outside a transaction, and the role's statement_timeout ({timeout}) would cancel it; through this connection no session setting lasts, because a pooler or proxy is in between ({why}). Connect directly or through a session-mode pool, or set statement_timeout to 0 for the role (ALTER ROLE {} SET statement_timeout = 0)",
-            plan.id,
-            statement.sql.lines().next().unwrap_or_default(),
-            crate::pg::quote::ident(&self.info.user),
-        )))
     }
 
     async fn ledger_exists(&self) -> Result<bool, Error> {
@@ -742,12 +744,13 @@ impl<'r> Executor<'r> {
                     Some(true) => continue,
                     Some(false) => {
                         let drop = format!("DROP INDEX CONCURRENTLY IF EXISTS {index}");
-                        self.run_alone(plan, step, &policy, &drop).await?
+                        self.run_alone(plan, step, &policy, &drop, false).await?
                     }
                     None => {}
                 }
             }
-            self.run_alone(plan, step, &policy, &statement.sql).await?;
+            self.run_alone(plan, step, &policy, &statement.sql, false)
+                .await?;
         }
         self.client
             .batch_execute(&self.ledger.finish_step_sql(&plan.id, &step.name, "done"))
@@ -756,18 +759,23 @@ impl<'r> Executor<'r> {
     }
 
     /// One statement of a step that runs statement by statement. One that may run in a
-    /// transaction gets its own, with `SET LOCAL` timeouts; one that may not (CONCURRENTLY)
-    /// runs bare, with session timeouts around it on a direct connection only: behind a
-    /// pooler a session `SET` would land on some other client's session.
+    /// transaction gets its own, with `SET LOCAL` timeouts (and, for `undo`, the setting that
+    /// keeps the dual-write trigger from re-filling the values abort puts back); one that may
+    /// not (CONCURRENTLY) runs bare, with session timeouts around it on a direct connection
+    /// only: behind a pooler a session `SET` would land on some other client's session.
     async fn run_alone(
         &mut self,
         plan: &Plan,
         step: &Step,
         policy: &LockPolicy,
         sql: &str,
+        undo: bool,
     ) -> Result<(), Error> {
         if !ddl::refuses_transaction(sql) {
-            let setup = ddl::transaction_settings(policy, true);
+            let mut setup = ddl::transaction_settings(policy, true);
+            if undo {
+                setup.push_str("; SET LOCAL switchback.backfill = 'on'");
+            }
             let statements = [sql.to_owned()];
             let attempt = Attempt::Transaction {
                 setup: &setup,
@@ -874,11 +882,9 @@ impl<'r> Executor<'r> {
             if step.transactional {
                 self.run_in_transaction(&plan, step, &undo, true).await?;
             } else {
-                // Undo statements run one by one write no rows, so the dual-write trigger
-                // has nothing to stay out of here.
                 let policy = self.policy(&plan);
                 for sql in &undo {
-                    self.run_alone(&plan, step, &policy, sql).await?;
+                    self.run_alone(&plan, step, &policy, sql, true).await?;
                 }
                 self.client
                     .batch_execute(&self.ledger.finish_step_sql(id, &step.name, "undone"))

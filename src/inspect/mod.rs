@@ -1,11 +1,12 @@
 //! `validate --database-url`: checks plans against the live catalog without changing
 //! anything. Names a change needs exist (or are free), backfilled tables have a key,
 //! set_not_null without fill meets no NULLs, nothing depends on what is renamed, retyped or
-//! dropped; notes say whether a type change rewrites, how long each backfill should take and
-//! which plans the ledger already holds.
+//! dropped; the role has the grants the statements need; notes say whether a type change
+//! rewrites, how long each backfill should take, which plans the ledger already holds and
+//! whether a pooler is in between.
 //!
-//! The session is read-only throughout; the one exception is the timed sample batch, run in
-//! its own transaction and rolled back.
+//! It only reads; the one exception is the timed sample batch, run in its own transaction
+//! and rolled back.
 
 mod changes;
 mod dependents;
@@ -14,28 +15,31 @@ mod model;
 
 use crate::error::Error;
 use crate::ledger::{Ledger, Stage};
-use crate::pg::{cast, quote};
+use crate::pg::conninfo::ConnInfo;
+use crate::pg::{cast, connect, ddl, privileges, quote};
 use crate::plan::allow;
 use crate::plan::check::Checker;
 use crate::plan::diagnostic::{self, Code, Diagnostic};
 use crate::plan::folder::PlanSet;
 use crate::plan::source::{FieldPath, SourceMap};
+use crate::plan::step::relation_uses;
 use crate::plan::Plan;
 use changes::{Probe, Walk};
 use model::Model;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use tokio_postgres::Client;
 
-/// Every finding the live catalog gives about `set`'s plans, in run order.
+/// Every finding the live catalog gives about `set`'s plans, in run order. It only reads
+/// (the one write, a sample batch, is rolled back), and sets nothing on the session: behind
+/// a transaction pooler a session setting would land on another client's session.
 pub async fn check(
     client: &mut Client,
+    info: &ConnInfo,
     set: &PlanSet,
     state_schema: &str,
 ) -> Result<Vec<Diagnostic>, Error> {
-    client
-        .batch_execute("SET default_transaction_read_only = on; SET statement_timeout = '60s'")
-        .await
-        .map_err(Error::sql("make the session read-only"))?;
+    let pooled = connect::pooler(client, info).await?;
+    let ledger_problem = privileges::ledger(&*client, state_schema).await?;
     let ledger = Ledger::new(state_schema, "validate".into());
     let recorded: HashMap<String, (String, Stage)> = if ledger.exists(&*client).await? {
         ledger
@@ -56,24 +60,76 @@ pub async fn check(
         if let Some((checksum, stage)) = recorded.get(&plan.id) {
             ledger_state(plan, checksum, *stage, &mut cx);
         } else {
+            let allowed = reach(
+                &*client,
+                plan,
+                state_schema,
+                &pooled,
+                &ledger_problem,
+                &mut cx,
+            )
+            .await?;
             let schema = plan.schema.as_str();
             if !models.contains_key(schema) {
                 models.insert(schema.to_owned(), Model::read(&*client, schema).await?);
             }
             let model = models.get_mut(schema).expect("model was just read");
             let probes = walk(plan, state_schema, model, &mut cx);
-            run_probes(client, plan, state_schema, probes, &mut cx).await?;
+            // Probes read the tables; without the grants they could only fail.
+            if allowed {
+                run_probes(client, plan, state_schema, probes, &mut cx).await?;
+            }
         }
         let mut plan_findings = cx.diagnostics;
         allow::apply(&mut plan_findings, &plan.allows, None);
         findings.extend(plan_findings);
     }
-    client
-        .batch_execute("RESET default_transaction_read_only; RESET statement_timeout")
-        .await
-        .map_err(Error::sql("reset the session"))?;
     diagnostic::sort(&mut findings);
     Ok(findings)
+}
+
+/// What the connection and the role allow: the grants the plan's statements need, and a
+/// pooler that would keep a CONCURRENTLY build from running without the role's timeout.
+/// False when a table grant is missing.
+async fn reach(
+    client: &Client,
+    plan: &Plan,
+    state_schema: &str,
+    pooled: &Option<String>,
+    ledger_problem: &Option<String>,
+    cx: &mut Checker<'_>,
+) -> Result<bool, Error> {
+    let root = FieldPath::root();
+    let steps = plan.steps(state_schema, None).steps;
+    if let Some(problem) = ledger_problem {
+        cx.report(Code::MissingPrivilege, &root, problem.clone(), None);
+    }
+    let problems = privileges::missing(client, &relation_uses(steps.iter())).await?;
+    let allowed = problems.is_empty();
+    for problem in problems {
+        cx.report(Code::MissingPrivilege, &root, problem, None);
+    }
+    if let Some(why) = pooled {
+        let statements = steps
+            .iter()
+            .flat_map(|s| &s.statements)
+            .map(|s| s.sql.as_str());
+        match ddl::timeout_outside_transaction(client, statements).await? {
+            Some((statement, timeout)) => cx.report(
+                Code::PoolerTimeout,
+                &root,
+                format!("`{statement}` must run outside a transaction, and the role's statement_timeout ({timeout}) would cancel it; a pooler or proxy is in between ({why}), so no session setting can lift it"),
+                Some("connect directly or through a session-mode pool, or ALTER ROLE ... SET statement_timeout = 0".into()),
+            ),
+            None => cx.report(
+                Code::Pooler,
+                &root,
+                format!("a pooler or proxy is in between ({why}); switchback keeps no session state through it"),
+                None,
+            ),
+        }
+    }
+    Ok(allowed)
 }
 
 fn ledger_state(plan: &Plan, checksum: &str, stage: Stage, cx: &mut Checker) {

@@ -1,6 +1,7 @@
 //! A throwaway PostgreSQL cluster in a temporary folder on a free port, for the demo, the
-//! benchmark and the tests. Uses `initdb`/`pg_ctl` from PATH or `/usr/lib/postgresql/*/bin`;
-//! as root it runs them as the `postgres` user, since PostgreSQL refuses to run as root.
+//! benchmark and the tests. Uses `initdb`/`pg_ctl` from the folder `SWITCHBACK_PG_BIN`
+//! names, else from PATH or `/usr/lib/postgresql/*/bin`; as root it runs them as the
+//! `postgres` user, since PostgreSQL refuses to run as root.
 
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
@@ -24,6 +25,9 @@ pub struct TempCluster {
 }
 
 fn find_bin() -> Option<PathBuf> {
+    if let Some(dir) = std::env::var_os("SWITCHBACK_PG_BIN").filter(|d| !d.is_empty()) {
+        return Some(PathBuf::from(dir));
+    }
     // Follow a PATH entry's symlink to the real folder: distributions often link only some
     // tools (initdb, pg_ctl) onto PATH, and a replica needs pg_basebackup from the same set.
     let on_path = std::env::var_os("PATH").and_then(|paths| {
@@ -62,12 +66,20 @@ fn free_port() -> std::io::Result<u16> {
 impl TempCluster {
     /// Creates and starts a cluster with trust authentication for `postgres` on 127.0.0.1.
     pub fn start() -> Result<TempCluster, ClusterError> {
+        let mut cluster = TempCluster::create()?;
+        cluster.launch(&[])?;
+        Ok(cluster)
+    }
+
+    /// Creates a cluster without starting it, so its configuration (pg_hba.conf,
+    /// certificates) can be written first; `launch` starts it.
+    pub fn create() -> Result<TempCluster, ClusterError> {
         let bin = find_bin().ok_or(ClusterError::NotInstalled)?;
         let as_postgres = is_root();
         let dir = tempfile::Builder::new()
             .prefix("switchback-pg-")
             .tempdir()?;
-        let mut cluster = TempCluster {
+        let cluster = TempCluster {
             bin,
             dir: Some(dir),
             port: 0,
@@ -95,7 +107,6 @@ impl TempCluster {
             ],
             true,
         )?;
-        cluster.launch()?;
         Ok(cluster)
     }
 
@@ -139,19 +150,20 @@ impl TempCluster {
             ],
             true,
         )?;
-        replica.launch()?;
+        replica.launch(&[])?;
         Ok(replica)
     }
 
-    /// Starts the server on a free port. A port can be taken between choosing it and binding
-    /// it, so a few are tried.
-    fn launch(&mut self) -> Result<(), ClusterError> {
+    /// Starts the server on a free port, with `settings` (`name=value`) on top of the
+    /// defaults. A port can be taken between choosing it and binding it, so a few are tried.
+    pub fn launch(&mut self, settings: &[&str]) -> Result<(), ClusterError> {
+        let extra: String = settings.iter().map(|s| format!(" -c {s}")).collect();
         let data = self.data_dir();
         let mut last_error = None;
         for _ in 0..5 {
             self.port = free_port()?;
             let options = format!(
-                "-p {} -k {} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=300 -c shared_buffers=256MB -c max_wal_size=4GB",
+                "-p {} -k {} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=300 -c shared_buffers=256MB -c max_wal_size=4GB{extra}",
                 self.port,
                 self.dir_str()
             );
@@ -193,6 +205,28 @@ impl TempCluster {
 
     fn data_dir(&self) -> String {
         format!("{}/data", self.dir_str())
+    }
+
+    /// The data folder, where `pg_hba.conf` and server certificates go before `launch`.
+    pub fn data_path(&self) -> PathBuf {
+        PathBuf::from(self.data_dir())
+    }
+
+    /// Hands `path` to the user the server runs as (a key the server reads must be its own).
+    pub fn give_to_server(&self, path: &Path) -> Result<(), ClusterError> {
+        if self.as_postgres {
+            self.run(
+                "chown",
+                &["-R", "postgres:postgres", &path.display().to_string()],
+                false,
+            )?;
+        }
+        Ok(())
+    }
+
+    /// Whether the server runs as the `postgres` user (the process runs as root).
+    pub fn runs_as_postgres(&self) -> bool {
+        self.as_postgres
     }
 
     /// Leaves the cluster running until the current process exits, then stops and removes

@@ -141,6 +141,9 @@ fn explain(
     }
     let Some(db) = error.as_db_error() else {
         let text = error.to_string();
+        if text.contains("password missing") {
+            return "the server asks for a password and none was given (in the connection string, PGPASSWORD, or the password file)".into();
+        }
         if text.contains("server does not support TLS") {
             return format!(
                 "the server does not accept TLS connections, and sslmode={} requires TLS",

@@ -5,6 +5,7 @@
 
 use crate::error::{Blocker, Error};
 use crate::pg::catalog;
+use crate::pg::query::Query;
 use std::time::{Duration, Instant};
 use tokio_postgres::Client;
 
@@ -48,6 +49,29 @@ pub fn refuses_transaction(sql: &str) -> bool {
         .filter(|w| !w.is_empty())
         .collect();
     words.first() == Some(&"VACUUM") || words.contains(&"CONCURRENTLY")
+}
+
+/// The first of `statements` that must run outside a transaction, with the role's
+/// statement_timeout, when that timeout is not 0: behind a transaction pooler no session
+/// `SET` can lift it for that statement, so it would be cancelled part-way.
+pub async fn timeout_outside_transaction<'a>(
+    client: &impl Query,
+    mut statements: impl Iterator<Item = &'a str>,
+) -> Result<Option<(String, String)>, Error> {
+    let Some(statement) = statements.find(|s| refuses_transaction(s)) else {
+        return Ok(None);
+    };
+    let timeout: String = client
+        .fetch_one("SELECT current_setting('statement_timeout')", &[])
+        .await
+        .map_err(Error::sql("read statement_timeout"))?
+        .get(0);
+    Ok((timeout != "0").then(|| {
+        (
+            statement.lines().next().unwrap_or_default().to_owned(),
+            timeout,
+        )
+    }))
 }
 
 /// Runs `statements` and then `after` (the ledger's record of it) in one transaction.

@@ -9,6 +9,7 @@ pub mod connect;
 pub mod conninfo;
 pub mod ddl;
 pub mod lock;
+pub mod privileges;
 pub mod query;
 pub mod quote;
 pub mod tls;

@@ -13,6 +13,7 @@ use rustls::{CertificateError, DigitallySignedStruct, RootCertStore, SignatureSc
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 use tokio_postgres_rustls::MakeRustlsConnect;
+use x509_parser::extensions::GeneralName;
 
 /// A server certificate that did not verify: whose it is and why it failed.
 #[derive(Debug, Clone)]
@@ -231,7 +232,15 @@ fn describe(der: &CertificateDer<'_>) -> (String, String, String) {
             san.value
                 .general_names
                 .iter()
-                .map(ToString::to_string)
+                .map(|name| match name {
+                    GeneralName::DNSName(dns) => format!("DNS:{dns}"),
+                    GeneralName::IPAddress(&[a, b, c, d]) => format!("IP:{a}.{b}.{c}.{d}"),
+                    GeneralName::IPAddress(bytes) => match <[u8; 16]>::try_from(*bytes) {
+                        Ok(v6) => format!("IP:{}", std::net::Ipv6Addr::from(v6)),
+                        Err(_) => "IP:?".into(),
+                    },
+                    other => other.to_string(),
+                })
                 .collect::<Vec<_>>()
                 .join(", ")
         })

@@ -108,9 +108,12 @@ codes! {
     DependentObjects = "E704", Error, "other objects depend on what the plan changes";
     FunctionMentions = "W705", Warning, "a function body mentions what the plan changes";
     EditedAppliedPlan = "E706", Error, "plan changed after it started";
+    MissingPrivilege = "E707", Error, "the role lacks a privilege the plan needs";
+    PoolerTimeout = "E708", Error, "a pooler keeps switchback from lifting statement_timeout";
     Rewrite = "N710", Note, "type change and rewrites";
     BackfillEstimate = "N711", Note, "backfill estimate";
     PlanState = "N712", Note, "plan state in the ledger";
+    Pooler = "N713", Note, "connection through a pooler or proxy";
 }
 
 impl Code {
@@ -121,7 +124,10 @@ impl Code {
         code == "W500"
             || code.starts_with(['E', 'W'])
                 && code[1..] >= *"600"
-                && self != Code::EditedAppliedPlan
+                && !matches!(
+                    self,
+                    Code::EditedAppliedPlan | Code::MissingPrivilege | Code::PoolerTimeout
+                )
     }
 
     pub fn parse(text: &str) -> Option<Code> {

@@ -3,7 +3,7 @@
 //! and whether the statement scans or rewrites the table.
 
 use crate::pg::lock::LockMode;
-use crate::pg::quote;
+use crate::pg::{privileges, quote};
 use crate::plan::facts::TableKey;
 use crate::plan::sql::Work;
 use serde::Serialize;
@@ -73,6 +73,21 @@ pub struct Lock {
     pub mode: LockMode,
     /// The quoted, schema-qualified relation.
     pub relation: String,
+}
+
+/// The relations the DDL statements of `steps` work on, for the privilege check before
+/// they run (a backfill's batches need only the owner's UPDATE, which DDL implies).
+pub fn relation_uses<'a>(steps: impl Iterator<Item = &'a Step>) -> Vec<privileges::Use> {
+    steps
+        .filter(|s| s.job.is_none())
+        .flat_map(|s| &s.statements)
+        .flat_map(|statement| {
+            statement.locks.iter().map(|lock| privileges::Use {
+                relation: lock.relation.clone(),
+                creates: privileges::creates(&statement.sql),
+            })
+        })
+        .collect()
 }
 
 impl Serialize for Lock {

@@ -1,37 +1,111 @@
 //! Test harness: a real PostgreSQL for every test that touches a database. Uses
 //! DATABASE_URL when set; otherwise one throwaway cluster per test binary, stopped when the
-//! binary exits. Each test gets its own fresh database.
+//! binary exits. Each test gets its own fresh database. `SWITCHBACK_TEST_SERVER=managed`
+//! makes that cluster accept only TLS and gives switchback a least-privilege role over
+//! `sslmode=verify-full`; `pooled` also puts PgBouncer in transaction mode in front, reached
+//! with `sslmode=require` (see `servers`).
 #![allow(dead_code)]
 
 pub mod app;
 pub mod findings;
 pub mod runner;
+pub mod servers;
 pub mod writer;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::OnceLock;
 use switchback::pg::cluster::TempCluster;
-use tokio_postgres::{Client, NoTls};
+use tokio_postgres::Client;
 
-static SERVER: OnceLock<Result<String, String>> = OnceLock::new();
+/// Where the tests' databases live and how switchback reaches them.
+#[derive(Debug, Clone)]
+struct Server {
+    /// A superuser's URL of the maintenance database.
+    admin: String,
+    /// How switchback and the application reach a database named `{db}`, and how the
+    /// tests' own checks reach it directly (as the same role).
+    url: String,
+    direct: String,
+    /// The administrator sets each new database up for a least-privilege role.
+    least_privilege: bool,
+}
+
+static SERVER: OnceLock<Result<Server, String>> = OnceLock::new();
 static NEXT: AtomicUsize = AtomicUsize::new(0);
 
-/// The URL of the server's maintenance database.
-fn server() -> String {
+fn server() -> Server {
     SERVER
-        .get_or_init(|| match std::env::var("DATABASE_URL") {
-            Ok(url) if !url.is_empty() => Ok(url),
-            _ => {
-                let cluster = TempCluster::start().map_err(|e| e.to_string())?;
-                let url = cluster.url("postgres");
-                cluster
-                    .stop_when_process_exits()
-                    .map_err(|e| e.to_string())?;
-                Ok(url)
+        .get_or_init(|| {
+            let kind = std::env::var("SWITCHBACK_TEST_SERVER").unwrap_or_default();
+            match (kind.as_str(), std::env::var("DATABASE_URL")) {
+                ("", Ok(url)) if !url.is_empty() => Ok(Server {
+                    admin: url.clone(),
+                    url: with_database(&url, "{db}"),
+                    direct: with_database(&url, "{db}"),
+                    least_privilege: false,
+                }),
+                ("", _) => {
+                    let cluster = TempCluster::start().map_err(|e| e.to_string())?;
+                    let url = cluster.url("postgres");
+                    cluster
+                        .stop_when_process_exits()
+                        .map_err(|e| e.to_string())?;
+                    Ok(Server {
+                        admin: url.clone(),
+                        url: with_database(&url, "{db}"),
+                        direct: with_database(&url, "{db}"),
+                        least_privilege: false,
+                    })
+                }
+                ("managed" | "pooled", _) => Ok(managed(kind == "pooled")),
+                (other, _) => Err(format!(
+                    "SWITCHBACK_TEST_SERVER={other}: expected managed or pooled"
+                )),
             }
         })
         .clone()
         .unwrap_or_else(|e| panic!("no PostgreSQL for the tests: {e}"))
+}
+
+/// A TLS-only cluster with the least-privilege role, optionally behind PgBouncer; kept
+/// running until the test binary exits.
+fn managed(pooled: bool) -> Server {
+    let certs = servers::Certs::make();
+    let cluster = servers::tls_cluster(&certs, "", "server");
+    let admin = servers::admin_url(&cluster, &certs, "postgres");
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            tokio::runtime::Runtime::new().unwrap().block_on(async {
+                // Behind a transaction pooler a role-level statement_timeout makes switchback
+                // refuse CONCURRENTLY steps (no session setting lasts to lift it): the
+                // `reach` tests check that refusal; here the pooled role has none.
+                let timeout = if pooled { "0" } else { "1s" };
+                servers::create_role(&connect(&admin).await, timeout).await;
+            })
+        });
+    });
+    let root = certs.path("ca.crt").display().to_string();
+    let role = format!("{}:{}", servers::ROLE, servers::PASSWORD);
+    let direct = format!(
+        "postgresql://{role}@127.0.0.1:{}/{{db}}?sslmode=verify-full&sslrootcert={root}",
+        cluster.port()
+    );
+    let url = if pooled {
+        let bouncer = servers::Bouncer::start(cluster.port(), &certs, cluster.runs_as_postgres());
+        let port = bouncer.port;
+        bouncer.stop_when_process_exits();
+        format!("postgresql://{role}@127.0.0.1:{port}/{{db}}?sslmode=require")
+    } else {
+        direct.clone()
+    };
+    cluster.stop_when_process_exits().unwrap();
+    let _ = certs.dir.keep();
+    Server {
+        admin,
+        url,
+        direct,
+        least_privilege: true,
+    }
 }
 
 /// `url` pointing at `database` instead.
@@ -49,17 +123,21 @@ fn with_database(url: &str, database: &str) -> String {
     }
 }
 
+/// A connection through switchback's own connection layer (TLS, libpq's parameters).
 pub async fn connect(url: &str) -> Client {
-    let (client, connection) = tokio_postgres::connect(url, NoTls)
+    let info = switchback::pg::connect::resolve(Some(url)).unwrap();
+    switchback::pg::connect::connect(&info, "switchback tests")
         .await
-        .unwrap_or_else(|e| panic!("connect: {e}"));
-    tokio::spawn(connection);
-    client
+        .unwrap_or_else(|e| panic!("connect: {e}"))
 }
 
 /// A fresh database for one test.
+#[derive(Debug, Clone)]
 pub struct TestDb {
+    /// What switchback and the application use (through the pooler, if there is one).
     pub url: String,
+    /// The same role, straight to the server: the tests' own checks and fixtures.
+    pub direct: String,
 }
 
 impl TestDb {
@@ -70,24 +148,36 @@ impl TestDb {
             std::process::id(),
             NEXT.fetch_add(1, Ordering::SeqCst)
         );
-        let admin = connect(&server).await;
+        let admin = connect(&server.admin).await;
         admin
             .batch_execute(&format!("CREATE DATABASE \"{name}\""))
             .await
             .unwrap();
+        if server.least_privilege {
+            servers::grant(&connect(&with_database(&server.admin, &name)).await).await;
+        }
         TestDb {
-            url: with_database(&server, &name),
+            url: server.url.replace("{db}", &name),
+            direct: server.direct.replace("{db}", &name),
         }
     }
 
+    /// A direct session for fixtures and checks. The role's statement_timeout is lifted here
+    /// only, so a large fixture does not trip it; switchback's own sessions keep it.
     pub async fn client(&self) -> Client {
-        connect(&self.url).await
+        let client = connect(&self.direct).await;
+        client
+            .batch_execute("SET statement_timeout = 0")
+            .await
+            .unwrap();
+        client
     }
 }
 
-/// Waits until no live session holds a plan's runner lease. After `kill -9` the dead runner's
-/// backend lives on until PostgreSQL notices the closed connection (at once when idle, after
-/// its current statement when busy); a new runner started before that rightly exits 3.
+/// Waits until no live runner holds a plan's lease. After `kill -9` the dead runner's backend
+/// lives on until PostgreSQL notices the closed connection (at once when idle, after its
+/// current statement when busy); behind a pooler its lease must run out. A new runner
+/// started before that rightly exits 3.
 pub async fn wait_for_runner_to_go(db: &TestDb) {
     let client = db.client().await;
     let started = std::time::Instant::now();
@@ -95,7 +185,7 @@ pub async fn wait_for_runner_to_go(db: &TestDb) {
         let held: i64 = client
             .query_one(
                 "SELECT CASE WHEN to_regclass('switchback.runners') IS NULL THEN 0 ELSE
-                   (xpath('/row/c/text()', query_to_xml('SELECT count(*) AS c FROM switchback.runners r JOIN pg_stat_activity a ON a.pid = r.backend_pid AND a.backend_start = r.backend_start', false, true, '')))[1]::text::bigint END",
+                   (xpath('/row/c/text()', query_to_xml('SELECT count(*) AS c FROM switchback.runners r WHERE lease_until > now() AND (backend_pid IS NULL OR EXISTS (SELECT 1 FROM pg_stat_activity a WHERE a.pid = r.backend_pid AND a.backend_start = r.backend_start))', false, true, '')))[1]::text::bigint END",
                 &[],
             )
             .await
@@ -124,12 +214,18 @@ pub async fn null_emails(db: &TestDb) -> i64 {
 
 /// Runs the built binary with `args`, DATABASE_URL set to this database.
 pub fn switchback(db: &TestDb, args: &[&str]) -> std::process::Output {
-    std::process::Command::new(env!("CARGO_BIN_EXE_switchback"))
-        .args(args)
+    command(db).args(args).output().unwrap()
+}
+
+/// The built binary pointed at this database. Runner leases are short, so a test that kills
+/// a runner behind a pooler (where its lease is all that marks it) waits seconds, not 30.
+pub fn command(db: &TestDb) -> std::process::Command {
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_switchback"));
+    command
         .env("DATABASE_URL", &db.url)
         .env("NO_COLOR", "1")
-        .output()
-        .unwrap()
+        .env("SWITCHBACK_RUNNER_LEASE", "3s");
+    command
 }
 
 pub fn text(bytes: &[u8]) -> String {

@@ -3,7 +3,7 @@
 
 use crate::support::TestDb;
 use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Stdio};
 use std::sync::mpsc::{channel, Receiver};
 use std::time::Duration;
 
@@ -15,10 +15,9 @@ pub struct Runner {
 
 impl Runner {
     pub fn start(db: &TestDb, plan: &str, extra: &[&str]) -> Runner {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_switchback"))
+        let mut child = crate::support::command(db)
             .args(["advance", plan, "--progress", "json"])
             .args(extra)
-            .env("DATABASE_URL", &db.url)
             .stdout(Stdio::piped())
             .spawn()
             .unwrap();

@@ -8,6 +8,7 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU8, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+use switchback::pg::query::Query;
 use tokio::task::JoinHandle;
 
 /// Which application versions are deployed.
@@ -90,7 +91,7 @@ impl Writer {
                         let sql = format!(
                             "INSERT INTO users ({column}, email) VALUES ($1, $2) RETURNING id"
                         );
-                        let r = client.query_one(&sql, &[&value, &email]).await.map(|row| {
+                        let r = client.fetch_one(&sql, &[&value, &email]).await.map(|row| {
                             let id: i64 = row.get(0);
                             ids.push(id);
                             report.names.insert(id, value.clone());
@@ -108,7 +109,7 @@ impl Writer {
                     }
                     2 | 3 => {
                         let r = client
-                            .execute(
+                            .exec(
                                 &format!("UPDATE users SET {column} = $1 WHERE id = $2"),
                                 &[&value, &id],
                             )
@@ -126,7 +127,7 @@ impl Writer {
                             "UPDATE users SET name = $1, {} = $1 WHERE id = $2",
                             renamed.unwrap_or("name")
                         );
-                        let r = client.execute(&sql, &[&value, &id]).await;
+                        let r = client.exec(&sql, &[&value, &id]).await;
                         if r.is_ok() {
                             report.names.insert(id, value.clone());
                         }
@@ -145,10 +146,7 @@ impl Writer {
                         (
                             "update neither",
                             client
-                                .execute(
-                                    "UPDATE users SET email = $1 WHERE id = $2",
-                                    &[&email, &id],
-                                )
+                                .exec("UPDATE users SET email = $1 WHERE id = $2", &[&email, &id])
                                 .await
                                 .map(|_| ()),
                         )
@@ -195,11 +193,23 @@ async fn copy_row(
     name: &str,
 ) -> Result<(), tokio_postgres::Error> {
     use futures_util::SinkExt;
-    let sink = client
-        .copy_in("COPY users (name, email) FROM STDIN")
+    // COPY goes through a named statement: inside a transaction, so that behind a
+    // transaction pooler its prepare, run and close all reach the same server session.
+    client.batch_execute("BEGIN").await?;
+    let copied = async {
+        let statement = client
+            .prepare("COPY users (name, email) FROM STDIN")
+            .await?;
+        let mut sink = Box::pin(client.copy_in(&statement).await?);
+        sink.send(bytes::Bytes::from(format!("{name}\t\\N\n")))
+            .await?;
+        sink.as_mut().finish().await?;
+        drop(statement);
+        Ok(())
+    }
+    .await;
+    client
+        .batch_execute(if copied.is_ok() { "COMMIT" } else { "ROLLBACK" })
         .await?;
-    let mut sink = Box::pin(sink);
-    sink.send(bytes::Bytes::from(format!("{name}\t\\N\n")))
-        .await?;
-    sink.as_mut().finish().await.map(|_| ())
+    copied
 }
