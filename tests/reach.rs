@@ -123,8 +123,9 @@ async fn verify_full_passes_with_the_right_ca_and_names_the_certificate_it_refus
 
     let out = run(&url_env(&good), &["advance", &plan, "--progress", "plain"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
-    // require encrypts without verifying; prefer (the default) uses TLS when offered.
-    for mode in ["require", "prefer"] {
+    // require encrypts without verifying; prefer (the default) uses TLS when offered; allow
+    // tries without TLS first and uses it when pg_hba.conf turns that down.
+    for mode in ["require", "prefer", "allow"] {
         let url = format!(
             "postgresql://postgres@127.0.0.1:{}/app?sslmode={mode}",
             cluster.port()
@@ -155,6 +156,40 @@ async fn verify_full_checks_the_host_name_and_verify_ca_does_not() {
     let ca = full.replace("verify-full", "verify-ca");
     let out = run(&url_env(&ca), &["status"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sslrootcert_system_uses_the_system_roots() {
+    let certs = Certs::make();
+    let cluster = tls_server(&certs, "", "server").await;
+    let url = format!(
+        "postgresql://postgres@127.0.0.1:{}/app?sslrootcert=system",
+        cluster.port()
+    );
+    // The system roots come from SSL_CERT_FILE when it is set, as OpenSSL reads them.
+    for (roots, code) in [("ca.crt", 0), ("other.crt", 2)] {
+        let file = certs.path(roots).display().to_string();
+        let out = run(
+            &[
+                ("DATABASE_URL", url.as_str()),
+                ("SSL_CERT_FILE", file.as_str()),
+            ],
+            &["status"],
+        );
+        assert_eq!(
+            out.status.code(),
+            Some(code),
+            "{roots}: {}",
+            text(&out.stderr)
+        );
+        if code == 2 {
+            assert!(
+                text(&out.stderr).contains("not signed by a certificate authority in the system's trusted roots (sslrootcert=system)"),
+                "{}",
+                text(&out.stderr)
+            );
+        }
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -38,7 +38,15 @@ fn validate(db: &TestDb, plans: &[(&str, &str)]) -> (Vec<(String, String)>, Vec<
     );
     let report: Value = serde_json::from_str(&text(&out.stdout))
         .unwrap_or_else(|_| panic!("not JSON: {}{}", text(&out.stdout), text(&out.stderr)));
-    let findings: Vec<Value> = report["diagnostics"].as_array().unwrap().clone();
+    // N713 (a pooler is in between) depends on the server the suite runs against, not on
+    // the plans; tests/reach.rs checks it.
+    let findings: Vec<Value> = report["diagnostics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|d| d["code"] != "N713")
+        .cloned()
+        .collect();
     let pairs = findings
         .iter()
         .map(|d| {

@@ -161,6 +161,7 @@ impl<'r> Executor<'r> {
     ) -> Result<Executor<'r>, Error> {
         let client = connect::connect(info, &options.application).await?;
         let side = connect::connect(info, &options.application).await?;
+        connect::server_version(&client).await?;
         let pooled = connect::pooler(&client, info).await?;
         if let Some(why) = &pooled {
             tracing::info!("a pooler or proxy is in between ({why}): no session state is used");

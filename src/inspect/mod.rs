@@ -38,6 +38,7 @@ pub async fn check(
     set: &PlanSet,
     state_schema: &str,
 ) -> Result<Vec<Diagnostic>, Error> {
+    connect::server_version(client).await?;
     let pooled = connect::pooler(client, info).await?;
     let ledger_problem = privileges::ledger(&*client, state_schema).await?;
     let ledger = Ledger::new(state_schema, "validate".into());

@@ -173,6 +173,28 @@ fn explain(
     text
 }
 
+/// The oldest server switchback runs against: its sync trigger is installed with
+/// `CREATE OR REPLACE TRIGGER` (PostgreSQL 14), so a re-run after a crash replaces it.
+pub const OLDEST_SERVER: i32 = 140_000;
+
+/// The server's `server_version_num`, refused below `OLDEST_SERVER` before anything runs.
+pub async fn server_version(client: &Client) -> Result<i32, Error> {
+    let row = client
+        .fetch_one(
+            "SELECT current_setting('server_version_num')::int4, current_setting('server_version')",
+            &[],
+        )
+        .await
+        .map_err(Error::sql("read the server's version"))?;
+    let (number, text): (i32, String) = (row.get(0), row.get(1));
+    if number < OLDEST_SERVER {
+        return Err(Error::Refused(format!(
+            "work with PostgreSQL {text}: switchback needs PostgreSQL 14 or later (its sync trigger uses CREATE OR REPLACE TRIGGER)"
+        )));
+    }
+    Ok(number)
+}
+
 /// Whether the session reaches PostgreSQL through a pooler or proxy, where session state (a
 /// `SET`, an advisory lock) does not outlive a transaction: a description of what gave it
 /// away, or None for a direct connection. Two signs: the server's port is not the one that
