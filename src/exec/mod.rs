@@ -6,6 +6,7 @@
 mod backfill;
 pub mod events;
 mod lag;
+mod runner;
 pub mod status;
 
 use crate::error::Error;
@@ -14,15 +15,13 @@ use crate::ledger::{Ledger, PlanRow, Stage as LedgerStage};
 use crate::pg::conninfo::ConnInfo;
 use crate::pg::ddl::{self, LockPolicy, Retrier};
 use crate::pg::query::Query;
-use crate::pg::{catalog, connect, privileges};
+use crate::pg::{catalog, connect};
 use crate::plan::facts::{CastFacts, Facts};
 use crate::plan::step::{Job, JobKind, Stage, Step};
 use crate::plan::Plan;
 pub use events::{Event, Reporter};
 use std::collections::HashMap;
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio_postgres::Client;
 
@@ -89,17 +88,11 @@ pub struct Executor<'r> {
     /// This runner's name in the ledger's lease rows.
     runner: String,
     /// The plan this runner holds, renewed in the background.
-    lease: Option<Lease>,
+    lease: Option<runner::Lease>,
     ledger: Ledger,
     options: Options,
     reporter: &'r dyn Reporter,
     lag: lag::LagProbe,
-}
-
-/// A held plan: the task renewing the lease, and whether it was lost.
-struct Lease {
-    renewer: tokio::task::JoinHandle<()>,
-    lost: Arc<AtomicBool>,
 }
 
 /// What one attempt of a step runs.
@@ -187,108 +180,6 @@ impl<'r> Executor<'r> {
         LockPolicy {
             lock_timeout: plan.lock_timeout,
             budget: self.options.lock_retry_budget,
-        }
-    }
-
-    /// Takes plan `id` for this runner (creating the ledger first), or waits for or names
-    /// the runner that has it; then renews the lease on a connection of its own, so a long
-    /// statement on the main connection never lets it lapse.
-    async fn lock_plan(&mut self, id: &str) -> Result<(), Error> {
-        self.ledger.ensure(&mut self.client).await?;
-        let lease = self.options.runner_lease;
-        let direct = self.pooled.is_none();
-        while let Some(other) = self
-            .ledger
-            .take_runner(&self.client, id, &self.runner, lease, direct)
-            .await?
-        {
-            if !self.options.wait {
-                return Err(Error::PlanBusy {
-                    plan: id.to_owned(),
-                    holder: other.holder,
-                    expires_in: other.expires_in,
-                });
-            }
-            tokio::time::sleep(Duration::from_millis(250)).await;
-        }
-        let client = connect::connect(&self.info, &self.options.application).await?;
-        let lost = Arc::new(AtomicBool::new(false));
-        let (ledger, plan, runner, flag) = (
-            self.ledger.clone(),
-            id.to_owned(),
-            self.runner.clone(),
-            lost.clone(),
-        );
-        let renewer = tokio::spawn(async move {
-            loop {
-                tokio::time::sleep(lease / 3).await;
-                match ledger.renew_runner(&client, &plan, &runner, lease).await {
-                    Ok(true) => {}
-                    Ok(false) => {
-                        flag.store(true, Ordering::SeqCst);
-                        return;
-                    }
-                    // Tried again at the next tick; the lease outlasts two missed renewals.
-                    Err(error) => tracing::warn!(%error, "failed to renew the plan's lease"),
-                }
-            }
-        });
-        self.lease = Some(Lease { renewer, lost });
-        Ok(())
-    }
-
-    async fn unlock_plan(&mut self, id: &str) {
-        if let Some(lease) = self.lease.take() {
-            lease.renewer.abort();
-        }
-        let _ = self
-            .ledger
-            .release_runner(&self.client, id, &self.runner)
-            .await;
-    }
-
-    /// Refuses to go on once another runner has taken the plan over (this one's lease ran
-    /// out, say while the network was down).
-    fn check_lease(&self, id: &str) -> Result<(), Error> {
-        match &self.lease {
-            Some(lease) if lease.lost.load(Ordering::SeqCst) => Err(Error::Refused(format!(
-                "go on with plan {id}: this runner's lease ran out and another runner took the plan over"
-            ))),
-            _ => Ok(()),
-        }
-    }
-
-    /// Before the first statement of a stage: what would fail half-way is refused now. A
-    /// privilege the role lacks; and, behind a transaction pooler where no SET lasts, a
-    /// role-level statement_timeout that would cancel a CONCURRENTLY build part-way (such a
-    /// statement cannot run in a transaction, so it gets only the session's settings).
-    async fn admit(&self, plan: &Plan, steps: &[&Step]) -> Result<(), Error> {
-        let problems = privileges::missing(
-            &self.client,
-            &crate::plan::step::relation_uses(steps.iter().copied()),
-        )
-        .await?;
-        if !problems.is_empty() {
-            return Err(Error::Refused(format!(
-                "run plan {}: {}",
-                plan.id,
-                problems.join("; ")
-            )));
-        }
-        let Some(why) = &self.pooled else {
-            return Ok(());
-        };
-        let statements = steps
-            .iter()
-            .flat_map(|s| &s.statements)
-            .map(|s| s.sql.as_str());
-        match ddl::timeout_outside_transaction(&self.client, statements).await? {
-            None => Ok(()),
-            Some((statement, timeout)) => Err(Error::Refused(format!(
-                "run plan {}: `{statement}` must run outside a transaction, and the role's statement_timeout ({timeout}) would cancel it; through this connection no session setting lasts, because a pooler or proxy is in between ({why}). Connect directly or through a session-mode pool, or set statement_timeout to 0 for the role (ALTER ROLE {} SET statement_timeout = 0)",
-                plan.id,
-                crate::pg::quote::ident(&self.info.user),
-            ))),
         }
     }
 
