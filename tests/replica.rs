@@ -19,6 +19,15 @@ async fn users(db: &TestDb) {
         .unwrap();
 }
 
+async fn rows_done(db: &TestDb) -> i64 {
+    db.client()
+        .await
+        .query_one("SELECT rows_done FROM switchback.jobs", &[])
+        .await
+        .unwrap()
+        .get(0)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn paused_replay_on_a_replica_makes_the_backfill_wait() {
     // A primary of our own, whatever DATABASE_URL says: the test needs to start its replica.
@@ -92,14 +101,11 @@ async fn an_unreachable_replica_makes_the_backfill_wait_and_its_password_stays_h
         throttled["reason"],
         "throttled: cannot reach replica postgresql://watcher@127.0.0.1:1/postgres; waiting"
     );
-    let rows: i64 = db
-        .client()
-        .await
-        .query_one("SELECT rows_done FROM switchback.jobs", &[])
-        .await
-        .unwrap()
-        .get(0);
-    assert_eq!(rows, 0, "no batch runs while the lag is unknown");
+    assert_eq!(
+        rows_done(&db).await,
+        0,
+        "no batch runs while the lag is unknown"
+    );
     runner.child.kill().unwrap();
     runner.child.wait().unwrap();
 }
@@ -137,14 +143,11 @@ async fn lag_the_role_may_not_read_makes_the_backfill_wait_until_granted() {
         throttled["reason"],
         "throttled: replica lag is hidden from role mover (1 replica(s) in pg_stat_replication); grant it pg_monitor (GRANT pg_monitor TO \"mover\"), or pass --replica-url for each replica; waiting"
     );
-    let rows: i64 = db
-        .client()
-        .await
-        .query_one("SELECT rows_done FROM switchback.jobs", &[])
-        .await
-        .unwrap()
-        .get(0);
-    assert_eq!(rows, 0, "no batch runs while the lag is unknown");
+    assert_eq!(
+        rows_done(&db).await,
+        0,
+        "no batch runs while the lag is unknown"
+    );
     admin
         .batch_execute("GRANT pg_monitor TO mover")
         .await
