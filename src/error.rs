@@ -51,8 +51,9 @@ pub enum Error {
     /// words of the parameters the user set (sslmode, sslrootcert, the password file).
     #[error("failed to connect to {target}: {reason}")]
     Connect { target: String, reason: String },
+    /// What is wrong with the connection string or the PG* environment.
     #[error("failed to read the connection parameters: {0}")]
-    ConnInfo(#[from] crate::pg::conninfo::ConnInfoError),
+    ConnInfo(String),
     #[error("failed to {context}: {}", describe(.source))]
     Sql {
         context: String,
@@ -98,8 +99,6 @@ pub enum Error {
     },
     #[error("failed to {0}")]
     Refused(String),
-    #[error(transparent)]
-    Cluster(#[from] crate::pg::cluster::ClusterError),
 }
 
 impl Error {

@@ -2,8 +2,8 @@
 //! stages) and a done marker per plan. Built with petgraph, ordered deterministically, and
 //! drawn as Graphviz dot or Mermaid.
 
+use crate::pg::facts::Facts;
 use crate::plan::expand::PlanSteps;
-use crate::plan::facts::Facts;
 use crate::plan::step::{Stage, Step};
 use crate::plan::Plan;
 use petgraph::algo::tarjan_scc;

@@ -39,7 +39,7 @@ fn say(text: &str) {
 
 pub fn run(args: Args, state_schema: &str) -> Result<Outcome, Failure> {
     say("starting a throwaway PostgreSQL cluster");
-    let cluster = TempCluster::start().map_err(switchback::Error::from)?;
+    let cluster = TempCluster::start()?;
     let info = connect::resolve(Some(&cluster.url("postgres")))?;
     let plans = tempfile::tempdir().map_err(Failure::Output)?;
     let plan_path = plans.path().join("20261122_users_full_name.yaml");

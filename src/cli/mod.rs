@@ -79,6 +79,9 @@ pub enum Failure {
     Library(#[from] switchback::Error),
     #[error("failed to write output: {0}")]
     Output(#[from] std::io::Error),
+    /// The demo's throwaway cluster could not start.
+    #[error(transparent)]
+    Cluster(#[from] switchback::pg::cluster::ClusterError),
     /// Arguments clap accepts but the command cannot use.
     #[error("{0}")]
     Usage(String),
@@ -128,13 +131,11 @@ pub fn main() -> ExitCode {
 fn exit_code(error: &Failure) -> u8 {
     use switchback::Error;
     match error {
-        Failure::Output(_) | Failure::Usage(_) => 2,
+        Failure::Output(_) | Failure::Usage(_) | Failure::Cluster(_) => 2,
         Failure::Library(e) => match e {
-            Error::Read { .. }
-            | Error::NoPlans(_)
-            | Error::Connect { .. }
-            | Error::ConnInfo(_)
-            | Error::Cluster(_) => 2,
+            Error::Read { .. } | Error::NoPlans(_) | Error::Connect { .. } | Error::ConnInfo(_) => {
+                2
+            }
             Error::PlanBusy { .. } | Error::LockBudget { .. } | Error::BackfillElsewhere { .. } => {
                 3
             }

@@ -12,10 +12,10 @@
 use crate::error::Error;
 use crate::exec::{Event, Executor};
 use crate::pg::ddl::{LockPolicy, Retrier};
+use crate::pg::facts::TableKey;
 use crate::pg::query::Query;
 use crate::pg::{catalog, quote};
 use crate::plan::expand::{backfill_update, verify_predicate};
-use crate::plan::facts::TableKey;
 use crate::plan::step::{Job, JobKind, Records, Step};
 use crate::plan::Plan;
 use std::time::{Duration, Instant};

@@ -3,9 +3,9 @@
 
 use crate::error::Error;
 use crate::pg::catalog;
+use crate::pg::facts::TableKey;
 use crate::pg::query::Query;
 use crate::pg::quote;
-use crate::plan::facts::TableKey;
 use std::time::{Duration, Instant};
 use tokio_postgres::Client;
 

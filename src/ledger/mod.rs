@@ -8,9 +8,9 @@ mod runners;
 pub use runners::Holder;
 
 use crate::error::Error;
+use crate::pg::facts::Facts;
 use crate::pg::query::Query;
 use crate::pg::quote;
-use crate::plan::facts::Facts;
 
 /// Each entry upgrades the ledger by one version; `{s}` is the quoted state schema.
 const MIGRATIONS: &[&str] = &[

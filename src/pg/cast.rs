@@ -63,7 +63,7 @@ pub async fn type_change(
 /// modifiers as written, passed through the type's own `typmodin` function.
 async fn type_modifier(client: &impl Query, type_text: &str) -> Result<i32, Error> {
     let context = || format!("read the type modifier of {type_text}");
-    let modifiers = crate::plan::sql::type_modifiers(type_text);
+    let modifiers = crate::pg::type_text::type_modifiers(type_text);
     if modifiers.is_empty() {
         return Ok(-1);
     }

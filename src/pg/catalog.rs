@@ -2,11 +2,11 @@
 //! pages through, the state of an index, and who holds a lock switchback waits for.
 
 use crate::error::{Blocker, Error};
-use crate::pg::query::Query;
-use crate::pg::quote;
-use crate::plan::facts::{
+use crate::pg::facts::{
     ColumnFacts, ConstraintFacts, IncomingForeignKey, IndexFacts, KeyColumn, TableKey,
 };
+use crate::pg::query::Query;
+use crate::pg::quote;
 
 /// The table's regclass text for `to_regclass`.
 fn relation(schema: &str, table: &str) -> String {

@@ -14,7 +14,8 @@ use tokio_postgres::{Client, Config, NoTls};
 /// environment alone), as libpq would read them. Warnings (a `.pgpass` with loose
 /// permissions) go to the log, as libpq prints them.
 pub fn resolve(text: Option<&str>) -> Result<ConnInfo, Error> {
-    let (info, warnings) = ConnInfo::resolve(text, &ProcessEnv)?;
+    let (info, warnings) =
+        ConnInfo::resolve(text, &ProcessEnv).map_err(|e| Error::ConnInfo(e.to_string()))?;
     for warning in warnings {
         tracing::warn!("{warning}");
     }

@@ -3,13 +3,26 @@
 //! backfill pass per (plan, table). `finish` turns it all into steps and the edges between
 //! them.
 
+use crate::pg::facts::{ColumnFacts, Facts, TableKey};
 use crate::pg::lock::LockMode;
 use crate::pg::quote::{self, object_name};
 use crate::plan::check::Ident;
-use crate::plan::facts::{ColumnFacts, Facts, TableKey};
 use crate::plan::sql::Work;
 use crate::plan::step::{Assignment, Job, JobKind, Phase, Records, Stage, Step};
 use crate::plan::Plan;
+
+impl Plan {
+    /// The plan's steps and the edges between them. `state_schema` holds switchback's own
+    /// objects (trigger functions); `facts` turn catalog placeholders into concrete SQL.
+    pub fn steps(&self, state_schema: &str, facts: Option<&Facts>) -> PlanSteps {
+        let mut x = Expansion::new(self, state_schema, facts);
+        for (index, change) in self.changes.iter().enumerate() {
+            x.set_current(index);
+            change.expand(&mut x);
+        }
+        x.finish(&self.change_dependencies)
+    }
+}
 
 /// How the dual-write trigger keeps one column in step for one change.
 #[derive(Debug, Clone)]
@@ -122,7 +135,7 @@ impl<'p> Expansion<'p> {
         &self,
         table: &Ident,
         column: &Ident,
-    ) -> Option<&'p crate::plan::facts::CastFacts> {
+    ) -> Option<&'p crate::pg::facts::CastFacts> {
         self.facts
             .and_then(|f| f.cast(table.as_str(), column.as_str()))
     }

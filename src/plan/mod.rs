@@ -7,7 +7,6 @@ pub mod check;
 pub mod diagnostic;
 pub mod duration;
 pub mod expand;
-pub mod facts;
 pub mod folder;
 mod lint;
 mod load;
@@ -20,7 +19,6 @@ pub mod step;
 use crate::plan::change::Change;
 use crate::plan::check::Ident;
 use crate::plan::diagnostic::Position;
-use crate::plan::expand::{Expansion, PlanSteps};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -84,17 +82,4 @@ pub struct Plan {
     pub change_dependencies: Vec<(usize, usize)>,
     /// Lint rules the plan silences, and where.
     pub allows: Vec<allow::Allow>,
-}
-
-impl Plan {
-    /// The plan's steps and the edges between them. `state_schema` holds switchback's own
-    /// objects (trigger functions); `facts` turn catalog placeholders into concrete SQL.
-    pub fn steps(&self, state_schema: &str, facts: Option<&facts::Facts>) -> PlanSteps {
-        let mut x = Expansion::new(self, state_schema, facts);
-        for (index, change) in self.changes.iter().enumerate() {
-            x.set_current(index);
-            change.expand(&mut x);
-        }
-        x.finish(&self.change_dependencies)
-    }
 }

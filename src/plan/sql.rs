@@ -4,6 +4,7 @@
 //! raw statement takes) is kept beside the text.
 
 use crate::pg::lock::LockMode;
+use crate::pg::type_text::modifier_texts;
 use crate::plan::diagnostic::Code;
 use pg_query::protobuf::{AlterTableStmt, AlterTableType, ConstrType, DropBehavior, ObjectType};
 use pg_query::{NodeEnum, NodeRef, ParserOptions};
@@ -476,48 +477,6 @@ fn classify_alter(s: &mut RawStatement, alter: &AlterTableStmt, calls_volatile: 
     }
 }
 
-/// The modifiers of a column type as written: `["10", "2"]` for `numeric(10,2)`.
-pub fn type_modifiers(text: &str) -> Vec<String> {
-    let Ok(parsed) = pg_query::parse(&format!("SELECT NULL::{text}"), ParserOptions::DEFAULT)
-    else {
-        return Vec::new();
-    };
-    let target =
-        parsed
-            .protobuf
-            .stmts
-            .first()
-            .and_then(|s| match s.stmt.as_ref()?.node.as_ref()? {
-                NodeEnum::SelectStmt(select) => select.target_list.first()?.node.clone(),
-                _ => None,
-            });
-    let Some(NodeEnum::ResTarget(target)) = target else {
-        return Vec::new();
-    };
-    match target.val.and_then(|v| v.node) {
-        Some(NodeEnum::TypeCast(cast)) => cast
-            .type_name
-            .as_ref()
-            .map(modifier_texts)
-            .unwrap_or_default(),
-        _ => Vec::new(),
-    }
-}
-
-fn modifier_texts(type_name: &pg_query::protobuf::TypeName) -> Vec<String> {
-    type_name
-        .typmods
-        .iter()
-        .filter_map(|m| match m.node.as_ref() {
-            Some(NodeEnum::AConst(c)) => match c.val.as_ref() {
-                Some(pg_query::protobuf::a_const::Val::Ival(i)) => Some(i.ival.to_string()),
-                _ => None,
-            },
-            _ => None,
-        })
-        .collect()
-}
-
 /// A parsed type name back as SQL text (`varchar(40)`, `bigint`), for catalog lookups.
 fn type_name_text(type_name: &pg_query::protobuf::TypeName) -> String {
     let names: Vec<&str> = type_name
@@ -704,8 +663,6 @@ mod tests {
         );
         assert_eq!(type_base_name("int").as_deref(), Some("int4"));
         assert_eq!(type_base_name("json").as_deref(), Some("json"));
-        assert_eq!(type_modifiers("numeric(10, 2)"), ["10", "2"]);
-        assert!(type_modifiers("text").is_empty());
         assert!(parse_statements("SELEC 1").is_err());
     }
 }

@@ -2,9 +2,9 @@
 //! carries its SQL, and says for every statement which lock it takes, what that lock blocks
 //! and whether the statement scans or rewrites the table.
 
+use crate::pg::facts::TableKey;
 use crate::pg::lock::LockMode;
 use crate::pg::{privileges, quote};
-use crate::plan::facts::TableKey;
 use crate::plan::sql::Work;
 use serde::Serialize;
 use std::fmt;

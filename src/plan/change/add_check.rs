@@ -3,7 +3,7 @@
 //! writes through.
 
 use crate::pg::lock::LockMode;
-use crate::plan::change::{ColumnNeed, valid_if_clean, ChangeKind, Footprint};
+use crate::plan::change::{valid_if_clean, ChangeKind, ColumnNeed, Footprint};
 use crate::plan::check::{Checker, Ident, SqlText};
 use crate::plan::expand::{Expansion, SyncRule};
 use crate::plan::source::FieldPath;
@@ -53,11 +53,17 @@ impl ChangeKind for AddCheck {
         let check = cx.expr(&at.key("check"), &raw.check);
         let fill = raw.fill.map(|f| {
             let at = at.key("fill");
-            (cx.ident(&at.key("column"), &f.column), cx.expr(&at.key("value"), &f.value))
+            (
+                cx.ident(&at.key("column"), &f.column),
+                cx.expr(&at.key("value"), &f.value),
+            )
         });
         valid_if_clean(cx, before, || {
             let fill = match fill {
-                Some((column, value)) => Some(Fill { column, value: value? }),
+                Some((column, value)) => Some(Fill {
+                    column,
+                    value: value?,
+                }),
                 None => None,
             };
             Some(AddCheck {
@@ -72,11 +78,18 @@ impl ChangeKind for AddCheck {
 
     /// The fill column's type, to put overwritten values back on abort.
     fn catalog_columns(&self) -> Vec<ColumnNeed> {
-        self.fill.iter().map(|f| ColumnNeed::settings(&self.table, &f.column)).collect()
+        self.fill
+            .iter()
+            .map(|f| ColumnNeed::settings(&self.table, &f.column))
+            .collect()
     }
 
     fn footprint(&self) -> Footprint {
-        let read = |e: &Expr| e.column_names().map(|c| Ident::trusted(c.to_owned())).collect::<Vec<_>>();
+        let read = |e: &Expr| {
+            e.column_names()
+                .map(|c| Ident::trusted(c.to_owned()))
+                .collect::<Vec<_>>()
+        };
         let mut uses = read(&self.check);
         let mut reads = Vec::new();
         if let Some(fill) = &self.fill {
@@ -108,7 +121,11 @@ impl ChangeKind for AddCheck {
                     value: fill.value.over_record("NEW", &[]),
                 },
             );
-            let sql_type = x.column_facts(&self.table, &fill.column).map_or(format!("<type of {}>", fill.column.quoted()), |f| f.sql_type.clone());
+            let sql_type = x
+                .column_facts(&self.table, &fill.column)
+                .map_or(format!("<type of {}>", fill.column.quoted()), |f| {
+                    f.sql_type.clone()
+                });
             x.backfill(
                 &self.table,
                 Assignment {
@@ -120,12 +137,39 @@ impl ChangeKind for AddCheck {
                 },
             );
         }
-        x.step("add_check", Phase::Validate, format!("add CHECK {constraint} NOT VALID"), t)
-            .sql(format!("ALTER TABLE {table} ADD CONSTRAINT {constraint} CHECK ({}) NOT VALID", self.check.text), LockMode::AccessExclusive, &table, Work::Instant)
-            .undo(format!("ALTER TABLE {table} DROP CONSTRAINT IF EXISTS {constraint}"), LockMode::AccessExclusive, &table);
-        x.step("validate_check", Phase::Validate, format!("validate CHECK {constraint}"), t)
-            .sql(format!("ALTER TABLE {table} VALIDATE CONSTRAINT {constraint}"), LockMode::ShareUpdateExclusive, &table, Work::Scan)
-            .nothing_to_undo()
-            .offenders(check_offenders(&table, &self.check.text));
+        x.step(
+            "add_check",
+            Phase::Validate,
+            format!("add CHECK {constraint} NOT VALID"),
+            t,
+        )
+        .sql(
+            format!(
+                "ALTER TABLE {table} ADD CONSTRAINT {constraint} CHECK ({}) NOT VALID",
+                self.check.text
+            ),
+            LockMode::AccessExclusive,
+            &table,
+            Work::Instant,
+        )
+        .undo(
+            format!("ALTER TABLE {table} DROP CONSTRAINT IF EXISTS {constraint}"),
+            LockMode::AccessExclusive,
+            &table,
+        );
+        x.step(
+            "validate_check",
+            Phase::Validate,
+            format!("validate CHECK {constraint}"),
+            t,
+        )
+        .sql(
+            format!("ALTER TABLE {table} VALIDATE CONSTRAINT {constraint}"),
+            LockMode::ShareUpdateExclusive,
+            &table,
+            Work::Scan,
+        )
+        .nothing_to_undo()
+        .offenders(check_offenders(&table, &self.check.text));
     }
 }

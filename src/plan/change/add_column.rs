@@ -57,8 +57,16 @@ impl ChangeKind for AddColumn {
                     Some("add `default:` or `backfill:`, or add the column nullable and use set_not_null with `fill` later".into()),
                 );
             }
-            if backfill.as_ref().is_some_and(|b| b.reads(column.name.as_str())) {
-                cx.report(Code::BadExpression, &at.key("backfill"), format!("`backfill` reads the column `{}` it fills", column.name), None);
+            if backfill
+                .as_ref()
+                .is_some_and(|b| b.reads(column.name.as_str()))
+            {
+                cx.report(
+                    Code::BadExpression,
+                    &at.key("backfill"),
+                    format!("`backfill` reads the column `{}` it fills", column.name),
+                    None,
+                );
             }
         }
         valid_if_clean(cx, before, || {
@@ -73,16 +81,27 @@ impl ChangeKind for AddColumn {
 
     fn footprint(&self) -> Footprint {
         let name = &self.column.name;
-        let names = self.column.constraint_names(&self.table, &self.at.key("column"));
+        let names = self
+            .column
+            .constraint_names(&self.table, &self.at.key("column"));
         let computed = self.computed_value();
         Footprint {
             table: Some(self.table.clone()),
             reads: computed
-                .map(|e| e.column_names().map(|c| Ident::trusted(c.to_owned())).collect())
+                .map(|e| {
+                    e.column_names()
+                        .map(|c| Ident::trusted(c.to_owned()))
+                        .collect()
+                })
                 .unwrap_or_default(),
             writes: computed.map(|_| vec![name.clone()]).unwrap_or_default(),
             creates: vec![name.clone()],
-            other_tables: self.column.references.iter().map(|r| r.table.clone()).collect(),
+            other_tables: self
+                .column
+                .references
+                .iter()
+                .map(|r| r.table.clone())
+                .collect(),
             names,
             ..Footprint::default()
         }
@@ -105,12 +124,25 @@ impl ChangeKind for AddColumn {
                 }
                 x.step("add_column", Phase::Expand, title, Some(&self.table))
                     .sql(sql, LockMode::AccessExclusive, &table, Work::Instant)
-                    .undo(format!("ALTER TABLE {table} DROP COLUMN IF EXISTS {name}"), LockMode::AccessExclusive, &table);
+                    .undo(
+                        format!("ALTER TABLE {table} DROP COLUMN IF EXISTS {name}"),
+                        LockMode::AccessExclusive,
+                        &table,
+                    );
             }
             Some(value) => {
                 x.step("add_column", Phase::Expand, title, Some(&self.table))
-                    .sql(format!("ALTER TABLE {table} ADD COLUMN {name} {}", col.sql_type), LockMode::AccessExclusive, &table, Work::Instant)
-                    .undo(format!("ALTER TABLE {table} DROP COLUMN IF EXISTS {name}"), LockMode::AccessExclusive, &table);
+                    .sql(
+                        format!("ALTER TABLE {table} ADD COLUMN {name} {}", col.sql_type),
+                        LockMode::AccessExclusive,
+                        &table,
+                        Work::Instant,
+                    )
+                    .undo(
+                        format!("ALTER TABLE {table} DROP COLUMN IF EXISTS {name}"),
+                        LockMode::AccessExclusive,
+                        &table,
+                    );
                 x.sync(
                     &self.table,
                     SyncRule::Computed {
@@ -133,51 +165,157 @@ impl ChangeKind for AddColumn {
                     x.step("add_not_null_check", Phase::Validate, format!("add CHECK ({name} IS NOT NULL) NOT VALID"), Some(&self.table))
                         .sql(format!("ALTER TABLE {table} ADD CONSTRAINT {helper} CHECK ({name} IS NOT NULL) NOT VALID"), LockMode::AccessExclusive, &table, Work::Instant)
                         .undo(format!("ALTER TABLE {table} DROP CONSTRAINT IF EXISTS {helper}"), LockMode::AccessExclusive, &table);
-                    x.step("validate_not_null_check", Phase::Validate, format!("validate CHECK ({name} IS NOT NULL)"), Some(&self.table))
-                        .sql(format!("ALTER TABLE {table} VALIDATE CONSTRAINT {helper}"), LockMode::ShareUpdateExclusive, &table, Work::Scan)
-                        .nothing_to_undo();
-                    x.step("set_not_null", Phase::Contract, format!("make {name} NOT NULL (backed by the validated CHECK)"), Some(&self.table))
-                        .sql(format!("ALTER TABLE {table} ALTER COLUMN {name} SET NOT NULL"), LockMode::AccessExclusive, &table, Work::Instant)
-                        .sql(format!("ALTER TABLE {table} DROP CONSTRAINT {helper}"), LockMode::AccessExclusive, &table, Work::Instant);
+                    x.step(
+                        "validate_not_null_check",
+                        Phase::Validate,
+                        format!("validate CHECK ({name} IS NOT NULL)"),
+                        Some(&self.table),
+                    )
+                    .sql(
+                        format!("ALTER TABLE {table} VALIDATE CONSTRAINT {helper}"),
+                        LockMode::ShareUpdateExclusive,
+                        &table,
+                        Work::Scan,
+                    )
+                    .nothing_to_undo();
+                    x.step(
+                        "set_not_null",
+                        Phase::Contract,
+                        format!("make {name} NOT NULL (backed by the validated CHECK)"),
+                        Some(&self.table),
+                    )
+                    .sql(
+                        format!("ALTER TABLE {table} ALTER COLUMN {name} SET NOT NULL"),
+                        LockMode::AccessExclusive,
+                        &table,
+                        Work::Instant,
+                    )
+                    .sql(
+                        format!("ALTER TABLE {table} DROP CONSTRAINT {helper}"),
+                        LockMode::AccessExclusive,
+                        &table,
+                        Work::Instant,
+                    );
                 }
                 if let Some(d) = &col.default {
-                    x.step("set_default", Phase::Contract, format!("set the default of {name}"), Some(&self.table))
-                        .sql(format!("ALTER TABLE {table} ALTER COLUMN {name} SET DEFAULT {}", d.text), LockMode::AccessExclusive, &table, Work::Instant);
+                    x.step(
+                        "set_default",
+                        Phase::Contract,
+                        format!("set the default of {name}"),
+                        Some(&self.table),
+                    )
+                    .sql(
+                        format!(
+                            "ALTER TABLE {table} ALTER COLUMN {name} SET DEFAULT {}",
+                            d.text
+                        ),
+                        LockMode::AccessExclusive,
+                        &table,
+                        Work::Instant,
+                    );
                 }
             }
         }
         if let Some(check) = &col.check {
             let constraint = quote::ident(&col.check_name(&self.table));
-            x.step("add_check", Phase::Validate, format!("add CHECK {constraint} NOT VALID"), Some(&self.table))
-                .sql(format!("ALTER TABLE {table} ADD CONSTRAINT {constraint} CHECK ({}) NOT VALID", check.text), LockMode::AccessExclusive, &table, Work::Instant)
-                .undo(format!("ALTER TABLE {table} DROP CONSTRAINT IF EXISTS {constraint}"), LockMode::AccessExclusive, &table);
-            x.step("validate_check", Phase::Validate, format!("validate CHECK {constraint}"), Some(&self.table))
-                .sql(format!("ALTER TABLE {table} VALIDATE CONSTRAINT {constraint}"), LockMode::ShareUpdateExclusive, &table, Work::Scan)
-                .nothing_to_undo()
-                .offenders(check_offenders(&table, &check.text));
+            x.step(
+                "add_check",
+                Phase::Validate,
+                format!("add CHECK {constraint} NOT VALID"),
+                Some(&self.table),
+            )
+            .sql(
+                format!(
+                    "ALTER TABLE {table} ADD CONSTRAINT {constraint} CHECK ({}) NOT VALID",
+                    check.text
+                ),
+                LockMode::AccessExclusive,
+                &table,
+                Work::Instant,
+            )
+            .undo(
+                format!("ALTER TABLE {table} DROP CONSTRAINT IF EXISTS {constraint}"),
+                LockMode::AccessExclusive,
+                &table,
+            );
+            x.step(
+                "validate_check",
+                Phase::Validate,
+                format!("validate CHECK {constraint}"),
+                Some(&self.table),
+            )
+            .sql(
+                format!("ALTER TABLE {table} VALIDATE CONSTRAINT {constraint}"),
+                LockMode::ShareUpdateExclusive,
+                &table,
+                Work::Scan,
+            )
+            .nothing_to_undo()
+            .offenders(check_offenders(&table, &check.text));
         }
-        if let (Some(reference), Some(references)) = (&col.references, col.references_sql(&x.plan.schema)) {
+        if let (Some(reference), Some(references)) =
+            (&col.references, col.references_sql(&x.plan.schema))
+        {
             let target = x.table(&reference.table);
             let constraint = quote::ident(&col.foreign_key_name(&self.table));
             x.step("add_foreign_key", Phase::Validate, format!("add FOREIGN KEY {constraint} NOT VALID"), Some(&self.table))
                 .sql(format!("ALTER TABLE {table} ADD CONSTRAINT {constraint} FOREIGN KEY ({name}) {references} NOT VALID"), LockMode::ShareRowExclusive, &table, Work::Instant)
                 .also_locks(LockMode::ShareRowExclusive, &target)
                 .undo(format!("ALTER TABLE {table} DROP CONSTRAINT IF EXISTS {constraint}"), LockMode::AccessExclusive, &table);
-            x.step("validate_foreign_key", Phase::Validate, format!("validate FOREIGN KEY {constraint}"), Some(&self.table))
-                .sql(format!("ALTER TABLE {table} VALIDATE CONSTRAINT {constraint}"), LockMode::ShareUpdateExclusive, &table, Work::Scan)
-                .also_locks(LockMode::RowShare, &target)
-                .nothing_to_undo()
-                .offenders(foreign_key_offenders(&table, &[col.name.as_str()], &target, &[reference.column.as_str()]));
+            x.step(
+                "validate_foreign_key",
+                Phase::Validate,
+                format!("validate FOREIGN KEY {constraint}"),
+                Some(&self.table),
+            )
+            .sql(
+                format!("ALTER TABLE {table} VALIDATE CONSTRAINT {constraint}"),
+                LockMode::ShareUpdateExclusive,
+                &table,
+                Work::Scan,
+            )
+            .also_locks(LockMode::RowShare, &target)
+            .nothing_to_undo()
+            .offenders(foreign_key_offenders(
+                &table,
+                &[col.name.as_str()],
+                &target,
+                &[reference.column.as_str()],
+            ));
         }
         if col.unique {
             let index = quote::ident(&col.unique_name(&self.table));
-            let qualified_index = quote::qualified(x.plan.schema.as_str(), &col.unique_name(&self.table));
-            x.step("create_unique_index", Phase::Validate, format!("build unique index {index} concurrently"), Some(&self.table))
-                .outside_transaction()
-                .index_build(format!("CREATE UNIQUE INDEX CONCURRENTLY {index} ON {table} ({name})"), &qualified_index, &table)
-                .undo(format!("DROP INDEX CONCURRENTLY IF EXISTS {qualified_index}"), LockMode::ShareUpdateExclusive, &table);
-            x.step("attach_unique", Phase::Contract, format!("attach {index} as a UNIQUE constraint"), Some(&self.table))
-                .sql(format!("ALTER TABLE {table} ADD CONSTRAINT {index} UNIQUE USING INDEX {index}"), LockMode::AccessExclusive, &table, Work::Instant);
+            let qualified_index =
+                quote::qualified(x.plan.schema.as_str(), &col.unique_name(&self.table));
+            x.step(
+                "create_unique_index",
+                Phase::Validate,
+                format!("build unique index {index} concurrently"),
+                Some(&self.table),
+            )
+            .outside_transaction()
+            .index_build(
+                format!("CREATE UNIQUE INDEX CONCURRENTLY {index} ON {table} ({name})"),
+                &qualified_index,
+                &table,
+            )
+            .undo(
+                format!("DROP INDEX CONCURRENTLY IF EXISTS {qualified_index}"),
+                LockMode::ShareUpdateExclusive,
+                &table,
+            );
+            x.step(
+                "attach_unique",
+                Phase::Contract,
+                format!("attach {index} as a UNIQUE constraint"),
+                Some(&self.table),
+            )
+            .sql(
+                format!("ALTER TABLE {table} ADD CONSTRAINT {index} UNIQUE USING INDEX {index}"),
+                LockMode::AccessExclusive,
+                &table,
+                Work::Instant,
+            );
         }
     }
 }

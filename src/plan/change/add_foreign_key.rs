@@ -52,11 +52,18 @@ impl ChangeKind for AddForeignKey {
         let target = at.key("references");
         let target_table = cx.ident(&target.key("table"), &raw.references.table);
         let target_columns = cx.idents(&target.key("columns"), &raw.references.columns);
-        if !columns.is_empty() && !target_columns.is_empty() && columns.len() != target_columns.len() {
+        if !columns.is_empty()
+            && !target_columns.is_empty()
+            && columns.len() != target_columns.len()
+        {
             cx.report(
                 Code::BadValue,
                 &target.key("columns"),
-                format!("the foreign key has {} column(s) but references {}", columns.len(), target_columns.len()),
+                format!(
+                    "the foreign key has {} column(s) but references {}",
+                    columns.len(),
+                    target_columns.len()
+                ),
                 None,
             );
         }
@@ -87,8 +94,12 @@ impl ChangeKind for AddForeignKey {
         let table = x.table(&self.table);
         let target = x.table(&self.target_table);
         let constraint = self.name.quoted();
-        let names = |ids: &[Ident]| quote::ident_list(&ids.iter().map(Ident::as_str).collect::<Vec<_>>());
-        let on_delete = self.on_delete.map(|a| format!(" ON DELETE {}", a.sql())).unwrap_or_default();
+        let names =
+            |ids: &[Ident]| quote::ident_list(&ids.iter().map(Ident::as_str).collect::<Vec<_>>());
+        let on_delete = self
+            .on_delete
+            .map(|a| format!(" ON DELETE {}", a.sql()))
+            .unwrap_or_default();
         let t = Some(&self.table);
         x.step("add_foreign_key", Phase::Expand, format!("add FOREIGN KEY {constraint} NOT VALID"), t)
             .sql(
@@ -99,11 +110,26 @@ impl ChangeKind for AddForeignKey {
             )
             .also_locks(LockMode::ShareRowExclusive, &target)
             .undo(format!("ALTER TABLE {table} DROP CONSTRAINT IF EXISTS {constraint}"), LockMode::AccessExclusive, &table);
-        x.step("validate_foreign_key", Phase::Validate, format!("validate FOREIGN KEY {constraint}"), t)
-            .sql(format!("ALTER TABLE {table} VALIDATE CONSTRAINT {constraint}"), LockMode::ShareUpdateExclusive, &table, Work::Scan)
-            .also_locks(LockMode::RowShare, &target)
-            .nothing_to_undo()
-            .offenders(foreign_key_offenders(&table, &ids(&self.columns), &target, &ids(&self.target_columns)));
+        x.step(
+            "validate_foreign_key",
+            Phase::Validate,
+            format!("validate FOREIGN KEY {constraint}"),
+            t,
+        )
+        .sql(
+            format!("ALTER TABLE {table} VALIDATE CONSTRAINT {constraint}"),
+            LockMode::ShareUpdateExclusive,
+            &table,
+            Work::Scan,
+        )
+        .also_locks(LockMode::RowShare, &target)
+        .nothing_to_undo()
+        .offenders(foreign_key_offenders(
+            &table,
+            &ids(&self.columns),
+            &target,
+            &ids(&self.target_columns),
+        ));
     }
 }
 

@@ -83,7 +83,12 @@ impl ChangeKind for AddIndex {
 
     fn footprint(&self) -> Footprint {
         let mut uses = self.columns.clone();
-        uses.extend(self.predicate.iter().flat_map(|p| p.column_names()).map(|c| Ident::trusted(c.to_owned())));
+        uses.extend(
+            self.predicate
+                .iter()
+                .flat_map(|p| p.column_names())
+                .map(|c| Ident::trusted(c.to_owned())),
+        );
         Footprint {
             table: Some(self.table.clone()),
             uses,
@@ -97,15 +102,34 @@ impl ChangeKind for AddIndex {
         let index = self.name.quoted();
         let qualified_index = quote::qualified(x.plan.schema.as_str(), self.name.as_str());
         let unique = if self.unique { "UNIQUE " } else { "" };
-        let method = self.method.map(|m| format!(" USING {}", m.sql())).unwrap_or_default();
-        let predicate = self.predicate.as_ref().map(|p| format!(" WHERE {}", p.text)).unwrap_or_default();
-        x.step("create_index", Phase::Expand, format!("build index {index} concurrently"), Some(&self.table))
-            .outside_transaction()
-            .index_build(
-                format!("CREATE {unique}INDEX CONCURRENTLY {index} ON {table}{method} ({}){predicate}", quote::ident_list(&self.columns.iter().map(Ident::as_str).collect::<Vec<_>>())),
-                &qualified_index,
-                &table,
-            )
-            .undo(format!("DROP INDEX CONCURRENTLY IF EXISTS {qualified_index}"), LockMode::ShareUpdateExclusive, &table);
+        let method = self
+            .method
+            .map(|m| format!(" USING {}", m.sql()))
+            .unwrap_or_default();
+        let predicate = self
+            .predicate
+            .as_ref()
+            .map(|p| format!(" WHERE {}", p.text))
+            .unwrap_or_default();
+        x.step(
+            "create_index",
+            Phase::Expand,
+            format!("build index {index} concurrently"),
+            Some(&self.table),
+        )
+        .outside_transaction()
+        .index_build(
+            format!(
+                "CREATE {unique}INDEX CONCURRENTLY {index} ON {table}{method} ({}){predicate}",
+                quote::ident_list(&self.columns.iter().map(Ident::as_str).collect::<Vec<_>>())
+            ),
+            &qualified_index,
+            &table,
+        )
+        .undo(
+            format!("DROP INDEX CONCURRENTLY IF EXISTS {qualified_index}"),
+            LockMode::ShareUpdateExclusive,
+            &table,
+        );
     }
 }

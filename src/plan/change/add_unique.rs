@@ -35,7 +35,14 @@ impl ChangeKind for AddUnique {
         let table = cx.ident(&at.key("table"), &raw.table);
         let name = cx.ident(&at.key("name"), &raw.name);
         let columns = cx.idents(&at.key("columns"), &raw.columns);
-        valid_if_clean(cx, before, || Some(AddUnique { table, name, columns, at: at.clone() }))
+        valid_if_clean(cx, before, || {
+            Some(AddUnique {
+                table,
+                name,
+                columns,
+                at: at.clone(),
+            })
+        })
     }
 
     fn footprint(&self) -> Footprint {
@@ -51,12 +58,36 @@ impl ChangeKind for AddUnique {
         let table = x.table(&self.table);
         let index = self.name.quoted();
         let qualified_index = quote::qualified(x.plan.schema.as_str(), self.name.as_str());
-        let columns = quote::ident_list(&self.columns.iter().map(Ident::as_str).collect::<Vec<_>>());
-        x.step("create_unique_index", Phase::Expand, format!("build unique index {index} concurrently"), Some(&self.table))
-            .outside_transaction()
-            .index_build(format!("CREATE UNIQUE INDEX CONCURRENTLY {index} ON {table} ({columns})"), &qualified_index, &table)
-            .undo(format!("DROP INDEX CONCURRENTLY IF EXISTS {qualified_index}"), LockMode::ShareUpdateExclusive, &table);
-        x.step("attach_unique", Phase::Contract, format!("attach {index} as a UNIQUE constraint"), Some(&self.table))
-            .sql(format!("ALTER TABLE {table} ADD CONSTRAINT {index} UNIQUE USING INDEX {index}"), LockMode::AccessExclusive, &table, Work::Instant);
+        let columns =
+            quote::ident_list(&self.columns.iter().map(Ident::as_str).collect::<Vec<_>>());
+        x.step(
+            "create_unique_index",
+            Phase::Expand,
+            format!("build unique index {index} concurrently"),
+            Some(&self.table),
+        )
+        .outside_transaction()
+        .index_build(
+            format!("CREATE UNIQUE INDEX CONCURRENTLY {index} ON {table} ({columns})"),
+            &qualified_index,
+            &table,
+        )
+        .undo(
+            format!("DROP INDEX CONCURRENTLY IF EXISTS {qualified_index}"),
+            LockMode::ShareUpdateExclusive,
+            &table,
+        );
+        x.step(
+            "attach_unique",
+            Phase::Contract,
+            format!("attach {index} as a UNIQUE constraint"),
+            Some(&self.table),
+        )
+        .sql(
+            format!("ALTER TABLE {table} ADD CONSTRAINT {index} UNIQUE USING INDEX {index}"),
+            LockMode::AccessExclusive,
+            &table,
+            Work::Instant,
+        );
     }
 }

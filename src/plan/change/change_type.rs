@@ -7,8 +7,11 @@
 
 use crate::pg::lock::LockMode;
 use crate::pg::quote;
-use crate::plan::change::rename_column::{copy_column_objects, default_of, finish_column_objects, move_default_to_trigger, release_incoming_foreign_keys, validate_incoming_foreign_keys};
-use crate::plan::change::{ColumnNeed, valid_if_clean, Attribute, ChangeKind, Footprint};
+use crate::plan::change::rename_column::{
+    copy_column_objects, default_of, finish_column_objects, move_default_to_trigger,
+    release_incoming_foreign_keys, validate_incoming_foreign_keys,
+};
+use crate::plan::change::{valid_if_clean, Attribute, ChangeKind, ColumnNeed, Footprint};
 use crate::plan::check::{Checker, Ident, SqlText};
 use crate::plan::diagnostic::Code;
 use crate::plan::expand::{Expansion, SyncRule};
@@ -79,7 +82,12 @@ impl ChangeKind for ChangeType {
 
     fn footprint(&self) -> Footprint {
         let column = &self.column;
-        let mut reads: Vec<Ident> = self.up.iter().flat_map(|u| u.column_names()).map(|c| Ident::trusted(c.to_owned())).collect();
+        let mut reads: Vec<Ident> = self
+            .up
+            .iter()
+            .flat_map(|u| u.column_names())
+            .map(|c| Ident::trusted(c.to_owned()))
+            .collect();
         reads.push(column.clone());
         Footprint {
             table: Some(self.table.clone()),
@@ -122,9 +130,23 @@ impl ChangeKind for ChangeType {
         let shadow = self.shadow();
         let sh = shadow.quoted();
         let step = x
-            .step("add_shadow_column", Phase::Expand, format!("add {sh} of type {} beside {col}", self.sql_type), t)
-            .sql(format!("ALTER TABLE {table} ADD COLUMN {sh} {}", self.sql_type), LockMode::AccessExclusive, &table, Work::Instant)
-            .undo(format!("ALTER TABLE {table} DROP COLUMN IF EXISTS {sh}"), LockMode::AccessExclusive, &table);
+            .step(
+                "add_shadow_column",
+                Phase::Expand,
+                format!("add {sh} of type {} beside {col}", self.sql_type),
+                t,
+            )
+            .sql(
+                format!("ALTER TABLE {table} ADD COLUMN {sh} {}", self.sql_type),
+                LockMode::AccessExclusive,
+                &table,
+                Work::Instant,
+            )
+            .undo(
+                format!("ALTER TABLE {table} DROP COLUMN IF EXISTS {sh}"),
+                LockMode::AccessExclusive,
+                &table,
+            );
         if rewrites.is_none() {
             step.when(format!("the cast from <type of {col}> to {} rewrites the table, or `up` is given; otherwise the change is one in-place ALTER COLUMN {col} TYPE {} and no other step runs", self.sql_type, self.sql_type));
         }
@@ -162,15 +184,45 @@ impl ChangeKind for ChangeType {
         copy_column_objects(x, &self.table, &self.column, &shadow);
         let nn = quote::ident(&x.helper_name("nn", &self.table, &shadow));
         let schema = x.schema().to_owned();
-        let step = x.step("swap_columns", Phase::Contract, format!("drop the old {col} and rename {sh} into its place"), t);
+        let step = x.step(
+            "swap_columns",
+            Phase::Contract,
+            format!("drop the old {col} and rename {sh} into its place"),
+            t,
+        );
         release_incoming_foreign_keys(step, facts);
-        step.sql(format!("ALTER TABLE {table} DROP COLUMN {col}"), LockMode::AccessExclusive, &table, Work::Instant)
-            .sql(format!("ALTER TABLE {table} RENAME COLUMN {sh} TO {col}"), LockMode::AccessExclusive, &table, Work::Instant);
-        finish_column_objects(step, &table, &schema, &self.column, &self.column, &nn, facts);
+        step.sql(
+            format!("ALTER TABLE {table} DROP COLUMN {col}"),
+            LockMode::AccessExclusive,
+            &table,
+            Work::Instant,
+        )
+        .sql(
+            format!("ALTER TABLE {table} RENAME COLUMN {sh} TO {col}"),
+            LockMode::AccessExclusive,
+            &table,
+            Work::Instant,
+        );
+        finish_column_objects(
+            step,
+            &table,
+            &schema,
+            &self.column,
+            &self.column,
+            &nn,
+            facts,
+        );
         // A serial key widened to bigint wants its sequence to count that far too.
         let sequence = facts.and_then(|f| f.owned_sequence.as_ref());
-        if let Some(sequence) = sequence.filter(|_| sql::type_base_name(&self.sql_type).as_deref() == Some("int8")) {
-            step.sql(format!("ALTER SEQUENCE {sequence} AS bigint"), LockMode::AccessExclusive, sequence, Work::Instant);
+        if let Some(sequence) =
+            sequence.filter(|_| sql::type_base_name(&self.sql_type).as_deref() == Some("int8"))
+        {
+            step.sql(
+                format!("ALTER SEQUENCE {sequence} AS bigint"),
+                LockMode::AccessExclusive,
+                sequence,
+                Work::Instant,
+            );
         }
         validate_incoming_foreign_keys(x, &table, facts);
     }

@@ -14,7 +14,14 @@ use crate::plan::step::Phase;
 use serde::Deserialize;
 
 /// Integer types too small for a primary key that grows, as the grammar names them.
-const SMALL_INTEGERS: &[&str] = &["int2", "int4", "serial", "serial4", "smallserial", "serial2"];
+const SMALL_INTEGERS: &[&str] = &[
+    "int2",
+    "int4",
+    "serial",
+    "serial4",
+    "smallserial",
+    "serial2",
+];
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -40,7 +47,12 @@ impl ChangeKind for CreateTable {
         let before = cx.error_count();
         let name = cx.ident(&at.key("name"), &raw.name);
         if raw.columns.is_empty() {
-            cx.report(Code::BadTableDefinition, &at.key("columns"), format!("table `{name}` has no columns"), None);
+            cx.report(
+                Code::BadTableDefinition,
+                &at.key("columns"),
+                format!("table `{name}` has no columns"),
+                None,
+            );
         }
         let columns: Vec<Option<Column>> = raw
             .columns
@@ -51,7 +63,12 @@ impl ChangeKind for CreateTable {
         let known: Vec<&Ident> = columns.iter().flatten().map(|c| &c.name).collect();
         for (i, column) in known.iter().enumerate() {
             if known[..i].contains(column) {
-                cx.report(Code::BadTableDefinition, &at.key("columns").index(i).key("name"), format!("column `{column}` is defined twice"), None);
+                cx.report(
+                    Code::BadTableDefinition,
+                    &at.key("columns").index(i).key("name"),
+                    format!("column `{column}` is defined twice"),
+                    None,
+                );
             }
         }
         let primary_key = if raw.primary_key.is_empty() {
@@ -61,9 +78,18 @@ impl ChangeKind for CreateTable {
         };
         for (i, key) in primary_key.iter().enumerate() {
             if !known.contains(&key) {
-                cx.report(Code::BadTableDefinition, &at.key("primary_key").index(i), format!("primary key column `{key}` is not among the table's columns"), None);
+                cx.report(
+                    Code::BadTableDefinition,
+                    &at.key("primary_key").index(i),
+                    format!("primary key column `{key}` is not among the table's columns"),
+                    None,
+                );
             }
-            let key_type = columns.iter().flatten().find(|c| &c.name == key).and_then(|c| sql::type_base_name(&c.sql_type));
+            let key_type = columns
+                .iter()
+                .flatten()
+                .find(|c| &c.name == key)
+                .and_then(|c| sql::type_base_name(&c.sql_type));
             if let Some(base) = key_type.filter(|b| SMALL_INTEGERS.contains(&b.as_str())) {
                 cx.report(Code::IntPrimaryKey, &at.key("primary_key").index(i), format!("primary key column `{key}` is a 32-bit `{base}`; it runs out at 2,147,483,647 rows"), Some("use bigint (or bigserial)".into()));
             }
@@ -81,7 +107,13 @@ impl ChangeKind for CreateTable {
     fn footprint(&self) -> Footprint {
         Footprint {
             creates_table: Some(self.name.clone()),
-            other_tables: self.columns.iter().filter_map(|c| c.references.as_ref()).map(|r| r.table.clone()).filter(|t| t != &self.name).collect(),
+            other_tables: self
+                .columns
+                .iter()
+                .filter_map(|c| c.references.as_ref())
+                .map(|r| r.table.clone())
+                .filter(|t| t != &self.name)
+                .collect(),
             names: self
                 .columns
                 .iter()
@@ -94,9 +126,19 @@ impl ChangeKind for CreateTable {
 
     fn expand(&self, x: &mut Expansion) {
         let table = x.table(&self.name);
-        let mut lines: Vec<String> = self.columns.iter().map(|c| c.inline_sql(&self.name, &x.plan.schema)).collect();
+        let mut lines: Vec<String> = self
+            .columns
+            .iter()
+            .map(|c| c.inline_sql(&self.name, &x.plan.schema))
+            .collect();
         if !self.primary_key.is_empty() {
-            let columns = quote::ident_list(&self.primary_key.iter().map(Ident::as_str).collect::<Vec<_>>());
+            let columns = quote::ident_list(
+                &self
+                    .primary_key
+                    .iter()
+                    .map(Ident::as_str)
+                    .collect::<Vec<_>>(),
+            );
             lines.push(format!("PRIMARY KEY ({columns})"));
         }
         let targets: Vec<String> = self
@@ -106,9 +148,23 @@ impl ChangeKind for CreateTable {
             .map(|r| x.table(&r.table))
             .collect();
         let step = x
-            .step("create_table", Phase::Expand, format!("create table {}", self.name.quoted()), Some(&self.name))
-            .sql(format!("CREATE TABLE {table} (\n  {}\n)", lines.join(",\n  ")), LockMode::AccessExclusive, &table, Work::Instant)
-            .undo(format!("DROP TABLE IF EXISTS {table}"), LockMode::AccessExclusive, &table);
+            .step(
+                "create_table",
+                Phase::Expand,
+                format!("create table {}", self.name.quoted()),
+                Some(&self.name),
+            )
+            .sql(
+                format!("CREATE TABLE {table} (\n  {}\n)", lines.join(",\n  ")),
+                LockMode::AccessExclusive,
+                &table,
+                Work::Instant,
+            )
+            .undo(
+                format!("DROP TABLE IF EXISTS {table}"),
+                LockMode::AccessExclusive,
+                &table,
+            );
         for target in &targets {
             step.also_locks(LockMode::ShareRowExclusive, target);
         }

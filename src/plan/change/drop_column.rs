@@ -45,7 +45,17 @@ impl ChangeKind for DropColumn {
     fn expand(&self, x: &mut Expansion) {
         let table = x.table(&self.table);
         let col = self.column.quoted();
-        x.step("drop_column", Phase::Contract, format!("drop column {col}"), Some(&self.table))
-            .sql(format!("ALTER TABLE {table} DROP COLUMN {col}"), LockMode::AccessExclusive, &table, Work::Instant);
+        x.step(
+            "drop_column",
+            Phase::Contract,
+            format!("drop column {col}"),
+            Some(&self.table),
+        )
+        .sql(
+            format!("ALTER TABLE {table} DROP COLUMN {col}"),
+            LockMode::AccessExclusive,
+            &table,
+            Work::Instant,
+        );
     }
 }

@@ -1,7 +1,7 @@
 //! `drop_default`: catalog-only; affects rows inserted from then on.
 
 use crate::pg::lock::LockMode;
-use crate::plan::change::{ColumnNeed, valid_if_clean, Attribute, ChangeKind, Footprint};
+use crate::plan::change::{valid_if_clean, Attribute, ChangeKind, ColumnNeed, Footprint};
 use crate::plan::check::{Checker, Ident};
 use crate::plan::expand::Expansion;
 use crate::plan::source::FieldPath;
@@ -44,13 +44,29 @@ impl ChangeKind for DropDefault {
     fn expand(&self, x: &mut Expansion) {
         let table = x.table(&self.table);
         let col = self.column.quoted();
-        let old = x.column_facts(&self.table, &self.column).map(|f| f.default.clone());
+        let old = x
+            .column_facts(&self.table, &self.column)
+            .map(|f| f.default.clone());
         let step = x
-            .step("drop_default", Phase::Expand, format!("drop the default of {col}"), Some(&self.table))
-            .sql(format!("ALTER TABLE {table} ALTER COLUMN {col} DROP DEFAULT"), LockMode::AccessExclusive, &table, Work::Instant);
+            .step(
+                "drop_default",
+                Phase::Expand,
+                format!("drop the default of {col}"),
+                Some(&self.table),
+            )
+            .sql(
+                format!("ALTER TABLE {table} ALTER COLUMN {col} DROP DEFAULT"),
+                LockMode::AccessExclusive,
+                &table,
+                Work::Instant,
+            );
         match old {
             Some(Some(old)) => {
-                step.undo(format!("ALTER TABLE {table} ALTER COLUMN {col} SET DEFAULT {old}"), LockMode::AccessExclusive, &table);
+                step.undo(
+                    format!("ALTER TABLE {table} ALTER COLUMN {col} SET DEFAULT {old}"),
+                    LockMode::AccessExclusive,
+                    &table,
+                );
             }
             Some(None) => {
                 step.nothing_to_undo();

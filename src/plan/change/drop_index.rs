@@ -36,8 +36,18 @@ impl ChangeKind for DropIndex {
 
     fn expand(&self, x: &mut Expansion) {
         let index = quote::qualified(x.plan.schema.as_str(), self.name.as_str());
-        x.step("drop_index", Phase::Contract, format!("drop index {} concurrently", self.name.quoted()), None)
-            .outside_transaction()
-            .sql(format!("DROP INDEX CONCURRENTLY IF EXISTS {index}"), LockMode::ShareUpdateExclusive, &format!("<table of {index}>"), Work::Instant);
+        x.step(
+            "drop_index",
+            Phase::Contract,
+            format!("drop index {} concurrently", self.name.quoted()),
+            None,
+        )
+        .outside_transaction()
+        .sql(
+            format!("DROP INDEX CONCURRENTLY IF EXISTS {index}"),
+            LockMode::ShareUpdateExclusive,
+            &format!("<table of {index}>"),
+            Work::Instant,
+        );
     }
 }

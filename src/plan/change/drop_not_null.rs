@@ -3,7 +3,7 @@
 
 use crate::pg::lock::LockMode;
 use crate::pg::quote;
-use crate::plan::change::{ColumnNeed, valid_if_clean, Attribute, ChangeKind, Footprint};
+use crate::plan::change::{valid_if_clean, Attribute, ChangeKind, ColumnNeed, Footprint};
 use crate::plan::check::{Checker, Ident};
 use crate::plan::expand::Expansion;
 use crate::plan::source::FieldPath;
@@ -47,13 +47,25 @@ impl ChangeKind for DropNotNull {
         let table = x.table(&self.table);
         let col = self.column.quoted();
         let helper = quote::ident(&x.helper_name("nn", &self.table, &self.column));
-        let was_not_null = x.column_facts(&self.table, &self.column).map(|f| f.not_null);
+        let was_not_null = x
+            .column_facts(&self.table, &self.column)
+            .map(|f| f.not_null);
         // Outside a transaction so that abort's undo runs statement by statement: the VALIDATE
         // scan must not happen under the ACCESS EXCLUSIVE lock of the CHECK's ADD.
         let step = x
-            .step("drop_not_null", Phase::Expand, format!("drop NOT NULL from {col}"), Some(&self.table))
+            .step(
+                "drop_not_null",
+                Phase::Expand,
+                format!("drop NOT NULL from {col}"),
+                Some(&self.table),
+            )
             .outside_transaction()
-            .sql(format!("ALTER TABLE {table} ALTER COLUMN {col} DROP NOT NULL"), LockMode::AccessExclusive, &table, Work::Instant);
+            .sql(
+                format!("ALTER TABLE {table} ALTER COLUMN {col} DROP NOT NULL"),
+                LockMode::AccessExclusive,
+                &table,
+                Work::Instant,
+            );
         match was_not_null {
             Some(true) => {
                 step.undo(format!("ALTER TABLE {table} ADD CONSTRAINT {helper} CHECK ({col} IS NOT NULL) NOT VALID"), LockMode::AccessExclusive, &table)

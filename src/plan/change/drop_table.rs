@@ -38,7 +38,17 @@ impl ChangeKind for DropTable {
 
     fn expand(&self, x: &mut Expansion) {
         let table = x.table(&self.name);
-        x.step("drop_table", Phase::Contract, format!("drop table {}", self.name.quoted()), Some(&self.name))
-            .sql(format!("DROP TABLE {table}"), LockMode::AccessExclusive, &table, Work::Instant);
+        x.step(
+            "drop_table",
+            Phase::Contract,
+            format!("drop table {}", self.name.quoted()),
+            Some(&self.name),
+        )
+        .sql(
+            format!("DROP TABLE {table}"),
+            LockMode::AccessExclusive,
+            &table,
+            Work::Instant,
+        );
     }
 }

@@ -1,6 +1,7 @@
 //! The change catalogue. Each kind lives in its own file behind `ChangeKind`: its raw serde
 //! shape, the checks that turn it into a validated change, what it touches (its footprint,
-//! used for the plan-level checks and cross-change edges) and the steps it expands into.
+//! used for the plan-level checks and cross-change edges) and the steps it expands into. A
+//! new kind is its file, its `mod` line and its line in `change_kinds!`.
 
 pub mod column;
 
@@ -84,10 +85,27 @@ pub struct Footprint {
     pub names: Vec<(Ident, FieldPath)>,
 }
 
+// Declared here, not inside `change_kinds!`, so rustfmt and every other tool sees them.
+pub mod add_check;
+pub mod add_column;
+pub mod add_foreign_key;
+pub mod add_index;
+pub mod add_unique;
+pub mod change_type;
+pub mod create_table;
+pub mod drop_column;
+pub mod drop_default;
+pub mod drop_index;
+pub mod drop_not_null;
+pub mod drop_table;
+pub mod rename_column;
+pub mod rename_table;
+pub mod set_default;
+pub mod set_not_null;
+pub mod sql;
+
 macro_rules! change_kinds {
     ($($module:ident => $kind:ident),* $(,)?) => {
-        $(pub mod $module;)*
-
         /// One validated entry of a plan's `changes:` list.
         #[derive(Debug, Clone)]
         pub enum Change { $($kind($module::$kind),)* }

@@ -33,7 +33,12 @@ impl ChangeKind for RenameTable {
         let from = cx.ident(&at.key("from"), &raw.from);
         let to = cx.ident(&at.key("to"), &raw.to);
         if from == to {
-            cx.report(Code::NoOpChange, &at.key("to"), format!("`from` and `to` are both `{to}`"), None);
+            cx.report(
+                Code::NoOpChange,
+                &at.key("to"),
+                format!("`from` and `to` are both `{to}`"),
+                None,
+            );
         }
         valid_if_clean(cx, before, || Some(RenameTable { from, to }))
     }
@@ -49,12 +54,52 @@ impl ChangeKind for RenameTable {
 
     fn expand(&self, x: &mut Expansion) {
         let (from, to) = (x.table(&self.from), x.table(&self.to));
-        x.step("rename_table", Phase::Expand, format!("rename {} to {} behind a view with the old name", self.from.quoted(), self.to.quoted()), Some(&self.to))
-            .sql(format!("ALTER TABLE {from} RENAME TO {}", self.to.quoted()), LockMode::AccessExclusive, &from, Work::Instant)
-            .sql(format!("CREATE VIEW {from} AS SELECT * FROM {to}"), LockMode::AccessShare, &to, Work::Instant)
-            .undo(format!("DROP VIEW IF EXISTS {from}"), LockMode::AccessExclusive, &from)
-            .undo(format!("ALTER TABLE IF EXISTS {to} RENAME TO {}", self.from.quoted()), LockMode::AccessExclusive, &to);
-        x.step("drop_view", Phase::Contract, format!("drop the compatibility view {}", self.from.quoted()), Some(&self.to))
-            .sql(format!("DROP VIEW IF EXISTS {from}"), LockMode::AccessExclusive, &from, Work::Instant);
+        x.step(
+            "rename_table",
+            Phase::Expand,
+            format!(
+                "rename {} to {} behind a view with the old name",
+                self.from.quoted(),
+                self.to.quoted()
+            ),
+            Some(&self.to),
+        )
+        .sql(
+            format!("ALTER TABLE {from} RENAME TO {}", self.to.quoted()),
+            LockMode::AccessExclusive,
+            &from,
+            Work::Instant,
+        )
+        .sql(
+            format!("CREATE VIEW {from} AS SELECT * FROM {to}"),
+            LockMode::AccessShare,
+            &to,
+            Work::Instant,
+        )
+        .undo(
+            format!("DROP VIEW IF EXISTS {from}"),
+            LockMode::AccessExclusive,
+            &from,
+        )
+        .undo(
+            format!(
+                "ALTER TABLE IF EXISTS {to} RENAME TO {}",
+                self.from.quoted()
+            ),
+            LockMode::AccessExclusive,
+            &to,
+        );
+        x.step(
+            "drop_view",
+            Phase::Contract,
+            format!("drop the compatibility view {}", self.from.quoted()),
+            Some(&self.to),
+        )
+        .sql(
+            format!("DROP VIEW IF EXISTS {from}"),
+            LockMode::AccessExclusive,
+            &from,
+            Work::Instant,
+        );
     }
 }

@@ -1,7 +1,7 @@
 //! `set_default`: catalog-only; affects rows inserted from then on.
 
 use crate::pg::lock::LockMode;
-use crate::plan::change::{ColumnNeed, valid_if_clean, Attribute, ChangeKind, Footprint};
+use crate::plan::change::{valid_if_clean, Attribute, ChangeKind, ColumnNeed, Footprint};
 use crate::plan::check::{Checker, Ident, SqlText};
 use crate::plan::diagnostic::Code;
 use crate::plan::expand::Expansion;
@@ -34,9 +34,20 @@ impl ChangeKind for SetDefault {
         let column = cx.ident(&at.key("column"), &raw.column);
         let default = cx.expr(&at.key("default"), &raw.default);
         if default.as_ref().is_some_and(|d| !d.columns.is_empty()) {
-            cx.report(Code::BadExpression, &at.key("default"), "a column default cannot refer to columns".into(), None);
+            cx.report(
+                Code::BadExpression,
+                &at.key("default"),
+                "a column default cannot refer to columns".into(),
+                None,
+            );
         }
-        valid_if_clean(cx, before, || Some(SetDefault { table, column, default: default? }))
+        valid_if_clean(cx, before, || {
+            Some(SetDefault {
+                table,
+                column,
+                default: default?,
+            })
+        })
     }
 
     fn footprint(&self) -> Footprint {
@@ -53,8 +64,21 @@ impl ChangeKind for SetDefault {
         let col = self.column.quoted();
         let facts = x.column_facts(&self.table, &self.column);
         let step = x
-            .step("set_default", Phase::Expand, format!("set the default of {col}"), Some(&self.table))
-            .sql(format!("ALTER TABLE {table} ALTER COLUMN {col} SET DEFAULT {}", self.default.text), LockMode::AccessExclusive, &table, Work::Instant);
+            .step(
+                "set_default",
+                Phase::Expand,
+                format!("set the default of {col}"),
+                Some(&self.table),
+            )
+            .sql(
+                format!(
+                    "ALTER TABLE {table} ALTER COLUMN {col} SET DEFAULT {}",
+                    self.default.text
+                ),
+                LockMode::AccessExclusive,
+                &table,
+                Work::Instant,
+            );
         if let Some(facts) = facts {
             let undo = match &facts.default {
                 Some(old) => format!("ALTER TABLE {table} ALTER COLUMN {col} SET DEFAULT {old}"),

@@ -5,7 +5,7 @@
 
 use crate::pg::lock::LockMode;
 use crate::pg::quote;
-use crate::plan::change::{valid_if_clean, ChangeKind, Footprint, Attribute};
+use crate::plan::change::{valid_if_clean, Attribute, ChangeKind, Footprint};
 use crate::plan::check::{Checker, Ident, SqlText};
 use crate::plan::expand::{Expansion, SyncRule};
 use crate::plan::source::FieldPath;
@@ -36,14 +36,25 @@ impl ChangeKind for SetNotNull {
         let table = cx.ident(&at.key("table"), &raw.table);
         let column = cx.ident(&at.key("column"), &raw.column);
         let fill = raw.fill.and_then(|f| cx.expr(&at.key("fill"), &f));
-        valid_if_clean(cx, before, || Some(SetNotNull { table, column, fill }))
+        valid_if_clean(cx, before, || {
+            Some(SetNotNull {
+                table,
+                column,
+                fill,
+            })
+        })
     }
 
     fn footprint(&self) -> Footprint {
         Footprint {
             table: Some(self.table.clone()),
             uses: vec![self.column.clone()],
-            reads: self.fill.iter().flat_map(|f| f.column_names()).map(|c| Ident::trusted(c.to_owned())).collect(),
+            reads: self
+                .fill
+                .iter()
+                .flat_map(|f| f.column_names())
+                .map(|c| Ident::trusted(c.to_owned()))
+                .collect(),
             writes: self.fill.iter().map(|_| self.column.clone()).collect(),
             alters: vec![(self.column.clone(), Attribute::Nullability)],
             ..Footprint::default()
@@ -74,14 +85,55 @@ impl ChangeKind for SetNotNull {
                 },
             );
         }
-        x.step("add_not_null_check", Phase::Validate, format!("add CHECK ({col} IS NOT NULL) NOT VALID"), t)
-            .sql(format!("ALTER TABLE {table} ADD CONSTRAINT {helper} CHECK ({col} IS NOT NULL) NOT VALID"), LockMode::AccessExclusive, &table, Work::Instant)
-            .undo(format!("ALTER TABLE {table} DROP CONSTRAINT IF EXISTS {helper}"), LockMode::AccessExclusive, &table);
-        x.step("validate_not_null_check", Phase::Validate, format!("validate CHECK ({col} IS NOT NULL)"), t)
-            .sql(format!("ALTER TABLE {table} VALIDATE CONSTRAINT {helper}"), LockMode::ShareUpdateExclusive, &table, Work::Scan)
-            .nothing_to_undo();
-        x.step("set_not_null", Phase::Contract, format!("make {col} NOT NULL (backed by the validated CHECK)"), t)
-            .sql(format!("ALTER TABLE {table} ALTER COLUMN {col} SET NOT NULL"), LockMode::AccessExclusive, &table, Work::Instant)
-            .sql(format!("ALTER TABLE {table} DROP CONSTRAINT {helper}"), LockMode::AccessExclusive, &table, Work::Instant);
+        x.step(
+            "add_not_null_check",
+            Phase::Validate,
+            format!("add CHECK ({col} IS NOT NULL) NOT VALID"),
+            t,
+        )
+        .sql(
+            format!(
+                "ALTER TABLE {table} ADD CONSTRAINT {helper} CHECK ({col} IS NOT NULL) NOT VALID"
+            ),
+            LockMode::AccessExclusive,
+            &table,
+            Work::Instant,
+        )
+        .undo(
+            format!("ALTER TABLE {table} DROP CONSTRAINT IF EXISTS {helper}"),
+            LockMode::AccessExclusive,
+            &table,
+        );
+        x.step(
+            "validate_not_null_check",
+            Phase::Validate,
+            format!("validate CHECK ({col} IS NOT NULL)"),
+            t,
+        )
+        .sql(
+            format!("ALTER TABLE {table} VALIDATE CONSTRAINT {helper}"),
+            LockMode::ShareUpdateExclusive,
+            &table,
+            Work::Scan,
+        )
+        .nothing_to_undo();
+        x.step(
+            "set_not_null",
+            Phase::Contract,
+            format!("make {col} NOT NULL (backed by the validated CHECK)"),
+            t,
+        )
+        .sql(
+            format!("ALTER TABLE {table} ALTER COLUMN {col} SET NOT NULL"),
+            LockMode::AccessExclusive,
+            &table,
+            Work::Instant,
+        )
+        .sql(
+            format!("ALTER TABLE {table} DROP CONSTRAINT {helper}"),
+            LockMode::AccessExclusive,
+            &table,
+            Work::Instant,
+        );
     }
 }

@@ -40,15 +40,35 @@ impl ChangeKind for Sql {
             let mode = LockMode::from_plan_name(&name);
             if mode.is_none() {
                 let names: Vec<&str> = LockMode::ALL.iter().map(|m| m.plan_name()).collect();
-                let help = did_you_mean(&name, &names).unwrap_or_else(|| format!("expected one of {}", names.join(", ")));
-                cx.report(Code::BadValue, &at.key("lock"), format!("`{name}` is not a lock mode"), Some(help));
+                let help = did_you_mean(&name, &names)
+                    .unwrap_or_else(|| format!("expected one of {}", names.join(", ")));
+                cx.report(
+                    Code::BadValue,
+                    &at.key("lock"),
+                    format!("`{name}` is not a lock mode"),
+                    Some(help),
+                );
             }
             mode
         });
         // Hazards are lint errors: `allow:` may silence them, so they do not make the
         // change invalid here; the plan is refused later if one stays.
-        let hazards: Vec<(String, String, Code)> = up.iter().flatten().flat_map(|s| s.hazards.iter().map(|h| (s.text.clone(), h.why.clone(), h.code))).collect();
-        let checked = valid_if_clean(cx, before, || Some(Sql { up: up?, down, lock }));
+        let hazards: Vec<(String, String, Code)> = up
+            .iter()
+            .flatten()
+            .flat_map(|s| {
+                s.hazards
+                    .iter()
+                    .map(|h| (s.text.clone(), h.why.clone(), h.code))
+            })
+            .collect();
+        let checked = valid_if_clean(cx, before, || {
+            Some(Sql {
+                up: up?,
+                down,
+                lock,
+            })
+        });
         for (text, why, code) in hazards {
             cx.report(code, &at.key("up"), format!("`{text}`: {why}"), None);
         }
@@ -73,8 +93,16 @@ impl ChangeKind for Sql {
             }
         }
         for statement in self.down.iter().flatten() {
-            let relation = statement.tables.first().cloned().unwrap_or_else(|| "(no table)".to_owned());
-            step.undo(statement.text.clone(), self.lock.unwrap_or(statement.lock), &relation);
+            let relation = statement
+                .tables
+                .first()
+                .cloned()
+                .unwrap_or_else(|| "(no table)".to_owned());
+            step.undo(
+                statement.text.clone(),
+                self.lock.unwrap_or(statement.lock),
+                &relation,
+            );
         }
     }
 }
