@@ -102,6 +102,17 @@ case!(
 case!(string_where_list_expected, "changes:\n  - add_index: { table: users, name: i, columns: a }\n", [
     "p.yaml:2:50: error[E101]: invalid type: string \"a\", expected a sequence (at changes[0].add_index.columns)",
 ]);
+// Shapes are described as the YAML they expect, never by our type names.
+case!(string_where_a_mapping_is_expected, "changes:\n  - add_foreign_key: { table: a, name: fk, columns: [b], references: users }\n  - add_column: { table: users, column: x }\n", [
+    "p.yaml:2:70: error[E101]: invalid type: string \"users\", expected a mapping with table and columns (at changes[0].add_foreign_key.references)",
+    "p.yaml:3:41: error[E101]: invalid type: string \"x\", expected a mapping with name, type and optionally nullable, default, check, references, unique (at changes[1].add_column.column)",
+]);
+case!(bare_fill_needs_a_check_on_one_column, "changes:\n  - add_check: { table: users, name: c, check: \"a < b\", fill: 0 }\n", [
+    "p.yaml:2:63: error[E108]: a bare fill value needs a check that reads one column; this one reads a, b (at changes[0].add_check.fill) [help: write the column to fill: `fill: { column: ..., value: ... }`]",
+]);
+case!(fill_mapping_keys_are_checked, "changes:\n  - add_check: { table: users, name: c, check: \"a < 3\", fill: { column: a, valu: 0 } }\n", [
+    "p.yaml:2:76: error[E102]: unknown key `valu` (at changes[0].add_check.fill.valu) [help: did you mean `value`?]",
+]);
 case!(string_where_boolean_expected, "changes:\n  - add_index: { table: users, name: i, columns: [a], unique: \"yes\" }\n", [
     "p.yaml:2:63: error[E101]: invalid type: string \"yes\", expected a boolean (at changes[0].add_index.unique)",
 ]);
@@ -380,4 +391,26 @@ fn random_mutations_of_the_example_plans_never_panic() {
         }
     }
     assert!(checked >= 3000);
+}
+
+/// A fill written as a bare value fills the one column its check reads: the same steps as
+/// the mapping.
+#[test]
+fn a_bare_fill_is_the_mapping_with_the_checked_column() {
+    let steps = |fill: &str| {
+        let yaml = format!("changes:\n  - add_check: {{ table: users, name: c, check: \"score >= 0\", fill: {fill} }}\n");
+        let (plan, findings) = switchback::plan::check_text(Path::new("p.yaml"), &yaml);
+        assert!(findings.is_empty(), "{findings:?}");
+        let steps = plan.unwrap().steps("switchback", None).steps;
+        steps
+            .iter()
+            .flat_map(|s| s.statements.iter().map(|x| x.sql.clone()))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(steps("0"), steps("{ column: score, value: 0 }"));
+    assert!(
+        steps("0").iter().any(|s| s.contains("\"score\" = 0")),
+        "{:?}",
+        steps("0")
+    );
 }

@@ -30,7 +30,10 @@ struct RawHeader {
 }
 
 #[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields, rename = "a backfill mapping")]
+#[serde(
+    deny_unknown_fields,
+    expecting = "a mapping of batch_size, target_batch_time, max_rows_per_second, max_replica_lag"
+)]
 struct RawBackfill {
     batch_size: Option<u64>,
     target_batch_time: Option<SqlText>,

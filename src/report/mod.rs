@@ -1,7 +1,7 @@
 //! Renders engine events: progress bars on a terminal, plain lines when piped, JSON lines for
 //! machines. Lives in the binary so the library never prints.
 
-use indicatif::{ProgressBar, ProgressStyle};
+use indicatif::{HumanCount, ProgressBar, ProgressState, ProgressStyle};
 use std::io::Write;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -117,8 +117,12 @@ impl Reporter for Bars {
                     _ => {
                         let b = ProgressBar::new((*rows_estimated).max(1) as u64);
                         b.set_style(
-                            ProgressStyle::with_template("  {msg} [{bar:40.cyan/blue}] {pos}/{len} rows {percent}% · {per_sec} · ETA {eta}")
+                            ProgressStyle::with_template("  {msg} [{bar:40.cyan/blue}] {human_pos}/{human_len} rows {percent}% · {rate} · ETA {eta}")
                                 .expect("valid template")
+                                // indicatif's {per_sec} prints `62,407.0753/s`; people read rows/s.
+                                .with_key("rate", |state: &ProgressState, w: &mut dyn std::fmt::Write| {
+                                    let _ = write!(w, "{} rows/s", HumanCount(state.per_sec() as u64));
+                                })
                                 .progress_chars("=> "),
                         );
                         b.set_message(step.clone());

@@ -5,14 +5,20 @@
 use crate::pg::lock::LockMode;
 use crate::plan::change::{valid_if_clean, ChangeKind, ColumnNeed, Footprint};
 use crate::plan::check::{Checker, Ident, SqlText};
+use crate::plan::diagnostic::Code;
 use crate::plan::expand::{Expansion, SyncRule};
 use crate::plan::source::FieldPath;
 use crate::plan::sql::{Expr, Work};
 use crate::plan::step::{check_offenders, Assignment, Phase, Records};
-use serde::Deserialize;
+use serde::de::{self, value::MapAccessDeserializer, MapAccess, Visitor};
+use serde::{Deserialize, Deserializer};
+use std::fmt;
 
 #[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(
+    deny_unknown_fields,
+    expecting = "a mapping with table, name, check and optionally fill"
+)]
 pub struct Raw {
     table: String,
     name: String,
@@ -20,12 +26,54 @@ pub struct Raw {
     fill: Option<RawFill>,
 }
 
-/// Which column to overwrite on rows that break the check, and with what.
+/// Which column to overwrite on rows that break the check, and with what: a mapping, or a
+/// bare value when the check reads one column (that column is the one filled).
+#[derive(Debug)]
+pub enum RawFill {
+    Column { column: String, value: SqlText },
+    Value(SqlText),
+}
+
 #[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields, rename = "a fill mapping")]
-pub struct RawFill {
+#[serde(deny_unknown_fields, expecting = "a mapping with column and value")]
+struct RawFillMapping {
     column: String,
     value: SqlText,
+}
+
+impl<'de> Deserialize<'de> for RawFill {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct FillVisitor;
+        impl<'de> Visitor<'de> for FillVisitor {
+            type Value = RawFill;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a value, or a mapping with column and value")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<RawFill, A::Error> {
+                let m = RawFillMapping::deserialize(MapAccessDeserializer::new(map))?;
+                Ok(RawFill::Column {
+                    column: m.column,
+                    value: m.value,
+                })
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<RawFill, E> {
+                Ok(RawFill::Value(SqlText(v.to_owned())))
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<RawFill, E> {
+                Ok(RawFill::Value(SqlText(v.to_string())))
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<RawFill, E> {
+                Ok(RawFill::Value(SqlText(v.to_string())))
+            }
+            fn visit_f64<E: de::Error>(self, v: f64) -> Result<RawFill, E> {
+                Ok(RawFill::Value(SqlText(v.to_string())))
+            }
+            fn visit_bool<E: de::Error>(self, v: bool) -> Result<RawFill, E> {
+                Ok(RawFill::Value(SqlText(v.to_string())))
+            }
+        }
+        deserializer.deserialize_any(FillVisitor)
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -53,15 +101,39 @@ impl ChangeKind for AddCheck {
         let check = cx.expr(&at.key("check"), &raw.check);
         let fill = raw.fill.map(|f| {
             let at = at.key("fill");
-            (
-                cx.ident(&at.key("column"), &f.column),
-                cx.expr(&at.key("value"), &f.value),
-            )
+            match f {
+                RawFill::Column { column, value } => (
+                    Some(cx.ident(&at.key("column"), &column)),
+                    cx.expr(&at.key("value"), &value),
+                ),
+                RawFill::Value(value) => {
+                    let read: Vec<&str> = check
+                        .as_ref()
+                        .map(|c| c.column_names().collect())
+                        .unwrap_or_default();
+                    let column = match read.as_slice() {
+                        [one] => Some(Ident::trusted((*one).to_owned())),
+                        _ => {
+                            cx.report(
+                                Code::BadValue,
+                                &at,
+                                format!(
+                                    "a bare fill value needs a check that reads one column; this one reads {}",
+                                    if read.is_empty() { "none".to_owned() } else { read.join(", ") }
+                                ),
+                                Some("write the column to fill: `fill: { column: ..., value: ... }`".into()),
+                            );
+                            None
+                        }
+                    };
+                    (column, cx.expr(&at, &value))
+                }
+            }
         });
         valid_if_clean(cx, before, || {
             let fill = match fill {
                 Some((column, value)) => Some(Fill {
-                    column,
+                    column: column?,
                     value: value?,
                 }),
                 None => None,

@@ -15,7 +15,10 @@ use crate::plan::step::{check_offenders, foreign_key_offenders, Assignment, Phas
 use serde::Deserialize;
 
 #[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(
+    deny_unknown_fields,
+    expecting = "a mapping with table, column and optionally backfill"
+)]
 pub struct Raw {
     table: String,
     column: RawColumn,

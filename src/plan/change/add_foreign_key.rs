@@ -14,7 +14,10 @@ use crate::plan::step::{foreign_key_offenders, Phase};
 use serde::Deserialize;
 
 #[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(
+    deny_unknown_fields,
+    expecting = "a mapping with table, name, columns, references and optionally on_delete"
+)]
 pub struct Raw {
     table: String,
     name: String,
@@ -24,7 +27,7 @@ pub struct Raw {
 }
 
 #[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields, rename = "a references mapping")]
+#[serde(deny_unknown_fields, expecting = "a mapping with table and columns")]
 pub struct RawTarget {
     table: String,
     columns: Vec<String>,

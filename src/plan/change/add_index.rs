@@ -36,7 +36,10 @@ impl IndexMethod {
 }
 
 #[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(
+    deny_unknown_fields,
+    expecting = "a mapping with table, name, columns and optionally unique, where, method"
+)]
 pub struct Raw {
     table: String,
     name: String,

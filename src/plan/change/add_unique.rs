@@ -12,7 +12,10 @@ use crate::plan::step::Phase;
 use serde::Deserialize;
 
 #[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(
+    deny_unknown_fields,
+    expecting = "a mapping with table, name and columns"
+)]
 pub struct Raw {
     table: String,
     name: String,

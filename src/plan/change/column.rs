@@ -9,7 +9,10 @@ use crate::plan::sql::Expr;
 use serde::Deserialize;
 
 #[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(
+    deny_unknown_fields,
+    expecting = "a mapping with name, type and optionally nullable, default, check, references, unique"
+)]
 pub struct RawColumn {
     name: String,
     #[serde(rename = "type")]
@@ -28,7 +31,10 @@ fn nullable_by_default() -> bool {
 }
 
 #[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(
+    deny_unknown_fields,
+    expecting = "a mapping with table, column and optionally on_delete"
+)]
 pub struct RawReference {
     table: String,
     column: String,

@@ -24,7 +24,10 @@ const SMALL_INTEGERS: &[&str] = &[
 ];
 
 #[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(
+    deny_unknown_fields,
+    expecting = "a mapping with name, columns and optionally primary_key"
+)]
 pub struct Raw {
     name: String,
     columns: Vec<RawColumn>,

@@ -12,7 +12,7 @@ use crate::plan::step::Phase;
 use serde::Deserialize;
 
 #[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, expecting = "a mapping with table and column")]
 pub struct Raw {
     table: String,
     column: String,

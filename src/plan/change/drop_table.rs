@@ -10,7 +10,7 @@ use crate::plan::step::Phase;
 use serde::Deserialize;
 
 #[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, expecting = "a mapping with name")]
 pub struct Raw {
     name: String,
 }

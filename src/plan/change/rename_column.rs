@@ -16,7 +16,7 @@ use crate::plan::step::{Assignment, Phase, Records, Step};
 use serde::Deserialize;
 
 #[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, expecting = "a mapping with table, from and to")]
 pub struct Raw {
     table: String,
     from: String,

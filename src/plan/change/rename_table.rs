@@ -13,7 +13,7 @@ use crate::plan::step::Phase;
 use serde::Deserialize;
 
 #[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, expecting = "a mapping with from and to")]
 pub struct Raw {
     from: String,
     to: String,

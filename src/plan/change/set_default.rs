@@ -11,7 +11,10 @@ use crate::plan::step::Phase;
 use serde::Deserialize;
 
 #[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(
+    deny_unknown_fields,
+    expecting = "a mapping with table, column and default"
+)]
 pub struct Raw {
     table: String,
     column: String,

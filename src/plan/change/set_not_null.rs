@@ -14,7 +14,10 @@ use crate::plan::step::{Assignment, Phase, Records};
 use serde::Deserialize;
 
 #[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(
+    deny_unknown_fields,
+    expecting = "a mapping with table, column and optionally fill"
+)]
 pub struct Raw {
     table: String,
     column: String,

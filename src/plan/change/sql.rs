@@ -14,7 +14,10 @@ use crate::plan::step::Phase;
 use serde::Deserialize;
 
 #[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(
+    deny_unknown_fields,
+    expecting = "a mapping with up and optionally down, lock"
+)]
 pub struct Raw {
     up: String,
     down: Option<String>,
