@@ -11,12 +11,13 @@
 
 use crate::error::Error;
 use crate::exec::{Event, Executor};
+use crate::ledger::{BatchRecord, Claim, JobState, Mismatches, NewJob, RangeLease, StepStatus};
 use crate::pg::ddl::{LockPolicy, Retrier};
 use crate::pg::facts::TableKey;
 use crate::pg::query::Query;
 use crate::pg::{catalog, quote};
 use crate::plan::expand::{backfill_update, verify_predicate};
-use crate::plan::step::{Job, JobKind, Records, Step};
+use crate::plan::step::{Job, JobKind, Step};
 use crate::plan::Plan;
 use std::time::{Duration, Instant};
 
@@ -85,19 +86,6 @@ impl Key {
     }
 }
 
-fn text_array(values: Option<&[String]>) -> String {
-    match values {
-        Some(v) => format!(
-            "ARRAY[{}]::text[]",
-            v.iter()
-                .map(|x| quote::literal(x))
-                .collect::<Vec<_>>()
-                .join(", ")
-        ),
-        None => "NULL::text[]".to_owned(),
-    }
-}
-
 fn table_key(job: &Job) -> Result<&TableKey, Error> {
     job.key.as_ref().ok_or_else(|| {
         Error::Refused(format!(
@@ -116,16 +104,11 @@ pub(super) async fn prepare(
     job: &Job,
     detached: bool,
 ) -> Result<(), Error> {
-    let (jobs, ranges) = (ex.ledger.table("jobs"), ex.ledger.table("ranges"));
     if let Some(row) = ex.ledger.job(&ex.client, &plan.id, &step.name).await? {
-        if job.kind == JobKind::Verify && row.state == "failed" {
+        if job.kind == JobKind::Verify && row.state == JobState::Failed {
             ex.ledger
                 .restart_job(&ex.client, &plan.id, &step.name)
                 .await?;
-            ex.client
-                .exec(&format!("UPDATE {ranges} SET cursor = NULL, state = 'pending', worker = NULL, lease_until = NULL WHERE plan_id = $1 AND step = $2"), &[&plan.id, &step.name])
-                .await
-                .map_err(Error::sql("restart the verification's ranges"))?;
         }
         return Ok(());
     }
@@ -151,133 +134,17 @@ pub(super) async fn prepare(
     } else {
         Vec::new()
     };
-    let txn = ex
-        .client
-        .transaction()
-        .await
-        .map_err(Error::sql("open a transaction"))?;
-    txn.exec(
-        &format!(
-            "INSERT INTO {jobs} (plan_id, step, relation, rows_estimated, batch_size, target_batch_ms, max_rows_per_second, detached) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
-        ),
-        &[
-            &plan.id,
-            &step.name,
-            &job.relation,
-            &estimated,
-            &(batch_size as i32),
-            &(settings.target_batch_time.as_millis().min(i32::MAX as u128) as i32),
-            &(settings.max_rows_per_second.min(i64::MAX as u64) as i64),
-            &detached,
-        ],
-    )
-    .await
-    .map_err(Error::sql(format!("start job {}", step.name)))?;
-    let mut lower: Option<Vec<String>> = None;
-    for (range_no, upper) in splits
-        .into_iter()
-        .map(Some)
-        .chain(std::iter::once(None))
-        .enumerate()
-    {
-        txn.exec(
-            &format!("INSERT INTO {ranges} (plan_id, step, range_no, lower, upper) VALUES ($1, $2, $3, $4, $5)"),
-            &[&plan.id, &step.name, &(range_no as i32), &lower, &upper],
-        )
-        .await
-        .map_err(Error::sql("record the job's ranges"))?;
-        lower = upper;
-    }
-    txn.commit()
-        .await
-        .map_err(Error::sql(format!("start job {}", step.name)))
-}
-
-/// A range a worker holds.
-struct Range {
-    no: i32,
-    cursor: Option<Vec<String>>,
-    upper: Option<Vec<String>>,
-}
-
-async fn claim(
-    ex: &Executor<'_>,
-    plan: &Plan,
-    step: &Step,
-    worker: &str,
-    lease: Duration,
-) -> Result<Option<Range>, Error> {
-    let ranges = ex.ledger.table("ranges");
-    let row = ex
-        .client
-        .fetch_opt(
-            &format!(
-                "UPDATE {ranges} r SET state = 'claimed', worker = $3, lease_until = now() + $4 * interval '1 millisecond', heartbeat_at = now()
-                  WHERE (r.plan_id, r.step, r.range_no) = (
-                        SELECT plan_id, step, range_no FROM {ranges}
-                         WHERE plan_id = $1 AND step = $2 AND (state = 'pending' OR (state = 'claimed' AND lease_until < now()))
-                         ORDER BY range_no LIMIT 1 FOR UPDATE SKIP LOCKED)
-                  RETURNING range_no, coalesce(cursor, lower), upper"
-            ),
-            &[&plan.id, &step.name, &worker, &(lease.as_millis() as f64)],
-        )
-        .await
-        .map_err(Error::sql("claim a range"))?;
-    Ok(row.map(|r| Range {
-        no: r.get(0),
-        cursor: r.get(1),
-        upper: r.get(2),
-    }))
-}
-
-/// Renews the lease of a range the worker holds while it waits (paused, throttled).
-async fn heartbeat(
-    ex: &Executor<'_>,
-    plan: &Plan,
-    step: &Step,
-    range: &Range,
-    worker: &str,
-    lease: Duration,
-) -> Result<bool, Error> {
-    Ok(ex
-        .client
-        .exec(
-            &format!("UPDATE {} SET lease_until = now() + $5 * interval '1 millisecond', heartbeat_at = now() WHERE plan_id = $1 AND step = $2 AND range_no = $3 AND worker = $4 AND state = 'claimed'", ex.ledger.table("ranges")),
-            &[&plan.id, &step.name, &range.no, &worker, &(lease.as_millis() as f64)],
-        )
-        .await
-        .map_err(Error::sql("renew a range's lease"))?
-        == 1)
-}
-
-async fn finish_range(
-    ex: &Executor<'_>,
-    plan: &Plan,
-    step: &Step,
-    range: &Range,
-    worker: &str,
-) -> Result<(), Error> {
-    ex.client
-        .exec(
-            &format!("UPDATE {} SET state = 'done', lease_until = NULL WHERE plan_id = $1 AND step = $2 AND range_no = $3 AND worker = $4", ex.ledger.table("ranges")),
-            &[&plan.id, &step.name, &range.no, &worker],
-        )
-        .await
-        .map_err(Error::sql("finish a range"))?;
-    Ok(())
-}
-
-/// (ranges not done, workers holding a live lease)
-async fn progress(ex: &Executor<'_>, plan: &Plan, step: &Step) -> Result<(i64, i64), Error> {
-    let row = ex
-        .client
-        .fetch_one(
-            &format!("SELECT count(*) FILTER (WHERE state <> 'done'), count(DISTINCT worker) FILTER (WHERE state = 'claimed' AND lease_until > now()) FROM {} WHERE plan_id = $1 AND step = $2", ex.ledger.table("ranges")),
-            &[&plan.id, &step.name],
-        )
-        .await
-        .map_err(Error::sql("read the job's ranges"))?;
-    Ok((row.get(0), row.get(1)))
+    let new = NewJob {
+        plan: &plan.id,
+        step: &step.name,
+        relation: &job.relation,
+        rows_estimated: estimated,
+        batch_size: batch_size as i32,
+        target_batch_ms: settings.target_batch_time.as_millis().min(i32::MAX as u128) as i32,
+        max_rows_per_second: settings.max_rows_per_second.min(i64::MAX as u64) as i64,
+        detached,
+    };
+    ex.ledger.create_job(&mut ex.client, &new, splits).await
 }
 
 /// Works on the job until no range is left, then finishes it (idempotently: several workers
@@ -290,26 +157,36 @@ pub(super) async fn work(
     worker: &str,
     lease: Duration,
 ) -> Result<(), Error> {
-    let key = Key::new(table_key(job)?);
-    let policy = LockPolicy {
-        lock_timeout: plan.lock_timeout,
-        budget: ex.options.lock_retry_budget,
+    let w = Worker {
+        plan,
+        step,
+        job,
+        key: Key::new(table_key(job)?),
+        policy: LockPolicy {
+            lock_timeout: plan.lock_timeout,
+            budget: ex.options.lock_retry_budget,
+        },
+        lease: RangeLease {
+            plan: &plan.id,
+            step: &step.name,
+            worker,
+            ttl: lease,
+        },
     };
-    let assignments: Vec<&_> = job.assignments.iter().collect();
     let run_started = Instant::now();
     let mut rows_this_run = 0i64;
     let mut batch_size: Option<i64> = None;
     let mut set_batch_size: Option<i32> = None;
     let mut paused = false;
     let mut waiting: Option<String> = None;
-    let mut held: Option<Range> = None;
+    let mut held: Option<Claim> = None;
     loop {
-        let control = ex
+        let row = ex
             .ledger
             .job(&ex.client, &plan.id, &step.name)
             .await?
             .expect("the job was prepared");
-        if control.state == "done" {
+        if row.state == JobState::Done {
             break;
         }
         // Release managers steer through the plan's control row: obeyed before every batch.
@@ -354,7 +231,7 @@ pub(super) async fn work(
         }
         if paused || waiting.is_some() {
             if let Some(range) = &held {
-                if !heartbeat(ex, plan, step, range, worker, lease).await? {
+                if !ex.ledger.renew_range(&ex.client, &w.lease, range).await? {
                     held = None;
                 }
             }
@@ -363,9 +240,13 @@ pub(super) async fn work(
         }
         let range = match held.take() {
             Some(range) => range,
-            None => match claim(ex, plan, step, worker, lease).await? {
+            None => match ex.ledger.claim_range(&ex.client, &w.lease).await? {
                 Some(range) => range,
-                None => match progress(ex, plan, step).await? {
+                None => match ex
+                    .ledger
+                    .range_progress(&ex.client, &plan.id, &step.name)
+                    .await?
+                {
                     (0, _) => break,
                     _ => {
                         // Other workers hold the rest; one of them may die and free a range.
@@ -379,14 +260,13 @@ pub(super) async fn work(
             set_batch_size = steer.batch_size;
             batch_size = steer.batch_size.map(i64::from);
         }
-        let target_batch_ms = steer.target_batch_ms.unwrap_or(control.target_batch_ms);
-        let max_rows_per_second = steer
-            .max_rows_per_second
-            .unwrap_or(control.max_rows_per_second);
+        let target_batch_ms = steer.target_batch_ms.unwrap_or(row.target_batch_ms);
+        let max_rows_per_second = steer.max_rows_per_second.unwrap_or(row.max_rows_per_second);
         let size = batch_size
-            .unwrap_or(control.batch_size as i64)
+            .unwrap_or(row.batch_size as i64)
             .clamp(MIN_BATCH, MAX_BATCH);
         let started = Instant::now();
+        let key = &w.key;
         let window = key.between(range.cursor.as_deref(), range.upper.as_deref());
         let bounds = ex
             .client
@@ -404,33 +284,20 @@ pub(super) async fn work(
             .await
             .map_err(Error::sql(format!("find the next batch of {}", job.relation)))?;
         let Some(bounds) = bounds else {
-            finish_range(ex, plan, step, &range, worker).await?;
+            ex.ledger.finish_range(&ex.client, &w.lease, &range).await?;
             continue;
         };
         let last: Vec<String> = bounds.get(0);
         let rows: i64 = bounds.get(1);
-        let batch = key.between(range.cursor.as_deref(), Some(&last));
-        let statements = batch_statements(ex, plan, job, &key, &assignments, &batch);
-        let mut retrier = Retrier::new(&policy, &step.name, &job.relation);
+        let batch = Batch {
+            window: key.between(range.cursor.as_deref(), Some(&last)),
+            range: &range,
+            last: &last,
+            rows,
+        };
+        let mut retrier = Retrier::new(&w.policy, &step.name, &job.relation);
         let kept = loop {
-            match commit_batch(
-                ex,
-                &policy,
-                plan,
-                step,
-                job,
-                &key,
-                &assignments,
-                &statements,
-                &batch,
-                &range,
-                &last,
-                rows,
-                worker,
-                lease,
-            )
-            .await
-            {
+            match commit_batch(ex, &w, &batch).await {
                 Ok(kept) => break kept,
                 Err(error) => {
                     let retry = retrier.after_failure(error, &ex.side).await?;
@@ -445,22 +312,22 @@ pub(super) async fn work(
         }
         let elapsed = started.elapsed();
         rows_this_run += rows;
-        let done = control.rows_done + rows;
+        let done = row.rows_done + rows;
         ex.reporter.report(&Event::Batch {
             plan: plan.id.clone(),
             step: step.name.clone(),
             rows_done: done,
-            rows_estimated: control.rows_estimated.max(done),
+            rows_estimated: row.rows_estimated.max(done),
             rows_per_second: rows_this_run as f64 / run_started.elapsed().as_secs_f64().max(1e-6),
             batch_size: size,
             batch_ms: elapsed.as_secs_f64() * 1000.0,
         });
-        let range = Range {
+        let range = Claim {
             cursor: Some(last),
             ..range
         };
         if rows < size {
-            finish_range(ex, plan, step, &range, worker).await?;
+            ex.ledger.finish_range(&ex.client, &w.lease, &range).await?;
         } else {
             held = Some(range);
         }
@@ -469,7 +336,12 @@ pub(super) async fn work(
         batch_size = Some(scaled.clamp(size / 2, size * 2).clamp(MIN_BATCH, MAX_BATCH));
         if max_rows_per_second > 0 {
             // The cap is the job's: each live worker takes its share.
-            let workers = progress(ex, plan, step).await?.1.max(1);
+            let workers = ex
+                .ledger
+                .range_progress(&ex.client, &plan.id, &step.name)
+                .await?
+                .1
+                .max(1);
             let floor =
                 Duration::from_secs_f64(rows as f64 * workers as f64 / max_rows_per_second as f64);
             if let Some(rest) = floor.checked_sub(elapsed) {
@@ -480,120 +352,80 @@ pub(super) async fn work(
     finish(ex, plan, step, job).await
 }
 
-fn batch_statements(
-    ex: &Executor<'_>,
-    plan: &Plan,
-    job: &Job,
-    key: &Key,
-    assignments: &[&crate::plan::step::Assignment],
-    batch: &str,
-) -> Vec<String> {
-    let mut statements = Vec::new();
-    if job.kind == JobKind::Backfill {
-        for a in assignments {
-            let (old_value, rows) = match &a.records {
-                Records::Nothing => continue,
-                Records::Nulls => (
-                    "NULL".to_owned(),
-                    format!("{} IS NULL", quote::ident(&a.column)),
-                ),
-                Records::OldValues { .. } => (
-                    format!("{}::text", quote::ident(&a.column)),
-                    a.when.clone().unwrap_or_else(|| "true".into()),
-                ),
-            };
-            statements.push(format!(
-                "INSERT INTO {fills} (plan_id, column_name, key, old_value) SELECT {plan}, {column}, ARRAY[{text}], {old_value} FROM {rel} WHERE {batch} AND ({rows}) ON CONFLICT DO NOTHING",
-                fills = ex.ledger.table("fills"),
-                plan = quote::literal(&plan.id),
-                column = quote::literal(&a.column),
-                text = key.as_text,
-                rel = job.relation,
-            ));
-        }
-        statements.push(backfill_update(&job.relation, assignments, batch));
-    }
-    statements
+/// What stays the same for every batch of one `work` call.
+struct Worker<'a> {
+    plan: &'a Plan,
+    step: &'a Step,
+    job: &'a Job,
+    key: Key,
+    policy: LockPolicy,
+    lease: RangeLease<'a>,
 }
 
-/// One batch in one short transaction: its statements, the range's cursor (only while this
-/// worker holds the range), the job's counters and the batch's log line. Returns false, with
-/// nothing committed, when the range was lost.
-#[allow(clippy::too_many_arguments)]
-async fn commit_batch(
-    ex: &mut Executor<'_>,
-    policy: &LockPolicy,
-    plan: &Plan,
-    step: &Step,
-    job: &Job,
-    key: &Key,
-    assignments: &[&crate::plan::step::Assignment],
-    statements: &[String],
-    batch: &str,
-    range: &Range,
-    last: &[String],
+/// One batch: its rows, the key window they lie in, and the range it moves.
+struct Batch<'a> {
+    range: &'a Claim,
+    window: String,
+    last: &'a [String],
     rows: i64,
-    worker: &str,
-    lease: Duration,
-) -> Result<bool, Error> {
-    let context = || format!("run a batch of step {} of plan {}", step.name, plan.id);
-    let (jobs, ranges, batches) = (
-        ex.ledger.table("jobs"),
-        ex.ledger.table("ranges"),
-        ex.ledger.table("batches"),
-    );
+}
+
+/// One batch in one short transaction: the fills' record and the UPDATE (backfill) or the
+/// count of rows that differ (verification), the range's cursor (only while this worker
+/// holds the range), the job's counters and the batch's log line. Returns false, with nothing
+/// committed, when the range was lost.
+async fn commit_batch(ex: &mut Executor<'_>, w: &Worker<'_>, b: &Batch<'_>) -> Result<bool, Error> {
+    let context = || format!("run a batch of step {} of plan {}", w.step.name, w.plan.id);
     let txn = ex
         .client
         .transaction()
         .await
         .map_err(Error::sql(context()))?;
-    txn.batch_execute(&format!("SET LOCAL switchback.backfill = 'on'; SET LOCAL lock_timeout = '{}ms'; SET LOCAL statement_timeout = 0", policy.lock_timeout.as_millis()))
+    txn.batch_execute(&format!("SET LOCAL switchback.backfill = 'on'; SET LOCAL lock_timeout = '{}ms'; SET LOCAL statement_timeout = 0", w.policy.lock_timeout.as_millis()))
         .await
         .map_err(Error::sql(context()))?;
-    let owned = txn
-        .exec(
-            &format!("UPDATE {ranges} SET cursor = {}, lease_until = now() + $5 * interval '1 millisecond', heartbeat_at = now() WHERE plan_id = $1 AND step = $2 AND range_no = $3 AND worker = $4 AND state = 'claimed'", text_array(Some(last))),
-            &[&plan.id, &step.name, &range.no, &worker, &(lease.as_millis() as f64)],
-        )
-        .await
-        .map_err(Error::sql(context()))?;
-    if owned == 0 {
+    if !ex
+        .ledger
+        .advance_range(&txn, &w.lease, b.range, b.last)
+        .await?
+    {
         txn.rollback().await.map_err(Error::sql(context()))?;
         return Ok(false);
     }
-    let mut changed = 0;
-    for statement in statements {
-        changed = txn
-            .exec(statement.as_str(), &[])
-            .await
-            .map_err(Error::sql(context()))?;
-    }
-    let (mismatches, samples) = match job.kind {
-        JobKind::Verify => {
-            let wrong = verify_predicate(assignments);
-            (
-                format!("(SELECT count(*) FROM {} WHERE {batch} AND ({wrong}))", job.relation),
-                format!("(samples || ARRAY(SELECT ROW({list})::text FROM {rel} WHERE {batch} AND ({wrong}) ORDER BY {list} LIMIT 10))[1:10]", list = key.list, rel = job.relation),
-            )
+    let assignments: Vec<&_> = w.job.assignments.iter().collect();
+    let (changed, mismatches) = match w.job.kind {
+        JobKind::Backfill => {
+            let key = table_key(w.job)?;
+            ex.ledger
+                .record_fills(&txn, &w.plan.id, w.job, key, &b.window)
+                .await?;
+            let changed = txn
+                .exec(
+                    &backfill_update(&w.job.relation, &assignments, &b.window),
+                    &[],
+                )
+                .await
+                .map_err(Error::sql(context()))?;
+            (changed as i64, None)
         }
-        JobKind::Backfill => ("0".to_owned(), "samples".to_owned()),
+        JobKind::Verify => {
+            let wrong = verify_predicate(&assignments);
+            let (rel, window, list) = (&w.job.relation, &b.window, &w.key.list);
+            let mismatches = Mismatches {
+                count_sql: format!("SELECT count(*) FROM {rel} WHERE {window} AND ({wrong})"),
+                samples_sql: format!("SELECT ROW({list})::text FROM {rel} WHERE {window} AND ({wrong}) ORDER BY {list}"),
+            };
+            (0, Some(mismatches))
+        }
     };
-    txn.exec(
-        &format!(
-            "UPDATE {jobs} SET rows_done = rows_done + $3, batches = batches + 1, rows_changed = rows_changed + $4,
-                    mismatches = mismatches + {mismatches}, samples = {samples}, updated_at = now()
-              WHERE plan_id = $1 AND step = $2"
-        ),
-        &[&plan.id, &step.name, &rows, &(changed as i64)],
-    )
-    .await
-    .map_err(Error::sql(context()))?;
-    txn.exec(
-        &format!("INSERT INTO {batches} (plan_id, step, range_no, worker, after_key, last_key, rows) VALUES ($1, $2, $3, $4, $5, $6, $7)"),
-        &[&plan.id, &step.name, &range.no, &worker, &range.cursor, &last, &rows],
-    )
-    .await
-    .map_err(Error::sql(context()))?;
+    let record = BatchRecord {
+        range: b.range,
+        last: b.last,
+        rows: b.rows,
+        changed,
+        mismatches: mismatches.as_ref(),
+    };
+    ex.ledger.record_batch(&txn, &w.lease, &record).await?;
     txn.commit().await.map_err(Error::sql(context()))?;
     Ok(true)
 }
@@ -607,7 +439,7 @@ async fn finish(ex: &mut Executor<'_>, plan: &Plan, step: &Step, job: &Job) -> R
         .expect("the job was prepared");
     if job.kind == JobKind::Verify && row.mismatches > 0 {
         ex.ledger
-            .set_job_state(&ex.client, &plan.id, &step.name, "failed")
+            .finish_job(&ex.client, &plan.id, &step.name, JobState::Failed)
             .await?;
         return Err(Error::Verification {
             table: job.relation.clone(),
@@ -616,7 +448,7 @@ async fn finish(ex: &mut Executor<'_>, plan: &Plan, step: &Step, job: &Job) -> R
         });
     }
     ex.ledger
-        .set_job_state(&ex.client, &plan.id, &step.name, "done")
+        .finish_job(&ex.client, &plan.id, &step.name, JobState::Done)
         .await?;
     if job.kind == JobKind::Verify {
         ex.reporter.report(&Event::Verified {
@@ -625,8 +457,7 @@ async fn finish(ex: &mut Executor<'_>, plan: &Plan, step: &Step, job: &Job) -> R
             rows: row.rows_done,
         });
     }
-    ex.client
-        .batch_execute(&ex.ledger.finish_step_sql(&plan.id, &step.name, "done"))
+    ex.ledger
+        .finish_step(&ex.client, &plan.id, &step.name, StepStatus::Done)
         .await
-        .map_err(Error::sql(format!("record step {}", step.name)))
 }

@@ -11,7 +11,7 @@ pub mod status;
 
 use crate::error::Error;
 use crate::graph;
-use crate::ledger::{Ledger, PlanRow, Stage as LedgerStage};
+use crate::ledger::{JobState, Ledger, PlanRow, Stage as LedgerStage, StepStatus};
 use crate::pg::conninfo::ConnInfo;
 use crate::pg::ddl::{self, LockPolicy, Retrier};
 use crate::pg::facts::{CastFacts, Facts};
@@ -296,19 +296,14 @@ impl<'r> Executor<'r> {
                 return Err(Error::Refused(format!("advance plan {}: it was aborted; run `switchback abort {}` to finish the abort, or start a new plan", plan.id, plan.id)));
             }
         };
-        let statuses: HashMap<String, String> = if dry_run || !self.ledger_exists().await? {
+        let statuses: HashMap<String, StepStatus> = if dry_run || !self.ledger_exists().await? {
             HashMap::new()
         } else {
-            self.ledger
-                .steps(&self.client, &plan.id)
-                .await?
-                .into_iter()
-                .map(|s| (s.name, s.status))
-                .collect()
+            self.ledger.step_statuses(&self.client, &plan.id).await?
         };
         if dry_run {
             for step in steps.iter().filter(|s| {
-                s.stage == run_stage && statuses.get(&s.name).map(String::as_str) != Some("done")
+                s.stage == run_stage && statuses.get(&s.name) != Some(&StepStatus::Done)
             }) {
                 self.reporter.report(&Event::DryRun {
                     plan: plan.id.clone(),
@@ -321,9 +316,7 @@ impl<'r> Executor<'r> {
         }
         let pending: Vec<&Step> = steps
             .iter()
-            .filter(|s| {
-                s.stage == run_stage && statuses.get(&s.name).map(String::as_str) != Some("done")
-            })
+            .filter(|s| s.stage == run_stage && statuses.get(&s.name) != Some(&StepStatus::Done))
             .collect();
         self.admit(plan, &pending).await?;
         if statuses.is_empty() {
@@ -356,7 +349,7 @@ impl<'r> Executor<'r> {
             stage: run_stage.as_str().to_owned(),
         });
         for step in steps.iter().filter(|s| s.stage == run_stage) {
-            if statuses.get(&step.name).map(String::as_str) == Some("done") {
+            if statuses.get(&step.name) == Some(&StepStatus::Done) {
                 continue;
             }
             if let Some(job) = step
@@ -495,7 +488,7 @@ impl<'r> Executor<'r> {
                 .job(&self.client, &plan.id, &step.name)
                 .await?
                 .expect("the job was prepared");
-            if row.state == "done" {
+            if row.state == JobState::Done {
                 return Ok(());
             }
             if !self.options.wait {
@@ -537,7 +530,7 @@ impl<'r> Executor<'r> {
                 continue;
             };
             match self.ledger.job(&self.client, id, &step.name).await? {
-                Some(j) if j.state != "done" => {
+                Some(j) if j.state != JobState::Done => {
                     found += 1;
                     backfill::work(self, &plan, step, job, worker, lease).await?;
                 }
@@ -575,9 +568,15 @@ impl<'r> Executor<'r> {
         if undo {
             setup.push_str("; SET LOCAL switchback.backfill = 'on'");
         }
-        let after =
-            self.ledger
-                .finish_step_sql(&plan.id, &step.name, if undo { "undone" } else { "done" });
+        let after = self.ledger.finish_step_sql(
+            &plan.id,
+            &step.name,
+            if undo {
+                StepStatus::Undone
+            } else {
+                StepStatus::Done
+            },
+        );
         self.with_retries(
             plan,
             step,
@@ -644,10 +643,9 @@ impl<'r> Executor<'r> {
             self.run_alone(plan, step, &policy, &statement.sql, false)
                 .await?;
         }
-        self.client
-            .batch_execute(&self.ledger.finish_step_sql(&plan.id, &step.name, "done"))
+        self.ledger
+            .finish_step(&self.client, &plan.id, &step.name, StepStatus::Done)
             .await
-            .map_err(Error::sql(format!("record step {}", step.name)))
     }
 
     /// One statement of a step that runs statement by statement. One that may run in a
@@ -734,21 +732,12 @@ impl<'r> Executor<'r> {
                 cycle.0.join(", ")
             ))
         })?;
-        let statuses: HashMap<String, String> = self
-            .ledger
-            .steps(&self.client, id)
-            .await?
-            .into_iter()
-            .map(|s| (s.name, s.status))
-            .collect();
+        let statuses = self.ledger.step_statuses(&self.client, id).await?;
         let touched: Vec<Step> = graph
             .steps()
             .filter(|s| {
                 s.stage == Stage::Expand
-                    && matches!(
-                        statuses.get(&s.name).map(String::as_str),
-                        Some("running" | "done" | "failed")
-                    )
+                    && statuses.get(&s.name).is_some_and(|status| status.has_run())
             })
             .cloned()
             .collect();
@@ -770,7 +759,11 @@ impl<'r> Executor<'r> {
                 plan: id.to_owned(),
                 step: step.name.clone(),
             });
-            let undo: Vec<String> = step.undo.iter().flatten().map(|s| s.sql.clone()).collect();
+            let mut undo: Vec<String> = step.undo.iter().flatten().map(|s| s.sql.clone()).collect();
+            // What a backfill's fills overwrote is in the ledger; it writes the restore.
+            if let Some(job) = step.job.as_ref().filter(|j| j.kind == JobKind::Backfill) {
+                undo.extend(self.ledger.restore_fills_sql(id, job)?);
+            }
             if step.transactional {
                 self.run_in_transaction(&plan, step, &undo, true).await?;
             } else {
@@ -778,10 +771,9 @@ impl<'r> Executor<'r> {
                 for sql in &undo {
                     self.run_alone(&plan, step, &policy, sql, true).await?;
                 }
-                self.client
-                    .batch_execute(&self.ledger.finish_step_sql(id, &step.name, "undone"))
-                    .await
-                    .map_err(Error::sql(format!("record the undo of {}", step.name)))?;
+                self.ledger
+                    .finish_step(&self.client, id, &step.name, StepStatus::Undone)
+                    .await?;
             }
         }
         self.ledger.forget_work(&self.client, id).await?;

@@ -2,9 +2,9 @@
 //! rate and ETA, all read from the ledger (so it works from any machine).
 
 use crate::error::Error;
-use crate::ledger::{Control, Ledger};
-use crate::pg::query::Query;
+use crate::ledger::{self, Control, JobState, Ledger};
 use serde::Serialize;
+use std::time::Duration;
 use tokio_postgres::Client;
 
 #[derive(Debug, Clone, Serialize)]
@@ -22,7 +22,7 @@ pub struct PlanStatus {
 pub struct StepStatus {
     pub name: String,
     pub stage: String,
-    pub status: String,
+    pub status: ledger::StepStatus,
     pub attempts: i32,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub last_error: Option<String>,
@@ -55,48 +55,8 @@ pub struct WorkerStatus {
     pub last_heartbeat: String,
 }
 
-/// Recent progress and live workers of one job, from the batch log and the ranges.
-struct Activity {
-    /// Rows per second over the last RECENT seconds, when batches ran in them.
-    recent_rate: Option<f64>,
-    workers: Vec<WorkerStatus>,
-}
-
-const RECENT: f64 = 30.0;
-
-async fn activity(
-    client: &Client,
-    ledger: &Ledger,
-    plan: &str,
-    step: &str,
-) -> Result<Activity, Error> {
-    let recent: Option<f64> = client
-        .fetch_one(
-            &format!("SELECT sum(rows)::float8 / {RECENT} FROM {} WHERE plan_id = $1 AND step = $2 AND at > now() - interval '{RECENT} seconds'", ledger.table("batches")),
-            &[&plan, &step],
-        )
-        .await
-        .map_err(Error::sql("read recent batches"))?
-        .get(0);
-    let workers = client
-        .fetch(
-            &format!(
-                "SELECT worker, to_char(max(heartbeat_at) AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"') FROM {}
-                  WHERE plan_id = $1 AND step = $2 AND state = 'claimed' AND lease_until > now() GROUP BY worker ORDER BY worker",
-                ledger.table("ranges")
-            ),
-            &[&plan, &step],
-        )
-        .await
-        .map_err(Error::sql("read the job's workers"))?
-        .iter()
-        .map(|r| WorkerStatus { name: r.get(0), last_heartbeat: r.get(1) })
-        .collect();
-    Ok(Activity {
-        recent_rate: recent,
-        workers,
-    })
-}
+/// The window `rows_per_second` is measured over while a job runs.
+const RECENT: Duration = Duration::from_secs(30);
 
 /// Status of every plan in the ledger, or of `only`.
 pub async fn read(
@@ -127,27 +87,27 @@ pub async fn read(
             .collect();
         let mut jobs = Vec::new();
         for j in ledger.jobs(client, &plan.id).await? {
-            let seen = activity(client, ledger, &plan.id, &j.step).await?;
+            let seen = ledger.activity(client, &plan.id, &j.step, RECENT).await?;
             let seconds = (j.updated_at - j.started_at).num_milliseconds() as f64 / 1000.0;
             let average = if seconds > 0.0 {
                 j.rows_done as f64 / seconds
             } else {
                 0.0
             };
-            let rate = if j.state == "done" {
+            let rate = if j.state == JobState::Done {
                 average
             } else {
                 seen.recent_rate.unwrap_or(0.0)
             };
             let total = j.rows_estimated.max(j.rows_done);
             let remaining = (total - j.rows_done).max(0) as f64;
-            let state = match j.state.as_str() {
-                "running" | "throttled" if control.paused() => "paused".to_owned(),
-                "running" if j.detached && seen.workers.is_empty() => {
-                    "waiting for workers".to_owned()
-                }
-                _ => j.state.clone(),
-            };
+            // What people watch: the stored state, or why a running job makes no progress.
+            let state = match j.state {
+                JobState::Running | JobState::Throttled if control.paused() => "paused",
+                JobState::Running if j.detached && seen.workers.is_empty() => "waiting for workers",
+                other => other.as_str(),
+            }
+            .to_owned();
             jobs.push(JobStatus {
                 percent: if total > 0 {
                     100.0 * j.rows_done as f64 / total as f64
@@ -165,7 +125,14 @@ pub async fn read(
                 batch_size: control.batch_size.unwrap_or(j.batch_size),
                 target_batch_ms: control.target_batch_ms.unwrap_or(j.target_batch_ms),
                 max_rows_per_second: control.max_rows_per_second.unwrap_or(j.max_rows_per_second),
-                workers: seen.workers,
+                workers: seen
+                    .workers
+                    .into_iter()
+                    .map(|(name, last_heartbeat)| WorkerStatus {
+                        name,
+                        last_heartbeat,
+                    })
+                    .collect(),
             });
         }
         out.push(PlanStatus {

@@ -8,7 +8,7 @@ use crate::pg::lock::LockMode;
 use crate::pg::quote::{self, object_name};
 use crate::plan::check::Ident;
 use crate::plan::sql::Work;
-use crate::plan::step::{Assignment, Job, JobKind, Phase, Records, Stage, Step};
+use crate::plan::step::{Assignment, Job, JobKind, Phase, Stage, Step};
 use crate::plan::Plan;
 
 impl Plan {
@@ -360,13 +360,6 @@ fn shared_steps(
                 Work::Batched,
             )
             .nothing_to_undo();
-        for a in assignments.iter().filter(|a| a.records != Records::Nothing) {
-            backfill.undo(
-                restore_values(plan, state_schema, &table, a, key),
-                LockMode::RowExclusive,
-                &table,
-            );
-        }
         let job = |kind| Job {
             kind,
             table: work.table.to_string(),
@@ -398,49 +391,6 @@ fn shared_steps(
         out.push((verify, LAST));
     }
     out
-}
-
-/// Puts back the values (NULLs, or recorded old values) a fill replaced, on rows that still
-/// hold the filled value.
-fn restore_values(
-    plan: &Plan,
-    state_schema: &str,
-    table: &str,
-    a: &Assignment,
-    key: Option<&TableKey>,
-) -> String {
-    let row = match key {
-        Some(key) => {
-            // The recorded text is cast to the key's type, so the key's index finds each row.
-            let matches: Vec<String> = key
-                .columns
-                .iter()
-                .enumerate()
-                .map(|(i, c)| {
-                    format!(
-                        "t.{} = f.key[{}]::{}",
-                        quote::ident(&c.name),
-                        i + 1,
-                        c.sql_type
-                    )
-                })
-                .collect();
-            matches.join(" AND ")
-        }
-        None => "<t's key> = f.key".to_owned(),
-    };
-    let column = quote::ident(&a.column);
-    let old = match &a.records {
-        Records::OldValues { sql_type } => format!("f.old_value::{sql_type}"),
-        Records::Nulls | Records::Nothing => "NULL".to_owned(),
-    };
-    format!(
-        "UPDATE {table} AS t SET {column} = {old}\n  FROM {} AS f\n  WHERE f.plan_id = {} AND f.column_name = {} AND {row}\n    AND t.{column} IS NOT DISTINCT FROM ({})",
-        quote::qualified(state_schema, "fills"),
-        quote::literal(&plan.id),
-        quote::literal(&a.column),
-        a.value
-    )
 }
 
 fn columns_list(assignments: &[&Assignment]) -> String {

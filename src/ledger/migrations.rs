@@ -1,0 +1,193 @@
+//! The ledger's own schema, versioned: each migration upgrades it by one version, applied in
+//! order under an advisory lock so two first runs do not race.
+
+use super::Ledger;
+use crate::error::Error;
+use crate::pg::query::Query;
+
+/// Each entry upgrades the ledger by one version; `{s}` is the quoted state schema.
+const MIGRATIONS: &[&str] = &[
+    r#"
+CREATE TABLE {s}.plans (
+    id text PRIMARY KEY,
+    checksum text NOT NULL,
+    definition text NOT NULL,
+    facts jsonb NOT NULL,
+    stage text NOT NULL,
+    created_at timestamptz NOT NULL DEFAULT now(),
+    updated_at timestamptz NOT NULL DEFAULT now()
+);
+CREATE TABLE {s}.steps (
+    plan_id text NOT NULL REFERENCES {s}.plans (id),
+    name text NOT NULL,
+    stage text NOT NULL,
+    status text NOT NULL DEFAULT 'pending',
+    attempts integer NOT NULL DEFAULT 0,
+    started_at timestamptz,
+    finished_at timestamptz,
+    last_error text,
+    PRIMARY KEY (plan_id, name)
+);
+CREATE TABLE {s}.jobs (
+    plan_id text NOT NULL,
+    step text NOT NULL,
+    relation text NOT NULL,
+    cursor text[],
+    rows_done bigint NOT NULL DEFAULT 0,
+    rows_estimated bigint NOT NULL DEFAULT 0,
+    rows_changed bigint NOT NULL DEFAULT 0,
+    batches bigint NOT NULL DEFAULT 0,
+    mismatches bigint NOT NULL DEFAULT 0,
+    samples text[] NOT NULL DEFAULT '{}',
+    batch_size integer NOT NULL,
+    target_batch_ms integer NOT NULL,
+    max_rows_per_second bigint NOT NULL,
+    state text NOT NULL DEFAULT 'running',
+    started_at timestamptz NOT NULL DEFAULT now(),
+    updated_at timestamptz NOT NULL DEFAULT now(),
+    finished_at timestamptz,
+    PRIMARY KEY (plan_id, step)
+);
+CREATE TABLE {s}.fills (
+    plan_id text NOT NULL,
+    column_name text NOT NULL,
+    key text[] NOT NULL,
+    PRIMARY KEY (plan_id, column_name, key)
+);
+CREATE TABLE {s}.events (
+    id bigserial PRIMARY KEY,
+    at timestamptz NOT NULL DEFAULT now(),
+    plan_id text,
+    step text,
+    actor text NOT NULL,
+    kind text NOT NULL,
+    detail text NOT NULL DEFAULT ''
+);
+"#,
+    r#"
+-- Version 2: a control row per plan, written by pause/resume/throttle from any machine and
+-- read by the backfill before every batch.
+ALTER TABLE {s}.plans
+    ADD COLUMN paused_by text,
+    ADD COLUMN pause_reason text,
+    ADD COLUMN paused_at timestamptz,
+    ADD COLUMN batch_size integer,
+    ADD COLUMN target_batch_ms integer,
+    ADD COLUMN max_rows_per_second bigint;
+"#,
+    r#"
+-- Version 3: why a job is waiting (replica lag), for status.
+ALTER TABLE {s}.jobs ADD COLUMN note text;
+"#,
+    r#"
+-- Version 4: a job's key space in ranges that workers claim with a lease, and a log of every
+-- batch with the key interval it covered.
+ALTER TABLE {s}.jobs ADD COLUMN detached boolean NOT NULL DEFAULT false;
+CREATE TABLE {s}.ranges (
+    plan_id text NOT NULL,
+    step text NOT NULL,
+    range_no integer NOT NULL,
+    lower text[],
+    upper text[],
+    cursor text[],
+    state text NOT NULL DEFAULT 'pending',
+    worker text,
+    lease_until timestamptz,
+    heartbeat_at timestamptz,
+    PRIMARY KEY (plan_id, step, range_no)
+);
+CREATE TABLE {s}.batches (
+    id bigserial PRIMARY KEY,
+    plan_id text NOT NULL,
+    step text NOT NULL,
+    range_no integer NOT NULL,
+    worker text NOT NULL,
+    after_key text[],
+    last_key text[] NOT NULL,
+    rows bigint NOT NULL,
+    at timestamptz NOT NULL DEFAULT now()
+);
+"#,
+    r#"
+-- Version 5: the values a backfill overwrote (add_check's fill), for abort to put back.
+ALTER TABLE {s}.fills ADD COLUMN old_value text;
+"#,
+    r#"
+-- Version 6: who runs each plan, as a lease that holds across pooled sessions (a session
+-- advisory lock does not under transaction pooling).
+CREATE TABLE {s}.runners (
+    plan_id text PRIMARY KEY,
+    holder text NOT NULL,
+    backend_pid integer,
+    backend_start timestamptz,
+    lease_until timestamptz NOT NULL,
+    taken_at timestamptz NOT NULL DEFAULT now()
+);
+"#,
+];
+
+impl Ledger {
+    /// Creates or upgrades the ledger. An advisory lock keeps two first runs from racing.
+    /// The schema is created only when missing: `CREATE SCHEMA IF NOT EXISTS` asks for CREATE
+    /// on the database even when the schema exists, which a migration role given a schema
+    /// by its administrator does not have.
+    pub async fn ensure(&self, client: &mut tokio_postgres::Client) -> Result<(), Error> {
+        let txn = client
+            .transaction()
+            .await
+            .map_err(Error::sql("open a transaction"))?;
+        txn.batch_execute("SELECT pg_advisory_xact_lock(hashtext('switchback ledger'))")
+            .await
+            .map_err(Error::sql("lock the ledger"))?;
+        let missing = txn
+            .fetch_opt(
+                "SELECT 1 FROM pg_namespace WHERE nspname = $1",
+                &[&self.name],
+            )
+            .await
+            .map_err(Error::sql("look for the ledger schema"))?
+            .is_none();
+        if missing {
+            txn.batch_execute(&format!("CREATE SCHEMA {}", self.schema))
+                .await
+                .map_err(Error::sql(format!(
+                    "create the ledger schema {} (an administrator can create it and grant USAGE and CREATE on it instead)",
+                    self.schema
+                )))?;
+        }
+        txn.batch_execute(&format!(
+            "CREATE TABLE IF NOT EXISTS {}.ledger_version (version integer NOT NULL)",
+            self.schema
+        ))
+        .await
+        .map_err(Error::sql("create the ledger's version table"))?;
+        let version: i32 = txn
+            .fetch_one(
+                &format!(
+                    "SELECT coalesce(max(version), 0) FROM {}.ledger_version",
+                    self.schema
+                ),
+                &[],
+            )
+            .await
+            .map_err(Error::sql("read the ledger version"))?
+            .get(0);
+        for (index, migration) in MIGRATIONS.iter().enumerate().skip(version.max(0) as usize) {
+            txn.batch_execute(&migration.replace("{s}", &self.schema))
+                .await
+                .map_err(Error::sql(format!(
+                    "migrate the ledger to version {}",
+                    index + 1
+                )))?;
+            txn.exec(
+                &format!("INSERT INTO {}.ledger_version VALUES ($1)", self.schema),
+                &[&(index as i32 + 1)],
+            )
+            .await
+            .map_err(Error::sql("record the ledger version"))?;
+        }
+        txn.commit()
+            .await
+            .map_err(Error::sql("commit the ledger schema"))
+    }
+}
