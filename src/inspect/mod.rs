@@ -8,24 +8,22 @@
 //! It only reads; the one exception is the timed sample batch, run in its own transaction
 //! and rolled back.
 
-mod changes;
 mod dependents;
 mod estimate;
-mod model;
 
 use crate::error::Error;
 use crate::ledger::{Ledger, Stage};
 use crate::pg::conninfo::ConnInfo;
+use crate::pg::model::Model;
 use crate::pg::{cast, connect, ddl, privileges, quote};
 use crate::plan::allow;
 use crate::plan::check::Checker;
 use crate::plan::diagnostic::{self, Code, Diagnostic};
 use crate::plan::folder::PlanSet;
+use crate::plan::live::{Probe, Walk};
 use crate::plan::source::{FieldPath, SourceMap};
 use crate::plan::step::relation_uses;
 use crate::plan::Plan;
-use changes::{Probe, Walk};
-use model::Model;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use tokio_postgres::Client;
 
@@ -194,7 +192,7 @@ fn walk(plan: &Plan, state_schema: &str, model: &mut Model, cx: &mut Checker) ->
         missing: BTreeSet::new(),
     };
     for (index, change) in plan.changes.iter().enumerate() {
-        walk.change(change, &at_of(index));
+        change.check_live(&mut walk, &at_of(index));
     }
     let mut work: Vec<Work> = walk.probes.drain(..).map(Work::Probe).collect();
     let steps = plan.steps(state_schema, None);

@@ -10,6 +10,7 @@ pub mod conninfo;
 pub mod ddl;
 pub mod facts;
 pub mod lock;
+pub mod model;
 pub mod privileges;
 pub mod query;
 pub mod quote;

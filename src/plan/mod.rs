@@ -9,6 +9,7 @@ pub mod duration;
 pub mod expand;
 pub mod folder;
 mod lint;
+pub mod live;
 mod load;
 pub mod rules;
 mod semantics;

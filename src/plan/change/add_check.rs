@@ -7,6 +7,7 @@ use crate::plan::change::{valid_if_clean, ChangeKind, ColumnNeed, Footprint};
 use crate::plan::check::{Checker, Ident, SqlText};
 use crate::plan::diagnostic::Code;
 use crate::plan::expand::{Expansion, SyncRule};
+use crate::plan::live::Walk;
 use crate::plan::source::FieldPath;
 use crate::plan::sql::{Expr, Work};
 use crate::plan::step::{check_offenders, Assignment, Phase, Records};
@@ -243,5 +244,28 @@ impl ChangeKind for AddCheck {
         )
         .nothing_to_undo()
         .offenders(check_offenders(&table, &self.check.text));
+    }
+
+    fn check_live(&self, walk: &mut Walk, at: &FieldPath) {
+        if walk.table(&self.table, &at.key("table")) {
+            walk.no_constraint(&self.table, &self.name, &at.key("name"));
+            for column in self.check.column_names() {
+                walk.column(
+                    &self.table,
+                    &Ident::trusted(column.to_owned()),
+                    &at.key("table"),
+                    &at.key("check"),
+                );
+            }
+            if let Some(fill) = &self.fill {
+                walk.column(
+                    &self.table,
+                    &fill.column,
+                    &at.key("table"),
+                    &at.key("fill").key("column"),
+                );
+            }
+        }
+        walk.add_constraint(&self.table, &self.name);
     }
 }

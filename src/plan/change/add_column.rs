@@ -9,6 +9,7 @@ use crate::plan::change::{valid_if_clean, ChangeKind, Footprint};
 use crate::plan::check::{Checker, Ident, SqlText};
 use crate::plan::diagnostic::Code;
 use crate::plan::expand::{Expansion, SyncRule};
+use crate::plan::live::Walk;
 use crate::plan::source::FieldPath;
 use crate::plan::sql::{Expr, Work};
 use crate::plan::step::{check_offenders, foreign_key_offenders, Assignment, Phase, Records};
@@ -320,5 +321,14 @@ impl ChangeKind for AddColumn {
                 Work::Instant,
             );
         }
+    }
+
+    fn check_live(&self, walk: &mut Walk, at: &FieldPath) {
+        let name = self.column.name.as_str();
+        if walk.table(&self.table, &at.key("table")) {
+            walk.no_column(&self.table, name, &at.key("column").key("name"));
+        }
+        walk.references(&self.column, &at.key("column"));
+        walk.add_column(&self.table, name, &self.column.sql_type);
     }
 }

@@ -8,6 +8,7 @@ use crate::plan::change::{valid_if_clean, ChangeKind, Footprint};
 use crate::plan::check::{Checker, Ident};
 use crate::plan::diagnostic::Code;
 use crate::plan::expand::Expansion;
+use crate::plan::live::Walk;
 use crate::plan::source::FieldPath;
 use crate::plan::sql::Work;
 use crate::plan::step::{foreign_key_offenders, Phase};
@@ -133,6 +134,27 @@ impl ChangeKind for AddForeignKey {
             &target,
             &ids(&self.target_columns),
         ));
+    }
+
+    fn check_live(&self, walk: &mut Walk, at: &FieldPath) {
+        if walk.columns(
+            &self.table,
+            &self.columns,
+            &at.key("table"),
+            &at.key("columns"),
+        ) {
+            walk.no_constraint(&self.table, &self.name, &at.key("name"));
+        }
+        let target = at.key("references");
+        if walk.columns(
+            &self.target_table,
+            &self.target_columns,
+            &target.key("table"),
+            &target.key("columns"),
+        ) {
+            walk.unique_target(&self.target_table, &self.target_columns, &target);
+        }
+        walk.add_constraint(&self.table, &self.name);
     }
 }
 

@@ -6,6 +6,7 @@ use crate::pg::quote;
 use crate::plan::change::{valid_if_clean, ChangeKind, Footprint};
 use crate::plan::check::{Checker, Ident, SqlText};
 use crate::plan::expand::Expansion;
+use crate::plan::live::Walk;
 use crate::plan::source::FieldPath;
 use crate::plan::sql::Expr;
 use crate::plan::step::Phase;
@@ -134,5 +135,19 @@ impl ChangeKind for AddIndex {
             LockMode::ShareUpdateExclusive,
             &table,
         );
+    }
+
+    fn check_live(&self, walk: &mut Walk, at: &FieldPath) {
+        walk.columns(
+            &self.table,
+            &self.columns,
+            &at.key("table"),
+            &at.key("columns"),
+        );
+        walk.no_relation(&self.name, &at.key("name"));
+        walk.model.relations.insert(self.name.to_string());
+        if self.unique && self.predicate.is_none() {
+            walk.add_unique_set(&self.table, &self.columns);
+        }
     }
 }

@@ -6,6 +6,7 @@ use crate::pg::quote;
 use crate::plan::change::{valid_if_clean, ChangeKind, Footprint};
 use crate::plan::check::{Checker, Ident};
 use crate::plan::expand::Expansion;
+use crate::plan::live::Walk;
 use crate::plan::source::FieldPath;
 use crate::plan::sql::Work;
 use crate::plan::step::Phase;
@@ -92,5 +93,20 @@ impl ChangeKind for AddUnique {
             &table,
             Work::Instant,
         );
+    }
+
+    fn check_live(&self, walk: &mut Walk, at: &FieldPath) {
+        if walk.columns(
+            &self.table,
+            &self.columns,
+            &at.key("table"),
+            &at.key("columns"),
+        ) {
+            walk.no_constraint(&self.table, &self.name, &at.key("name"));
+            walk.no_relation(&self.name, &at.key("name"));
+        }
+        walk.model.relations.insert(self.name.to_string());
+        walk.add_constraint(&self.table, &self.name);
+        walk.add_unique_set(&self.table, &self.columns);
     }
 }

@@ -15,6 +15,7 @@ use crate::plan::change::{valid_if_clean, Attribute, ChangeKind, ColumnNeed, Foo
 use crate::plan::check::{Checker, Ident, SqlText};
 use crate::plan::diagnostic::Code;
 use crate::plan::expand::{Expansion, SyncRule};
+use crate::plan::live::{Probe, Walk};
 use crate::plan::source::FieldPath;
 use crate::plan::sql::{self, Expr, Work};
 use crate::plan::step::{Assignment, Phase, Records};
@@ -228,5 +229,21 @@ impl ChangeKind for ChangeType {
             );
         }
         validate_incoming_foreign_keys(x, &table, facts);
+    }
+
+    fn check_live(&self, walk: &mut Walk, at: &FieldPath) {
+        if walk.existing_column(&self.table, &self.column, at) {
+            let new_type = self.sql_type.clone();
+            walk.live_column_probe(&self.table, &self.column, |table, column| {
+                Probe::TypeChange {
+                    table,
+                    column,
+                    new_type,
+                    at: at.key("type"),
+                }
+            });
+            walk.dependents(&self.table, &self.column, "retyped", at.key("column"));
+        }
+        walk.retype(&self.table, &self.column, &self.sql_type);
     }
 }

@@ -2,12 +2,14 @@
 //! constraint is created inline. Foreign keys briefly lock the tables they reference.
 
 use crate::pg::lock::LockMode;
+use crate::pg::model;
 use crate::pg::quote;
 use crate::plan::change::column::{Column, RawColumn};
 use crate::plan::change::{valid_if_clean, ChangeKind, Footprint};
 use crate::plan::check::{Checker, Ident};
 use crate::plan::diagnostic::Code;
 use crate::plan::expand::Expansion;
+use crate::plan::live::Walk;
 use crate::plan::source::FieldPath;
 use crate::plan::sql::{self, Work};
 use crate::plan::step::Phase;
@@ -171,5 +173,32 @@ impl ChangeKind for CreateTable {
         for target in &targets {
             step.also_locks(LockMode::ShareRowExclusive, target);
         }
+    }
+
+    fn check_live(&self, walk: &mut Walk, at: &FieldPath) {
+        walk.no_relation(&self.name, &at.key("name"));
+        for (i, column) in self.columns.iter().enumerate() {
+            walk.references(column, &at.key("columns").index(i));
+        }
+        let mut table = model::Table {
+            has_key: !self.primary_key.is_empty(),
+            ..model::Table::default()
+        };
+        for column in &self.columns {
+            table.columns.insert(
+                column.name.to_string(),
+                model::Column {
+                    sql_type: column.sql_type.clone(),
+                    live: false,
+                },
+            );
+        }
+        if !self.primary_key.is_empty() {
+            table
+                .unique_sets
+                .push(self.primary_key.iter().map(Ident::to_string).collect());
+        }
+        walk.model.relations.insert(self.name.to_string());
+        walk.model.tables.insert(self.name.to_string(), table);
     }
 }

@@ -5,6 +5,7 @@ use crate::pg::lock::LockMode;
 use crate::plan::change::{valid_if_clean, ChangeKind, Footprint};
 use crate::plan::check::{Checker, Ident};
 use crate::plan::expand::Expansion;
+use crate::plan::live::Walk;
 use crate::plan::source::FieldPath;
 use crate::plan::sql::Work;
 use crate::plan::step::Phase;
@@ -57,5 +58,12 @@ impl ChangeKind for DropColumn {
             &table,
             Work::Instant,
         );
+    }
+
+    fn check_live(&self, walk: &mut Walk, at: &FieldPath) {
+        if walk.existing_column(&self.table, &self.column, at) {
+            walk.dependents(&self.table, &self.column, "dropped", at.key("column"));
+        }
+        walk.drop_column(&self.table, &self.column);
     }
 }

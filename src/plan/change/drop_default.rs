@@ -4,6 +4,7 @@ use crate::pg::lock::LockMode;
 use crate::plan::change::{valid_if_clean, Attribute, ChangeKind, ColumnNeed, Footprint};
 use crate::plan::check::{Checker, Ident};
 use crate::plan::expand::Expansion;
+use crate::plan::live::Walk;
 use crate::plan::source::FieldPath;
 use crate::plan::sql::Work;
 use crate::plan::step::Phase;
@@ -77,5 +78,9 @@ impl ChangeKind for DropDefault {
 
     fn catalog_columns(&self) -> Vec<ColumnNeed> {
         vec![ColumnNeed::settings(&self.table, &self.column)]
+    }
+
+    fn check_live(&self, walk: &mut Walk, at: &FieldPath) {
+        walk.existing_column(&self.table, &self.column, at);
     }
 }

@@ -3,8 +3,11 @@
 use crate::pg::lock::LockMode;
 use crate::pg::quote;
 use crate::plan::change::{valid_if_clean, ChangeKind, Footprint};
+use crate::plan::check::did_you_mean;
 use crate::plan::check::{Checker, Ident};
+use crate::plan::diagnostic::Code;
 use crate::plan::expand::Expansion;
+use crate::plan::live::Walk;
 use crate::plan::source::FieldPath;
 use crate::plan::sql::Work;
 use crate::plan::step::Phase;
@@ -49,5 +52,22 @@ impl ChangeKind for DropIndex {
             &format!("<table of {index}>"),
             Work::Instant,
         );
+    }
+
+    fn check_live(&self, walk: &mut Walk, at: &FieldPath) {
+        if !walk.model.relations.contains(self.name.as_str()) && walk.opaque.is_empty() {
+            let names: Vec<&String> = walk.model.relations.iter().collect();
+            let help = did_you_mean(self.name.as_str(), &names);
+            walk.cx.report(
+                Code::Missing,
+                &at.key("name"),
+                format!(
+                    "index `{}` does not exist in schema `{}`",
+                    self.name, walk.schema
+                ),
+                help,
+            );
+        }
+        walk.model.relations.remove(self.name.as_str());
     }
 }

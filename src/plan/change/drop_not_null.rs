@@ -6,6 +6,7 @@ use crate::pg::quote;
 use crate::plan::change::{valid_if_clean, Attribute, ChangeKind, ColumnNeed, Footprint};
 use crate::plan::check::{Checker, Ident};
 use crate::plan::expand::Expansion;
+use crate::plan::live::Walk;
 use crate::plan::source::FieldPath;
 use crate::plan::sql::Work;
 use crate::plan::step::Phase;
@@ -82,5 +83,9 @@ impl ChangeKind for DropNotNull {
 
     fn catalog_columns(&self) -> Vec<ColumnNeed> {
         vec![ColumnNeed::settings(&self.table, &self.column)]
+    }
+
+    fn check_live(&self, walk: &mut Walk, at: &FieldPath) {
+        walk.existing_column(&self.table, &self.column, at);
     }
 }

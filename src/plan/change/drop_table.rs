@@ -4,6 +4,7 @@ use crate::pg::lock::LockMode;
 use crate::plan::change::{valid_if_clean, ChangeKind, Footprint};
 use crate::plan::check::{Checker, Ident};
 use crate::plan::expand::Expansion;
+use crate::plan::live::{Probe, Walk};
 use crate::plan::source::FieldPath;
 use crate::plan::sql::Work;
 use crate::plan::step::Phase;
@@ -50,5 +51,20 @@ impl ChangeKind for DropTable {
             &table,
             Work::Instant,
         );
+    }
+
+    fn check_live(&self, walk: &mut Walk, at: &FieldPath) {
+        if walk.table(&self.name, &at.key("name"))
+            && walk.model.table(self.name.as_str()).is_some_and(|t| t.live)
+        {
+            walk.probes.push(Probe::Dependents {
+                table: self.name.to_string(),
+                column: None,
+                how: "dropped",
+                at: at.key("name"),
+            });
+        }
+        walk.model.tables.remove(self.name.as_str());
+        walk.model.relations.remove(self.name.as_str());
     }
 }

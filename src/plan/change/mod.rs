@@ -7,6 +7,7 @@ pub mod column;
 
 use crate::plan::check::{Checker, Ident};
 use crate::plan::expand::Expansion;
+use crate::plan::live::Walk;
 use crate::plan::source::FieldPath;
 use serde::de::DeserializeOwned;
 
@@ -27,6 +28,11 @@ pub trait ChangeKind: Sized {
     fn catalog_columns(&self) -> Vec<ColumnNeed> {
         Vec::new()
     }
+
+    /// Checks the change against the live catalog's model (`validate --database-url`): names
+    /// it needs exist, names it creates are free; queues slower probes; then moves the model
+    /// to the schema after the change, for the changes after it. No default: every kind says.
+    fn check_live(&self, walk: &mut Walk, at: &FieldPath);
 }
 
 /// A column whose catalog facts a change needs.
@@ -128,6 +134,10 @@ macro_rules! change_kinds {
 
             pub fn catalog_columns(&self) -> Vec<ColumnNeed> {
                 match self { $(Change::$kind(c) => c.catalog_columns(),)* }
+            }
+
+            pub fn check_live(&self, walk: &mut Walk, at: &FieldPath) {
+                match self { $(Change::$kind(c) => c.check_live(walk, at),)* }
             }
 
             /// Reads a change of kind `kind`; None when the kind is unknown, Some(None) when

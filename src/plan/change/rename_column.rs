@@ -10,6 +10,7 @@ use crate::plan::change::{valid_if_clean, ChangeKind, ColumnNeed, Footprint};
 use crate::plan::check::{Checker, Ident};
 use crate::plan::diagnostic::Code;
 use crate::plan::expand::{Expansion, SyncRule};
+use crate::plan::live::{Probe, Walk};
 use crate::plan::source::FieldPath;
 use crate::plan::sql::{self, Work};
 use crate::plan::step::{Assignment, Phase, Records, Step};
@@ -130,6 +131,21 @@ impl ChangeKind for RenameColumn {
         );
         finish_column_objects(step, &table, &schema, &self.from, &self.to, &nn, facts);
         validate_incoming_foreign_keys(x, &table, facts);
+    }
+
+    fn check_live(&self, walk: &mut Walk, at: &FieldPath) {
+        if walk.column(&self.table, &self.from, &at.key("table"), &at.key("from")) {
+            walk.no_column(&self.table, self.to.as_str(), &at.key("to"));
+            walk.live_column_probe(&self.table, &self.from, |table, column| Probe::Dependents {
+                table,
+                column: Some(column),
+                how: "renamed",
+                at: at.key("from"),
+            });
+        }
+        let sql_type = walk.column_type(&self.table, &self.from);
+        walk.drop_column(&self.table, &self.from);
+        walk.add_column(&self.table, self.to.as_str(), &sql_type);
     }
 }
 

@@ -7,6 +7,7 @@ use crate::plan::change::{valid_if_clean, ChangeKind, Footprint};
 use crate::plan::check::{Checker, Ident};
 use crate::plan::diagnostic::Code;
 use crate::plan::expand::Expansion;
+use crate::plan::live::Walk;
 use crate::plan::source::FieldPath;
 use crate::plan::sql::Work;
 use crate::plan::step::Phase;
@@ -101,5 +102,16 @@ impl ChangeKind for RenameTable {
             &from,
             Work::Instant,
         );
+    }
+
+    fn check_live(&self, walk: &mut Walk, at: &FieldPath) {
+        if walk.table(&self.from, &at.key("from")) {
+            walk.no_relation(&self.to, &at.key("to"));
+        }
+        if let Some(table) = walk.model.tables.remove(self.from.as_str()) {
+            walk.model.tables.insert(self.to.to_string(), table);
+        }
+        // The old name lives on as a view until contract.
+        walk.model.relations.insert(self.to.to_string());
     }
 }

@@ -5,6 +5,7 @@ use crate::plan::change::{valid_if_clean, Attribute, ChangeKind, ColumnNeed, Foo
 use crate::plan::check::{Checker, Ident, SqlText};
 use crate::plan::diagnostic::Code;
 use crate::plan::expand::Expansion;
+use crate::plan::live::Walk;
 use crate::plan::source::FieldPath;
 use crate::plan::sql::{Expr, Work};
 use crate::plan::step::Phase;
@@ -93,5 +94,9 @@ impl ChangeKind for SetDefault {
 
     fn catalog_columns(&self) -> Vec<ColumnNeed> {
         vec![ColumnNeed::settings(&self.table, &self.column)]
+    }
+
+    fn check_live(&self, walk: &mut Walk, at: &FieldPath) {
+        walk.existing_column(&self.table, &self.column, at);
     }
 }

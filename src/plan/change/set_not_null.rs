@@ -8,6 +8,7 @@ use crate::pg::quote;
 use crate::plan::change::{valid_if_clean, Attribute, ChangeKind, Footprint};
 use crate::plan::check::{Checker, Ident, SqlText};
 use crate::plan::expand::{Expansion, SyncRule};
+use crate::plan::live::{Probe, Walk};
 use crate::plan::source::FieldPath;
 use crate::plan::sql::{Expr, Work};
 use crate::plan::step::{Assignment, Phase, Records};
@@ -138,5 +139,21 @@ impl ChangeKind for SetNotNull {
             &table,
             Work::Instant,
         );
+    }
+
+    fn check_live(&self, walk: &mut Walk, at: &FieldPath) {
+        if walk.column(
+            &self.table,
+            &self.column,
+            &at.key("table"),
+            &at.key("column"),
+        ) && self.fill.is_none()
+        {
+            walk.live_column_probe(&self.table, &self.column, |table, column| Probe::Nulls {
+                table,
+                column,
+                at: at.key("column"),
+            });
+        }
     }
 }

@@ -8,6 +8,7 @@ use crate::plan::change::{valid_if_clean, ChangeKind, Footprint};
 use crate::plan::check::{did_you_mean, Checker};
 use crate::plan::diagnostic::Code;
 use crate::plan::expand::Expansion;
+use crate::plan::live::Walk;
 use crate::plan::source::FieldPath;
 use crate::plan::sql::RawStatement;
 use crate::plan::step::Phase;
@@ -105,6 +106,18 @@ impl ChangeKind for Sql {
                 statement.text.clone(),
                 self.lock.unwrap_or(statement.lock),
                 &relation,
+            );
+        }
+    }
+
+    fn check_live(&self, walk: &mut Walk, _at: &FieldPath) {
+        // Raw SQL may reshape the tables it names: from here on their shape is unknown.
+        for statement in &self.up {
+            walk.opaque.extend(
+                statement
+                    .tables
+                    .iter()
+                    .map(|t| t.rsplit('.').next().unwrap_or(t).to_owned()),
             );
         }
     }
