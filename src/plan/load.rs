@@ -197,6 +197,7 @@ fn check_document(
         backfill,
         lock_timeout: lock_timeout?,
         checksum: format!("{:016x}", fnv1a(text.as_bytes())),
+        text: text.to_owned(),
         change_dependencies,
         allows: Vec::new(),
     };

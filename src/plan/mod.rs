@@ -79,6 +79,8 @@ pub struct Plan {
     pub lock_timeout: Duration,
     /// FNV-1a of the file's bytes; a plan whose file changed after it started is refused.
     pub checksum: String,
+    /// The file's text, as checked and checksummed: what the ledger keeps.
+    pub text: String,
     /// (later, earlier): change `later` uses something change `earlier` creates.
     pub change_dependencies: Vec<(usize, usize)>,
     /// Lint rules the plan silences, and where.

@@ -1,0 +1,89 @@
+//! Abort: the expand stage undone exactly, step by step in reverse, from the definition and
+//! facts the ledger stored (the file may be gone), including the values fills overwrote.
+//! Refused once contract has started.
+
+use super::{ordered_steps, stored_plan, Event, Executor};
+use crate::error::Error;
+use crate::ledger::{Stage as LedgerStage, StepStatus};
+use crate::plan::step::{JobKind, Stage, Step};
+
+impl Executor<'_> {
+    /// Undoes the expand stage of plan `id` exactly, from the definition and facts in the
+    /// ledger (the file may be gone). Refused once contract has started.
+    pub async fn abort(&mut self, id: &str) -> Result<(), Error> {
+        self.lock_plan(id).await?;
+        let result = self.abort_locked(id).await;
+        self.unlock_plan(id).await;
+        result
+    }
+
+    async fn abort_locked(&mut self, id: &str) -> Result<(), Error> {
+        let row = self
+            .ledger
+            .plan(&self.client, id)
+            .await?
+            .ok_or_else(|| Error::Refused(format!("abort plan {id}: it has not started")))?;
+        match row.stage {
+            LedgerStage::Contracting | LedgerStage::Completed => {
+                return Err(Error::Refused(format!(
+                    "abort plan {id}: its contract stage has started, and contract is forward-only (the old shape is gone); write a new plan to change it back"
+                )));
+            }
+            LedgerStage::Aborted => return Ok(()),
+            _ => {}
+        }
+        let plan = stored_plan(&row)?;
+        let steps = ordered_steps(&plan, &self.options.state_schema, &row.facts)?;
+        let statuses = self.ledger.step_statuses(&self.client, id).await?;
+        let touched: Vec<Step> = steps
+            .into_iter()
+            .filter(|s| {
+                s.stage == Stage::Expand
+                    && statuses.get(&s.name).is_some_and(|status| status.has_run())
+            })
+            .collect();
+        if let Some(step) = touched.iter().find(|s| s.undo.is_none()) {
+            return Err(Error::Refused(format!(
+                "abort plan {id}: step {} cannot be undone by this version of switchback",
+                step.name
+            )));
+        }
+        self.ledger
+            .set_stage(&self.client, id, LedgerStage::Aborting)
+            .await?;
+        self.reporter.report(&Event::Stage {
+            plan: id.to_owned(),
+            stage: "abort".into(),
+        });
+        for step in touched.iter().rev() {
+            self.reporter.report(&Event::Undo {
+                plan: id.to_owned(),
+                step: step.name.clone(),
+            });
+            let mut undo: Vec<String> = step.undo.iter().flatten().map(|s| s.sql.clone()).collect();
+            // What a backfill's fills overwrote is in the ledger; it writes the restore.
+            if let Some(job) = step.job.as_ref().filter(|j| j.kind == JobKind::Backfill) {
+                undo.extend(self.ledger.restore_fills_sql(id, job)?);
+            }
+            if step.transactional {
+                self.run_in_transaction(&plan, step, &undo, true).await?;
+            } else {
+                let policy = self.policy(&plan);
+                for sql in &undo {
+                    self.run_alone(&plan, step, &policy, sql, true).await?;
+                }
+                self.ledger
+                    .finish_step(&self.client, id, &step.name, StepStatus::Undone)
+                    .await?;
+            }
+        }
+        self.ledger.forget_work(&self.client, id).await?;
+        self.ledger
+            .set_stage(&self.client, id, LedgerStage::Aborted)
+            .await?;
+        self.reporter.report(&Event::Aborted {
+            plan: id.to_owned(),
+        });
+        Ok(())
+    }
+}

@@ -1,0 +1,244 @@
+//! `advance`: one plan moved one stage. Admission decides what may run (dependencies, an
+//! edited plan, the stage, grants and the pooler) before anything changes; the plan's first
+//! run is recorded with the facts it read and the exact text whose checksum was taken; then
+//! the stage's steps run in graph order. The steps are expanded once per run.
+
+use super::{backfill, ordered_steps, Event, Executor, Outcome};
+use crate::error::Error;
+use crate::ledger::{Stage as LedgerStage, StepStatus};
+use crate::pg::catalog;
+use crate::pg::facts::{CastFacts, Facts};
+use crate::plan::step::{JobKind, Stage, Step};
+use crate::plan::Plan;
+use std::collections::HashMap;
+
+/// What admission found: the stage to run, its steps, and what the ledger knows of them.
+struct Admitted {
+    run_stage: Stage,
+    steps: Vec<Step>,
+    facts: Facts,
+    /// Empty when the plan has not started.
+    statuses: HashMap<String, StepStatus>,
+}
+
+impl Executor<'_> {
+    /// Moves `plan` one stage: expand (stopping at the gate), or contract.
+    pub async fn advance(&mut self, plan: &Plan) -> Result<Outcome, Error> {
+        if !self.options.dry_run {
+            self.lock_plan(&plan.id).await?;
+        }
+        let result = match self.admit_stage(plan).await {
+            Ok(Ok(admitted)) if self.options.dry_run => Ok(self.dry_run(plan, &admitted)),
+            Ok(Ok(admitted)) => self.run_stage(plan, admitted).await,
+            Ok(Err(outcome)) => Ok(outcome),
+            Err(error) => Err(error),
+        };
+        if !self.options.dry_run {
+            self.unlock_plan(&plan.id).await;
+        }
+        result
+    }
+
+    /// What may run now, or the outcome that ends the call before anything changes.
+    async fn admit_stage(&mut self, plan: &Plan) -> Result<Result<Admitted, Outcome>, Error> {
+        let ledger_exists = self.ledger.exists(&self.client).await?;
+        let row = match ledger_exists {
+            true => self.ledger.plan(&self.client, &plan.id).await?,
+            false => None,
+        };
+        for dependency in &plan.depends_on {
+            let done = ledger_exists
+                && self
+                    .ledger
+                    .plan(&self.client, &dependency.id)
+                    .await?
+                    .is_some_and(|d| d.stage == LedgerStage::Completed);
+            if !done {
+                self.reporter.report(&Event::Waiting {
+                    plan: plan.id.clone(),
+                    dependency: dependency.id.clone(),
+                });
+                return Ok(Err(Outcome::Waiting {
+                    dependency: dependency.id.clone(),
+                }));
+            }
+        }
+        let (facts, steps, stage) = match row {
+            Some(row) if row.checksum != plan.checksum => {
+                return Err(Error::PlanEdited {
+                    plan: plan.id.clone(),
+                    recorded: row.checksum,
+                    current: plan.checksum.clone(),
+                });
+            }
+            Some(row) => {
+                let steps = ordered_steps(plan, &self.options.state_schema, &row.facts)?;
+                (row.facts, steps, row.stage)
+            }
+            None => {
+                let (facts, steps) = self.read_facts(plan).await?;
+                (facts, steps, LedgerStage::Expanding)
+            }
+        };
+        let run_stage = match stage {
+            LedgerStage::Expanding => Stage::Expand,
+            LedgerStage::Expanded | LedgerStage::Contracting => Stage::Contract,
+            LedgerStage::Completed => return Ok(Err(Outcome::AlreadyCompleted)),
+            LedgerStage::Aborting | LedgerStage::Aborted => {
+                return Err(Error::Refused(format!("advance plan {}: it was aborted; run `switchback abort {}` to finish the abort, or start a new plan", plan.id, plan.id)));
+            }
+        };
+        let statuses = match ledger_exists && !self.options.dry_run {
+            true => self.ledger.step_statuses(&self.client, &plan.id).await?,
+            false => HashMap::new(),
+        };
+        let admitted = Admitted {
+            run_stage,
+            steps,
+            facts,
+            statuses,
+        };
+        if !self.options.dry_run {
+            self.admit(plan, &admitted.pending().collect::<Vec<_>>())
+                .await?;
+        }
+        Ok(Ok(admitted))
+    }
+
+    async fn read_facts(&self, plan: &Plan) -> Result<(Facts, Vec<Step>), Error> {
+        let mut facts = Facts::default();
+        for change in &plan.changes {
+            for need in change.catalog_columns() {
+                let (schema, table, column) = (
+                    plan.schema.as_str(),
+                    need.table.as_str(),
+                    need.column.as_str(),
+                );
+                facts.columns.push(
+                    catalog::column_facts(&self.client, schema, table, column, need.moves).await?,
+                );
+                if let Some(to) = need.new_type {
+                    let change =
+                        crate::pg::cast::type_change(&self.client, schema, table, column, &to)
+                            .await?;
+                    facts.casts.push(CastFacts {
+                        table: table.to_owned(),
+                        column: column.to_owned(),
+                        to,
+                        rewrites: change.rewrites,
+                    });
+                }
+            }
+        }
+        // The key is needed only by the backfills these facts leave (an in-place type change
+        // has none): read once per table, handed to the jobs and kept with the facts.
+        let mut steps = ordered_steps(plan, &self.options.state_schema, &facts)?;
+        for job in steps.iter_mut().filter_map(|s| s.job.as_mut()) {
+            if facts.key(&job.table).is_none() {
+                facts.keys.push(
+                    catalog::table_key(&self.client, plan.schema.as_str(), &job.table).await?,
+                );
+            }
+            job.key = facts.key(&job.table).cloned();
+        }
+        Ok((facts, steps))
+    }
+
+    fn dry_run(&self, plan: &Plan, admitted: &Admitted) -> Outcome {
+        for step in admitted.pending() {
+            self.reporter.report(&Event::DryRun {
+                plan: plan.id.clone(),
+                step: step.name.clone(),
+                title: step.title.clone(),
+                statements: step.statements.iter().map(|s| s.sql.clone()).collect(),
+            });
+        }
+        Outcome::DryRun
+    }
+
+    /// Records the plan's first run, then runs the stage's pending steps in order.
+    async fn run_stage(&mut self, plan: &Plan, admitted: Admitted) -> Result<Outcome, Error> {
+        let Admitted {
+            run_stage,
+            steps,
+            facts,
+            statuses,
+        } = admitted;
+        if statuses.is_empty() {
+            let names: Vec<(String, String)> = steps
+                .iter()
+                .map(|s| (s.name.clone(), s.stage.as_str().to_owned()))
+                .collect();
+            self.ledger
+                .insert_plan(
+                    &mut self.client,
+                    &plan.id,
+                    &plan.checksum,
+                    &plan.text,
+                    &facts,
+                    &names,
+                )
+                .await?;
+        }
+        if run_stage == Stage::Contract {
+            self.ledger
+                .set_stage(&self.client, &plan.id, LedgerStage::Contracting)
+                .await?;
+        }
+        self.reporter.report(&Event::Stage {
+            plan: plan.id.clone(),
+            stage: run_stage.as_str().to_owned(),
+        });
+        for step in steps.iter().filter(|s| s.stage == run_stage) {
+            if statuses.get(&step.name) == Some(&StepStatus::Done) {
+                continue;
+            }
+            if let Some(job) = step
+                .job
+                .as_ref()
+                .filter(|j| self.options.detach && j.kind == JobKind::Backfill)
+            {
+                self.ledger
+                    .start_step(&self.client, &plan.id, &step.name)
+                    .await?;
+                backfill::prepare(self, plan, step, job, true).await?;
+                self.reporter.report(&Event::Detached {
+                    plan: plan.id.clone(),
+                    step: step.name.clone(),
+                });
+                return Ok(Outcome::Detached {
+                    step: step.name.clone(),
+                });
+            }
+            self.run_step(plan, step).await?;
+        }
+        let (stage, event, outcome) = match run_stage {
+            Stage::Expand => (
+                LedgerStage::Expanded,
+                Event::Gate {
+                    plan: plan.id.clone(),
+                },
+                Outcome::AtGate,
+            ),
+            Stage::Contract => (
+                LedgerStage::Completed,
+                Event::Completed {
+                    plan: plan.id.clone(),
+                },
+                Outcome::Completed,
+            ),
+        };
+        self.ledger.set_stage(&self.client, &plan.id, stage).await?;
+        self.reporter.report(&event);
+        Ok(outcome)
+    }
+}
+
+impl Admitted {
+    /// The stage's steps not done yet.
+    fn pending(&self) -> impl Iterator<Item = &Step> {
+        self.steps.iter().filter(|s| {
+            s.stage == self.run_stage && self.statuses.get(&s.name) != Some(&StepStatus::Done)
+        })
+    }
+}

@@ -1,0 +1,297 @@
+//! Running one step: in one transaction with its ledger record where PostgreSQL allows it,
+//! statement by statement where it does not (CONCURRENTLY), or as a backfill job; lock
+//! timeouts retried within the budget; a VALIDATE that fails names the rows that break it.
+
+use super::{backfill, worker_name, Event, Executor};
+use crate::error::Error;
+use crate::ledger::{JobState, StepStatus};
+use crate::pg::catalog;
+use crate::pg::ddl::{self, LockPolicy, Retrier};
+use crate::pg::query::Query;
+use crate::plan::step::{Job, Step};
+use crate::plan::Plan;
+use std::time::{Duration, Instant};
+
+/// What one attempt of a step runs.
+enum Attempt<'a> {
+    /// Statements and the ledger's record of them, in one transaction.
+    Transaction {
+        setup: &'a str,
+        statements: &'a [String],
+        after: &'a str,
+    },
+    /// One statement on its own (CONCURRENTLY refuses a transaction block).
+    Autocommit(&'a str),
+}
+
+impl Executor<'_> {
+    pub(super) async fn run_step(&mut self, plan: &Plan, step: &Step) -> Result<(), Error> {
+        self.check_lease(&plan.id)?;
+        self.ledger
+            .start_step(&self.client, &plan.id, &step.name)
+            .await?;
+        self.reporter.report(&Event::StepStarted {
+            plan: plan.id.clone(),
+            step: step.name.clone(),
+            title: step.title.clone(),
+        });
+        let started = Instant::now();
+        let result = match &step.job {
+            Some(job) => self.run_job(plan, step, job).await,
+            None if step.transactional => {
+                self.run_in_transaction(
+                    plan,
+                    step,
+                    &step
+                        .statements
+                        .iter()
+                        .map(|s| s.sql.clone())
+                        .collect::<Vec<_>>(),
+                    false,
+                )
+                .await
+            }
+            None => self.run_outside_transaction(plan, step).await,
+        };
+        match result {
+            Ok(()) => {
+                self.reporter.report(&Event::StepDone {
+                    plan: plan.id.clone(),
+                    step: step.name.clone(),
+                    seconds: started.elapsed().as_secs_f64(),
+                });
+                Ok(())
+            }
+            // Workers still running a detached backfill is not a failure of the step.
+            Err(error @ Error::BackfillElsewhere { .. }) => Err(error),
+            Err(error) => {
+                let error = self.name_offenders(step, error).await;
+                let _ = self
+                    .ledger
+                    .fail_step(&self.side, &plan.id, &step.name, &error.to_string())
+                    .await;
+                Err(error)
+            }
+        }
+    }
+
+    /// A VALIDATE that failed on existing rows becomes an error listing (some of) them.
+    async fn name_offenders(&self, step: &Step, error: Error) -> Error {
+        const CHECK_VIOLATION: &str = "23514";
+        const FOREIGN_KEY_VIOLATION: &str = "23503";
+        let (Some(query), Some(CHECK_VIOLATION | FOREIGN_KEY_VIOLATION)) =
+            (&step.offenders, error.sqlstate())
+        else {
+            return error;
+        };
+        match self.client.fetch(query.as_str(), &[]).await {
+            Ok(rows) if !rows.is_empty() => Error::Violation {
+                step: step.name.clone(),
+                cause: error.to_string(),
+                rows: rows.iter().map(|r| r.get(0)).collect(),
+            },
+            _ => error,
+        }
+    }
+
+    /// Runs a backfill or verification inline, as one worker; a backfill left to workers by
+    /// `--detach` is waited for (`--wait`) or refused with exit 3 while they work.
+    async fn run_job(&mut self, plan: &Plan, step: &Step, job: &Job) -> Result<(), Error> {
+        backfill::prepare(self, plan, step, job, false).await?;
+        let row = self
+            .ledger
+            .job(&self.client, &plan.id, &step.name)
+            .await?
+            .expect("the job was prepared");
+        if !row.detached {
+            return backfill::work(
+                self,
+                plan,
+                step,
+                job,
+                &format!("{}:advance", worker_name()),
+                backfill::DEFAULT_LEASE,
+            )
+            .await;
+        }
+        loop {
+            let row = self
+                .ledger
+                .job(&self.client, &plan.id, &step.name)
+                .await?
+                .expect("the job was prepared");
+            if row.state == JobState::Done {
+                return Ok(());
+            }
+            if !self.options.wait {
+                let percent = if row.rows_estimated > 0 {
+                    100.0 * row.rows_done as f64 / row.rows_estimated as f64
+                } else {
+                    0.0
+                };
+                return Err(Error::BackfillElsewhere {
+                    plan: plan.id.clone(),
+                    step: step.name.clone(),
+                    percent,
+                });
+            }
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+    }
+
+    pub(super) fn retry_event(&self, plan: &Plan, step: &Step, retry: &ddl::Retry) {
+        self.reporter.report(&Event::LockRetry {
+            plan: plan.id.clone(),
+            step: step.name.clone(),
+            attempt: retry.attempt,
+            wait_ms: retry.wait.as_millis() as u64,
+            blockers: retry.blockers.clone(),
+        });
+    }
+
+    /// One transaction: the statements, then the ledger's record of the step. `undo` marks
+    /// the step undone instead of done, and keeps the dual-write trigger out of the way.
+    pub(super) async fn run_in_transaction(
+        &mut self,
+        plan: &Plan,
+        step: &Step,
+        statements: &[String],
+        undo: bool,
+    ) -> Result<(), Error> {
+        let policy = self.policy(plan);
+        let scans = step
+            .statements
+            .iter()
+            .any(|s| s.work != crate::plan::sql::Work::Instant);
+        let mut setup = ddl::transaction_settings(&policy, scans);
+        if undo {
+            setup.push_str("; SET LOCAL switchback.backfill = 'on'");
+        }
+        let after = self.ledger.finish_step_sql(
+            &plan.id,
+            &step.name,
+            if undo {
+                StepStatus::Undone
+            } else {
+                StepStatus::Done
+            },
+        );
+        self.with_retries(
+            plan,
+            step,
+            &policy,
+            Attempt::Transaction {
+                setup: &setup,
+                statements,
+                after: &after,
+            },
+        )
+        .await
+    }
+
+    /// Runs one attempt until it succeeds, retrying lock timeouts within the budget.
+    async fn with_retries(
+        &mut self,
+        plan: &Plan,
+        step: &Step,
+        policy: &LockPolicy,
+        attempt: Attempt<'_>,
+    ) -> Result<(), Error> {
+        let relation = step
+            .strongest_lock()
+            .map(|l| l.relation.clone())
+            .unwrap_or_default();
+        let mut retrier = Retrier::new(policy, &step.name, &relation);
+        loop {
+            let result = match &attempt {
+                Attempt::Transaction {
+                    setup,
+                    statements,
+                    after,
+                } => ddl::in_transaction(&mut self.client, setup, statements, after).await,
+                Attempt::Autocommit(sql) => self.client.batch_execute(sql).await,
+            };
+            let error = match result {
+                Ok(()) => return Ok(()),
+                Err(source) => Error::Sql {
+                    context: format!("run step {} of plan {}", step.name, plan.id),
+                    source,
+                },
+            };
+            let retry = retrier.after_failure(error, &self.side).await?;
+            self.retry_event(plan, step, &retry);
+            tokio::time::sleep(retry.wait).await;
+        }
+    }
+
+    /// A step whose statements run one by one (CONCURRENTLY refuses a transaction), checking
+    /// the catalog first so a re-run finishes or repairs an interrupted build.
+    async fn run_outside_transaction(&mut self, plan: &Plan, step: &Step) -> Result<(), Error> {
+        let policy = self.policy(plan);
+        for statement in &step.statements {
+            if let Some(index) = &statement.builds_index {
+                match catalog::index_valid(&self.client, index).await? {
+                    Some(true) => continue,
+                    Some(false) => {
+                        let drop = format!("DROP INDEX CONCURRENTLY IF EXISTS {index}");
+                        self.run_alone(plan, step, &policy, &drop, false).await?
+                    }
+                    None => {}
+                }
+            }
+            self.run_alone(plan, step, &policy, &statement.sql, false)
+                .await?;
+        }
+        self.ledger
+            .finish_step(&self.client, &plan.id, &step.name, StepStatus::Done)
+            .await
+    }
+
+    /// One statement of a step that runs statement by statement. One that may run in a
+    /// transaction gets its own, with `SET LOCAL` timeouts (and, for `undo`, the setting that
+    /// keeps the dual-write trigger from re-filling the values abort puts back); one that may
+    /// not (CONCURRENTLY) runs bare, with session timeouts around it on a direct connection
+    /// only: behind a pooler a session `SET` would land on some other client's session.
+    pub(super) async fn run_alone(
+        &mut self,
+        plan: &Plan,
+        step: &Step,
+        policy: &LockPolicy,
+        sql: &str,
+        undo: bool,
+    ) -> Result<(), Error> {
+        if !ddl::refuses_transaction(sql) {
+            let mut setup = ddl::transaction_settings(policy, true);
+            if undo {
+                setup.push_str("; SET LOCAL switchback.backfill = 'on'");
+            }
+            let statements = [sql.to_owned()];
+            let attempt = Attempt::Transaction {
+                setup: &setup,
+                statements: &statements,
+                after: "",
+            };
+            return self.with_retries(plan, step, policy, attempt).await;
+        }
+        let direct = self.pooled.is_none();
+        if direct {
+            self.client
+                .batch_execute(&format!(
+                    "SET lock_timeout = '{}ms'; SET statement_timeout = 0",
+                    policy.lock_timeout.as_millis()
+                ))
+                .await
+                .map_err(Error::sql("set the session's lock_timeout"))?;
+        }
+        let result = self
+            .with_retries(plan, step, policy, Attempt::Autocommit(sql))
+            .await;
+        if direct {
+            self.client
+                .batch_execute("RESET lock_timeout; RESET statement_timeout")
+                .await
+                .map_err(Error::sql("reset the session's timeouts"))?;
+        }
+        result
+    }
+}
