@@ -546,6 +546,11 @@ fn own_cluster() -> (TempCluster, TestDb) {
 async fn missing_grants_are_named_before_the_first_statement() {
     let (_cluster, db) = own_cluster();
     let admin = db.client().await;
+    // As PostgreSQL 15 and later (and managed services) have it on every major.
+    admin
+        .batch_execute("REVOKE CREATE ON SCHEMA public FROM PUBLIC")
+        .await
+        .unwrap();
     admin.batch_execute(USERS).await.unwrap();
     let role = plain_role(&admin, "").await;
     let user = as_role(&db, &role);
