@@ -248,7 +248,8 @@ pub async fn catalog(client: &Client, table: &str) -> Vec<String> {
         "SELECT format('column %s %s not_null=%s default=%s', attname, format_type(atttypid, atttypmod), attnotnull, pg_get_expr(adbin, adrelid))
            FROM pg_attribute LEFT JOIN pg_attrdef ON adrelid = attrelid AND adnum = attnum
           WHERE attrelid = $1::text::regclass AND attnum > 0 AND NOT attisdropped ORDER BY attname",
-        "SELECT format('constraint %s %s validated=%s', conname, pg_get_constraintdef(oid), convalidated) FROM pg_constraint WHERE conrelid = $1::text::regclass ORDER BY conname",
+        // NOT NULL is the column's `not_null`; PostgreSQL 18 also lists it as a named constraint.
+        "SELECT format('constraint %s %s validated=%s', conname, pg_get_constraintdef(oid), convalidated) FROM pg_constraint WHERE conrelid = $1::text::regclass AND contype <> 'n' ORDER BY conname",
         "SELECT format('index %s valid=%s', pg_get_indexdef(indexrelid), indisvalid) FROM pg_index WHERE indrelid = $1::text::regclass ORDER BY 1",
         "SELECT format('trigger %s', tgname) FROM pg_trigger WHERE tgrelid = $1::text::regclass AND NOT tgisinternal ORDER BY tgname",
     ];
