@@ -1,0 +1,175 @@
+//! SQL fragments from plan files, checked with PostgreSQL's own grammar (libpg_query) so a
+//! typo fails at `validate` time instead of halfway through a migration. Fragments are kept
+//! as written; what the parse tree tells us (column references, called functions, the lock a
+//! raw statement takes) is kept beside the text. Expressions, raw statements and types each
+//! have their file.
+
+mod expr;
+mod statement;
+mod types;
+
+pub use expr::{rename_identifier, Expr};
+pub use statement::{parse_statements, Hazard, RawStatement, Work};
+pub use types::{parse_type, type_base_name};
+
+fn parse_error(error: pg_query::Error) -> String {
+    match error {
+        pg_query::Error::Parse(message) => message,
+        pg_query::Error::Conversion(_) => "SQL text cannot contain a NUL byte".into(),
+        other => other.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::pg::lock::LockMode;
+    use crate::plan::diagnostic::Code;
+
+    #[test]
+    fn expressions_report_columns_and_functions() {
+        let e = Expr::parse("lower(\"Email\") || name").unwrap();
+        let names: Vec<_> = e.columns.iter().map(|(c, _)| c.as_str()).collect();
+        assert_eq!(names, ["Email", "name"]);
+        assert_eq!(e.functions, ["lower"]);
+        assert!(!e.is_volatile());
+        assert!(Expr::parse("gen_random_uuid()").unwrap().is_volatile());
+    }
+
+    #[test]
+    fn rewrites_columns_over_a_record() {
+        let e = Expr::parse("  lower(email) || \"Full \"\"x\"\"\" || amount::text ").unwrap();
+        assert_eq!(
+            e.over_record("NEW", &[("amount", "sb_new_amount")]),
+            "lower(NEW.\"email\") || NEW.\"Full \"\"x\"\"\" || NEW.\"sb_new_amount\"::text"
+        );
+        assert_eq!(
+            Expr::parse("'n/a'").unwrap().over_record("NEW", &[]),
+            "'n/a'"
+        );
+    }
+
+    #[test]
+    fn renames_identifier_tokens_only() {
+        let def = "CREATE INDEX users_name_idx ON public.users USING btree (name, lower(name)) WHERE (name <> 'name'::text)";
+        assert_eq!(
+            rename_identifier(def, "name", "full_name", Some("USING"), None).unwrap(),
+            "CREATE INDEX users_name_idx ON public.users USING btree (\"full_name\", lower(\"full_name\")) WHERE (\"full_name\" <> 'name'::text)"
+        );
+        let fk = "FOREIGN KEY (account) REFERENCES accounts(account)";
+        assert_eq!(
+            rename_identifier(fk, "account", "acct", None, Some("REFERENCES")).unwrap(),
+            "FOREIGN KEY (\"acct\") REFERENCES accounts(account)"
+        );
+        assert_eq!(
+            rename_identifier("CHECK ((\"Name\" <> ''::text))", "Name", "n", None, None).unwrap(),
+            "CHECK ((\"n\" <> ''::text))"
+        );
+        // A column named like a type or a function is renamed only where it is the column.
+        assert_eq!(
+            rename_identifier(
+                "CHECK ((text <> ''::text) AND text(1) IS NOT NULL)",
+                "text",
+                "body",
+                None,
+                None
+            )
+            .unwrap(),
+            "CHECK ((\"body\" <> ''::text) AND text(1) IS NOT NULL)"
+        );
+    }
+
+    #[test]
+    fn rejects_what_is_not_one_expression() {
+        for bad in [
+            "",
+            "1, 2",
+            "1 FROM users",
+            "x WHERE true",
+            "1; DROP TABLE users",
+            "(1",
+            "a AS b",
+        ] {
+            assert!(Expr::parse(bad).is_err(), "{bad} should be rejected");
+        }
+    }
+
+    #[test]
+    fn types() {
+        for good in [
+            "int",
+            "varchar(20)",
+            "timestamp with time zone",
+            "numeric(10,2)",
+            "text[]",
+            "\"MyType\"",
+        ] {
+            assert!(parse_type(good).is_ok(), "{good}");
+        }
+        for bad in ["", "int int", "varchar(", "1"] {
+            assert!(parse_type(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn classifies_raw_statements() {
+        let s = parse_statements("CREATE INDEX i ON t (a); CREATE INDEX CONCURRENTLY j ON t (b); ALTER TABLE t ADD CONSTRAINT c CHECK (a > 0) NOT VALID").unwrap();
+        assert_eq!(s.len(), 3);
+        assert_eq!(s[0].text, "CREATE INDEX i ON t (a)");
+        assert_eq!(s[0].hazards[0].code, Code::RawCreateIndex);
+        assert_eq!(
+            (s[1].lock, s[1].transactional),
+            (LockMode::ShareUpdateExclusive, false)
+        );
+        assert!(s[1].hazards.is_empty());
+        assert!(s[2].hazards.is_empty());
+        let codes = |sql: &str| -> Vec<Code> {
+            parse_statements(sql).unwrap()[0]
+                .hazards
+                .iter()
+                .map(|h| h.code)
+                .collect()
+        };
+        assert_eq!(
+            codes("ALTER TABLE t ALTER COLUMN a SET NOT NULL"),
+            [Code::RawSetNotNull]
+        );
+        assert_eq!(
+            codes("ALTER TABLE t ADD COLUMN u uuid DEFAULT gen_random_uuid()"),
+            [Code::RawVolatileDefault]
+        );
+        assert!(codes("ALTER TABLE t ADD COLUMN u int DEFAULT 0").is_empty());
+        assert_eq!(codes("ALTER TABLE t DROP COLUMN a"), [Code::RawDrop]);
+        assert_eq!(codes("DROP TABLE t"), [Code::RawDrop]);
+        assert!(codes("DROP INDEX CONCURRENTLY i").is_empty());
+        assert_eq!(
+            codes("ALTER TABLE t RENAME COLUMN a TO b"),
+            [Code::RawRename]
+        );
+        assert_eq!(codes("ALTER TABLE t RENAME TO u"), [Code::RawRename]);
+        assert!(codes("ALTER INDEX i RENAME TO j").is_empty());
+        assert_eq!(codes("VACUUM FULL t"), [Code::RawRewrite]);
+        assert_eq!(codes("CLUSTER t USING i"), [Code::RawRewrite]);
+        assert_eq!(codes("LOCK TABLE t"), [Code::RawLockTable]);
+        assert_eq!(codes("TRUNCATE t CASCADE"), [Code::RawTruncate]);
+        let alter = &parse_statements("ALTER TABLE s.t ALTER COLUMN a TYPE varchar(40)").unwrap()
+            [0]
+        .hazards[0];
+        assert_eq!(
+            alter.type_change,
+            Some(("t".into(), "a".into(), "varchar(40)".into()))
+        );
+        assert_eq!(type_base_name("char(3)").as_deref(), Some("bpchar"));
+        assert_eq!(
+            type_base_name("timestamp without time zone").as_deref(),
+            Some("timestamp")
+        );
+        assert_eq!(
+            type_base_name("timestamptz").as_deref(),
+            Some("timestamptz")
+        );
+        assert_eq!(type_base_name("int").as_deref(), Some("int4"));
+        assert_eq!(type_base_name("json").as_deref(), Some("json"));
+        assert!(parse_statements("SELEC 1").is_err());
+    }
+}
