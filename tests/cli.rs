@@ -251,3 +251,18 @@ fn explain_documents_codes() {
     assert_eq!(unknown.status.code(), Some(2));
     assert!(stderr(&unknown).contains("failed to explain `E999`: no such code"));
 }
+
+#[test]
+fn demo_without_postgresql_says_how_to_get_it() {
+    let out = Command::new(env!("CARGO_BIN_EXE_switchback"))
+        .arg("demo")
+        .env("SWITCHBACK_PG_BIN", "/nonexistent/postgresql/bin")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("failed to find PostgreSQL's initdb and pg_ctl in /nonexistent/postgresql/bin (SWITCHBACK_PG_BIN); install PostgreSQL's server (Debian and Ubuntu: `apt-get install postgresql`"),
+        "{stderr}"
+    );
+}

@@ -9,8 +9,8 @@ use std::process::Command;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ClusterError {
-    #[error("failed to find initdb and pg_ctl on PATH or under /usr/lib/postgresql/*/bin; install the `postgresql` package, or run `docker compose up -d` and set DATABASE_URL")]
-    NotInstalled,
+    #[error("failed to find PostgreSQL's initdb and pg_ctl {0}; install PostgreSQL's server (Debian and Ubuntu: `apt-get install postgresql`; macOS: `brew install postgresql`), or set SWITCHBACK_PG_BIN to the folder holding initdb and pg_ctl (the tests can also use a running server through DATABASE_URL)")]
+    NotInstalled(String),
     #[error("failed to run {command}: {detail}")]
     Command { command: String, detail: String },
     #[error("failed to prepare the cluster folder: {0}")]
@@ -24,9 +24,16 @@ pub struct TempCluster {
     as_postgres: bool,
 }
 
-fn find_bin() -> Option<PathBuf> {
+fn find_bin() -> Result<PathBuf, ClusterError> {
     if let Some(dir) = std::env::var_os("SWITCHBACK_PG_BIN").filter(|d| !d.is_empty()) {
-        return Some(PathBuf::from(dir));
+        let dir = PathBuf::from(dir);
+        return match dir.join("initdb").is_file() && dir.join("pg_ctl").is_file() {
+            true => Ok(dir),
+            false => Err(ClusterError::NotInstalled(format!(
+                "in {} (SWITCHBACK_PG_BIN)",
+                dir.display()
+            ))),
+        };
     }
     // Follow a PATH entry's symlink to the real folder: distributions often link only some
     // tools (initdb, pg_ctl) onto PATH, and a replica needs pg_basebackup from the same set.
@@ -36,20 +43,24 @@ fn find_bin() -> Option<PathBuf> {
             .and_then(|p| std::fs::canonicalize(p.join("initdb")).ok())
             .and_then(|initdb| initdb.parent().map(Path::to_path_buf))
     });
-    on_path.or_else(|| {
-        let mut versions: Vec<PathBuf> = std::fs::read_dir("/usr/lib/postgresql")
-            .ok()?
-            .filter_map(|e| e.ok().map(|e| e.path().join("bin")))
-            .filter(|p| p.join("initdb").is_file())
-            .collect();
-        versions.sort_by_key(|p| {
-            p.parent()
-                .and_then(|v| v.file_name())
-                .and_then(|v| v.to_str())
-                .and_then(|v| v.parse::<u32>().ok())
-        });
-        versions.pop()
-    })
+    on_path
+        .or_else(|| {
+            let mut versions: Vec<PathBuf> = std::fs::read_dir("/usr/lib/postgresql")
+                .ok()?
+                .filter_map(|e| e.ok().map(|e| e.path().join("bin")))
+                .filter(|p| p.join("initdb").is_file())
+                .collect();
+            versions.sort_by_key(|p| {
+                p.parent()
+                    .and_then(|v| v.file_name())
+                    .and_then(|v| v.to_str())
+                    .and_then(|v| v.parse::<u32>().ok())
+            });
+            versions.pop()
+        })
+        .ok_or_else(|| {
+            ClusterError::NotInstalled("on PATH or under /usr/lib/postgresql/*/bin".into())
+        })
 }
 
 fn is_root() -> bool {
@@ -74,7 +85,7 @@ impl TempCluster {
     /// Creates a cluster without starting it, so its configuration (pg_hba.conf,
     /// certificates) can be written first; `launch` starts it.
     pub fn create() -> Result<TempCluster, ClusterError> {
-        let bin = find_bin().ok_or(ClusterError::NotInstalled)?;
+        let bin = find_bin()?;
         let as_postgres = is_root();
         let dir = tempfile::Builder::new()
             .prefix("switchback-pg-")
