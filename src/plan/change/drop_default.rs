@@ -1,21 +1,13 @@
 //! `drop_default`: catalog-only; affects rows inserted from then on.
 
 use crate::pg::lock::LockMode;
-use crate::plan::change::{valid_if_clean, Attribute, ChangeKind, ColumnNeed, Footprint};
+use crate::plan::change::{Attribute, ChangeKind, ColumnNeed, Footprint, RawTableColumn};
 use crate::plan::check::{Checker, Ident};
 use crate::plan::expand::Expansion;
 use crate::plan::live::Walk;
 use crate::plan::source::FieldPath;
 use crate::plan::sql::Work;
 use crate::plan::step::Phase;
-use serde::Deserialize;
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields, expecting = "a mapping with table and column")]
-pub struct Raw {
-    table: String,
-    column: String,
-}
 
 #[derive(Debug, Clone)]
 pub struct DropDefault {
@@ -24,13 +16,11 @@ pub struct DropDefault {
 }
 
 impl ChangeKind for DropDefault {
-    type Raw = Raw;
+    type Raw = RawTableColumn;
 
-    fn check(raw: Raw, at: &FieldPath, cx: &mut Checker) -> Option<Self> {
-        let before = cx.error_count();
-        let table = cx.ident(&at.key("table"), &raw.table);
-        let column = cx.ident(&at.key("column"), &raw.column);
-        valid_if_clean(cx, before, || Some(DropDefault { table, column }))
+    fn check(raw: RawTableColumn, at: &FieldPath, cx: &mut Checker) -> Option<Self> {
+        raw.check(at, cx)
+            .map(|(table, column)| DropDefault { table, column })
     }
 
     fn footprint(&self) -> Footprint {

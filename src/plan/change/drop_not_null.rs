@@ -3,21 +3,13 @@
 
 use crate::pg::lock::LockMode;
 use crate::pg::quote;
-use crate::plan::change::{valid_if_clean, Attribute, ChangeKind, ColumnNeed, Footprint};
+use crate::plan::change::{Attribute, ChangeKind, ColumnNeed, Footprint, RawTableColumn};
 use crate::plan::check::{Checker, Ident};
 use crate::plan::expand::Expansion;
 use crate::plan::live::Walk;
 use crate::plan::source::FieldPath;
 use crate::plan::sql::Work;
 use crate::plan::step::Phase;
-use serde::Deserialize;
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields, expecting = "a mapping with table and column")]
-pub struct Raw {
-    table: String,
-    column: String,
-}
 
 #[derive(Debug, Clone)]
 pub struct DropNotNull {
@@ -26,13 +18,11 @@ pub struct DropNotNull {
 }
 
 impl ChangeKind for DropNotNull {
-    type Raw = Raw;
+    type Raw = RawTableColumn;
 
-    fn check(raw: Raw, at: &FieldPath, cx: &mut Checker) -> Option<Self> {
-        let before = cx.error_count();
-        let table = cx.ident(&at.key("table"), &raw.table);
-        let column = cx.ident(&at.key("column"), &raw.column);
-        valid_if_clean(cx, before, || Some(DropNotNull { table, column }))
+    fn check(raw: RawTableColumn, at: &FieldPath, cx: &mut Checker) -> Option<Self> {
+        raw.check(at, cx)
+            .map(|(table, column)| DropNotNull { table, column })
     }
 
     fn footprint(&self) -> Footprint {

@@ -181,6 +181,24 @@ change_kinds! {
     sql => Sql,
 }
 
+/// The `{ table, column }` mapping that drop_column, drop_not_null and drop_default share.
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields, expecting = "a mapping with table and column")]
+pub struct RawTableColumn {
+    table: String,
+    column: String,
+}
+
+impl RawTableColumn {
+    /// The checked table and column; None when either is invalid (already reported).
+    pub(crate) fn check(self, at: &FieldPath, cx: &mut Checker) -> Option<(Ident, Ident)> {
+        let before = cx.error_count();
+        let table = cx.ident(&at.key("table"), &self.table);
+        let column = cx.ident(&at.key("column"), &self.column);
+        valid_if_clean(cx, before, || Some((table, column)))
+    }
+}
+
 /// Finishes a `check`: the change is valid when no error was reported while checking it.
 pub(crate) fn valid_if_clean<T>(
     cx: &Checker,
