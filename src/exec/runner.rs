@@ -25,6 +25,8 @@ impl Executor<'_> {
     /// statement on the main connection never lets it lapse.
     pub(super) async fn lock_plan(&mut self, id: &str) -> Result<(), Error> {
         self.ledger.ensure(&mut self.client).await?;
+        // Connected before the plan is taken, so a failure here leaves no lease behind.
+        let client = connect::connect(&self.info, &self.options.application).await?;
         let lease = self.options.runner_lease;
         let direct = self.pooled.is_none();
         while let Some(other) = self
@@ -41,7 +43,6 @@ impl Executor<'_> {
             }
             tokio::time::sleep(Duration::from_millis(250)).await;
         }
-        let client = connect::connect(&self.info, &self.options.application).await?;
         let lost = Arc::new(AtomicBool::new(false));
         let (ledger, plan, runner, flag) = (
             self.ledger.clone(),
