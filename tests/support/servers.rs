@@ -13,6 +13,32 @@ use switchback::pg::cluster::TempCluster;
 pub const ROLE: &str = "migrator";
 /// Debian's package installs it outside a normal user's PATH.
 const PGBOUNCER: &str = "/usr/sbin/pgbouncer";
+
+/// PgBouncer, installed from Debian's package first when it is missing and the tests run as
+/// root (as `.ci/run` would), so `cargo test` on a fresh machine needs no step before it.
+fn pgbouncer() -> &'static str {
+    static INSTALLED: std::sync::Once = std::sync::Once::new();
+    INSTALLED.call_once(|| {
+        if std::path::Path::new(PGBOUNCER).is_file() {
+            return;
+        }
+        let root = Command::new("id")
+            .arg("-u")
+            .output()
+            .is_ok_and(|o| o.stdout.starts_with(b"0\n"));
+        assert!(
+            root,
+            "PgBouncer is not installed: install Debian's `pgbouncer` package (apt-get install pgbouncer)"
+        );
+        eprintln!("installing Debian's pgbouncer package for the pooler tests");
+        let installed = Command::new("sh")
+            .args(["-c", "apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends pgbouncer >/dev/null"])
+            .status()
+            .is_ok_and(|s| s.success());
+        assert!(installed, "failed to install pgbouncer with apt-get");
+    });
+    PGBOUNCER
+}
 pub const PASSWORD: &str = "migrator-pw";
 
 /// A certificate authority; server certificates it signed for 127.0.0.1 and localhost
@@ -168,10 +194,10 @@ impl Bouncer {
                 .status()
                 .unwrap();
             let mut c = Command::new("runuser");
-            c.args(["-u", "postgres", "--", PGBOUNCER, "-d", &ini]);
+            c.args(["-u", "postgres", "--", pgbouncer(), "-d", &ini]);
             c
         } else {
-            let mut c = Command::new(PGBOUNCER);
+            let mut c = Command::new(pgbouncer());
             c.args(["-d", &ini]);
             c
         };
