@@ -7,7 +7,7 @@ use crate::cli::plan::cycle_finding;
 use crate::cli::{stdout_style, write_stdout, Failure, Outcome};
 use std::path::PathBuf;
 use switchback::plan::diagnostic::{self, Code, Severity};
-use switchback::plan::{folder, rules};
+use switchback::plan::{explain, folder};
 use switchback::render::diagnostics;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -82,12 +82,12 @@ pub fn run(args: Args, state_schema: &str) -> Result<Outcome, Failure> {
 
 fn explain(code: &str) -> Result<Outcome, Failure> {
     if code.eq_ignore_ascii_case("all") {
-        write_stdout(&rules::markdown())?;
+        write_stdout(&explain::markdown())?;
         return Ok(Outcome::Done);
     }
     match Code::parse(code) {
         Some(code) => {
-            write_stdout(&rules::text(code))?;
+            write_stdout(&explain::text(code))?;
             Ok(Outcome::Done)
         }
         None => Err(Failure::Usage(format!(

@@ -31,7 +31,7 @@ pub fn type_modifiers(text: &str) -> Vec<String> {
     }
 }
 
-pub fn modifier_texts(type_name: &pg_query::protobuf::TypeName) -> Vec<String> {
+fn modifier_texts(type_name: &pg_query::protobuf::TypeName) -> Vec<String> {
     type_name
         .typmods
         .iter()

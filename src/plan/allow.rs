@@ -4,22 +4,9 @@
 
 use crate::plan::check::Checker;
 use crate::plan::diagnostic::{Code, Diagnostic};
+use crate::plan::lint;
 use crate::plan::source::FieldPath;
 use serde_yaml::{Mapping, Value};
-
-/// The raw-SQL rules `unsafe: true` allows.
-const RAW_SQL_RULES: &[Code] = &[
-    Code::RawCreateIndex,
-    Code::RawValidatingConstraint,
-    Code::RawSetNotNull,
-    Code::RawAlterType,
-    Code::RawVolatileDefault,
-    Code::RawRename,
-    Code::RawDrop,
-    Code::RawRewrite,
-    Code::RawLockTable,
-    Code::RawTruncate,
-];
 
 /// Rules silenced for the findings under one field path.
 #[derive(Debug, Clone)]
@@ -90,7 +77,7 @@ impl Allow {
             }
         };
         if let Some(unsafe_at) = &unsafe_at {
-            codes.extend(RAW_SQL_RULES.iter().map(|&c| (c, unsafe_at.clone())));
+            codes.extend(lint::statement_rules().map(|c| (c, unsafe_at.clone())));
         }
         let has_reason = matches!(&reason, Some(Value::String(r)) if !r.trim().is_empty());
         if reason.is_some() && !has_reason {
@@ -160,7 +147,7 @@ pub fn apply(
                 .codes
                 .iter()
                 .zip(used)
-                .any(|((c, _), u)| *u && RAW_SQL_RULES.contains(c));
+                .any(|((c, _), u)| *u && lint::is_statement_rule(*c));
             if !any_raw {
                 cx.report(
                     Code::UnneededAllow,

@@ -4,6 +4,7 @@
 
 use crate::pg::quote::MAX_IDENT_BYTES;
 use crate::plan::diagnostic::{Code, Diagnostic, Position};
+use crate::plan::lint;
 use crate::plan::source::{FieldPath, SourceMap};
 use crate::plan::sql::{self, Expr, RawStatement};
 use serde::de::{self, DeserializeOwned, Deserializer, Visitor};
@@ -227,13 +228,8 @@ impl<'a> Checker<'a> {
                 format!("identifier {name:?} starts or ends with white space"),
                 None,
             );
-        } else if name.chars().any(char::is_uppercase) {
-            self.report(
-                Code::CaseFolding,
-                at,
-                format!("identifier `{name}` has upper-case letters; switchback quotes identifiers, so this names \"{name}\", not {}", name.to_lowercase()),
-                Some("write names as PostgreSQL stores them: lower-case unless created quoted".into()),
-            );
+        } else {
+            lint::identifier(name, at, self);
         }
         Ident(name.to_owned())
     }
@@ -278,37 +274,14 @@ impl<'a> Checker<'a> {
         let checked = sql::parse_type(text)
             .map_err(|e| self.report(Code::BadType, at, format!("invalid SQL type: {e}"), None))
             .ok()?;
-        let advice = match sql::type_base_name(&checked).as_deref() {
-            Some("bpchar") => Some((
-                Code::CharType,
-                "pads values with spaces and is no faster than text",
-                "use text or varchar(n)",
-            )),
-            Some("json") => Some((
-                Code::JsonType,
-                "re-parses the text on every access and cannot be GIN-indexed",
-                "use jsonb",
-            )),
-            Some("timestamp") => Some((
-                Code::TimestampWithoutTimeZone,
-                "stores a wall-clock time without its zone",
-                "use timestamptz",
-            )),
-            _ => None,
-        };
-        if let Some((code, why, instead)) = advice {
-            self.report(
-                code,
-                at,
-                format!("type `{checked}` {why}"),
-                Some(instead.into()),
-            );
+        if let Some(base) = sql::type_base_name(&checked) {
+            lint::column_type(&checked, &base, at, self);
         }
         Some(checked)
     }
 
     pub fn statements(&mut self, at: &FieldPath, text: &str) -> Option<Vec<RawStatement>> {
-        sql::parse_statements(text)
+        sql::parse_statements(text, lint::statement)
             .map_err(|e| self.report(Code::BadStatement, at, format!("invalid SQL: {e}"), None))
             .ok()
     }

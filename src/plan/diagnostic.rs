@@ -25,8 +25,66 @@ impl fmt::Display for Severity {
     }
 }
 
+/// What a code means, for `--explain` and `docs/rules.md`, and how it may be used. Lint rules
+/// keep theirs in their own file beside their logic (`plan::lint`); the other codes in
+/// `plan::explain`.
+#[derive(Debug, Clone, Copy)]
+pub struct Rule {
+    pub code: &'static str,
+    pub severity: Severity,
+    /// A few words naming the problem, used as the title of annotations.
+    pub title: &'static str,
+    /// Why it matters.
+    pub why: &'static str,
+    /// The safe alternative.
+    pub instead: &'static str,
+    /// Lint rules judge a valid plan and may be silenced by `allow:`; the other codes say a
+    /// plan cannot run at all, or are notes.
+    pub allowable: bool,
+}
+
+impl Rule {
+    pub const fn error(code: &'static str, title: &'static str) -> Rule {
+        Rule::new(code, Severity::Error, title)
+    }
+
+    pub const fn warning(code: &'static str, title: &'static str) -> Rule {
+        Rule::new(code, Severity::Warning, title)
+    }
+
+    pub const fn note(code: &'static str, title: &'static str) -> Rule {
+        Rule::new(code, Severity::Note, title)
+    }
+
+    const fn new(code: &'static str, severity: Severity, title: &'static str) -> Rule {
+        Rule {
+            code,
+            severity,
+            title,
+            why: "",
+            instead: "",
+            allowable: false,
+        }
+    }
+
+    pub const fn why(self, why: &'static str) -> Rule {
+        Rule { why, ..self }
+    }
+
+    pub const fn instead(self, instead: &'static str) -> Rule {
+        Rule { instead, ..self }
+    }
+
+    pub const fn allowable(self) -> Rule {
+        Rule {
+            allowable: true,
+            ..self
+        }
+    }
+}
+
 macro_rules! codes {
-    ($($variant:ident = $code:literal, $severity:ident, $title:literal;)*) => {
+    ($($variant:ident => $rule:path;)*) => {
         /// Every finding switchback can report. Codes are stable: CI configurations and
         /// `allow:` lists refer to them.
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -35,99 +93,93 @@ macro_rules! codes {
         impl Code {
             pub const ALL: &'static [Code] = &[$(Code::$variant,)*];
 
-            pub fn as_str(self) -> &'static str {
-                match self { $(Code::$variant => $code,)* }
-            }
-
-            pub fn severity(self) -> Severity {
-                match self { $(Code::$variant => Severity::$severity,)* }
-            }
-
-            /// A few words naming the problem, used as the title of annotations.
-            pub fn title(self) -> &'static str {
-                match self { $(Code::$variant => $title,)* }
+            pub fn rule(self) -> &'static Rule {
+                match self { $(Code::$variant => &$rule,)* }
             }
         }
     };
 }
 
 codes! {
-    YamlSyntax = "E100", Error, "invalid YAML";
-    WrongType = "E101", Error, "wrong type";
-    UnknownKey = "E102", Error, "unknown key";
-    MissingKey = "E103", Error, "missing key";
-    UnknownChangeKind = "E104", Error, "unknown change kind";
-    BadChangeEntry = "E105", Error, "malformed change entry";
-    EmptyPlan = "E106", Error, "plan has no changes";
-    BadDuration = "E107", Error, "invalid duration";
-    BadValue = "E108", Error, "invalid value";
-    NotText = "E109", Error, "plan file is not UTF-8 text";
-    TooLarge = "E110", Error, "plan file too large";
-    BadIdentifier = "E200", Error, "invalid identifier";
-    IdentifierTooLong = "E201", Error, "identifier too long";
-    BadExpression = "E202", Error, "invalid SQL expression";
-    BadType = "E203", Error, "invalid SQL type";
-    BadStatement = "E204", Error, "invalid SQL statement";
-    UseAfterDrop = "E300", Error, "column used after the plan drops or renames it";
-    ColumnConflict = "E301", Error, "two changes fight over one column";
-    DuplicateName = "E302", Error, "duplicate object name";
-    NotNullWithoutValue = "E303", Error, "NOT NULL column without a value for existing rows";
-    TableGone = "E304", Error, "table used after the plan drops or renames it";
-    BadTableDefinition = "E305", Error, "invalid table definition";
-    NoOpChange = "E306", Error, "change does nothing";
-    BadAllow = "E307", Error, "invalid allow list";
-    DuplicatePlanId = "E400", Error, "duplicate plan id";
-    UnknownDependency = "E401", Error, "unknown dependency";
-    DependencyCycle = "E402", Error, "dependency cycle";
-    StepCycle = "E403", Error, "step graph cycle";
-    CaseFolding = "W500", Warning, "identifier with upper-case letters";
-    UnneededAllow = "W501", Warning, "allow names a rule that did not fire";
-    RawCreateIndex = "E600", Error, "CREATE INDEX without CONCURRENTLY";
-    RawValidatingConstraint = "E601", Error, "ADD CONSTRAINT that validates under lock";
-    RawSetNotNull = "E602", Error, "SET NOT NULL without a validated CHECK";
-    RawAlterType = "E603", Error, "ALTER COLUMN TYPE that may rewrite";
-    RawVolatileDefault = "E604", Error, "ADD COLUMN with a volatile default";
-    RawRename = "E605", Error, "raw RENAME of a column or table";
-    RawDrop = "E606", Error, "raw DROP of a column or table";
-    RawRewrite = "E607", Error, "VACUUM FULL or CLUSTER";
-    RawLockTable = "E608", Error, "LOCK TABLE";
-    RawTruncate = "E609", Error, "TRUNCATE";
-    NotNullWithoutFill = "W610", Warning, "set_not_null without fill";
-    TypeChangeWithoutDown = "W611", Warning, "change_type without down";
-    DropStillRead = "E612", Error, "dropped while the plan still reads it";
-    ForeignKeyWithoutUniqueTarget = "E613", Error, "foreign key toward columns without a unique index";
-    CharType = "W614", Warning, "char(n) column";
-    JsonType = "W615", Warning, "json instead of jsonb";
-    TimestampWithoutTimeZone = "W616", Warning, "timestamp without time zone";
-    IntPrimaryKey = "W617", Warning, "32-bit integer primary key";
-    ManyTablesBackfilled = "W618", Warning, "one plan backfills many tables";
-    Missing = "E700", Error, "named object does not exist";
-    AlreadyExists = "E701", Error, "object to create already exists";
-    NoBackfillKey = "E702", Error, "table has no usable key for a backfill";
-    NullsPresent = "E703", Error, "column still holds NULLs";
-    DependentObjects = "E704", Error, "other objects depend on what the plan changes";
-    FunctionMentions = "W705", Warning, "a function body mentions what the plan changes";
-    EditedAppliedPlan = "E706", Error, "plan changed after it started";
-    MissingPrivilege = "E707", Error, "the role lacks a privilege the plan needs";
-    PoolerTimeout = "E708", Error, "a pooler keeps switchback from lifting statement_timeout";
-    Rewrite = "N710", Note, "type change and rewrites";
-    BackfillEstimate = "N711", Note, "backfill estimate";
-    PlanState = "N712", Note, "plan state in the ledger";
-    Pooler = "N713", Note, "connection through a pooler or proxy";
+    YamlSyntax => crate::plan::explain::YAML_SYNTAX;
+    WrongType => crate::plan::explain::WRONG_TYPE;
+    UnknownKey => crate::plan::explain::UNKNOWN_KEY;
+    MissingKey => crate::plan::explain::MISSING_KEY;
+    UnknownChangeKind => crate::plan::explain::UNKNOWN_CHANGE_KIND;
+    BadChangeEntry => crate::plan::explain::BAD_CHANGE_ENTRY;
+    EmptyPlan => crate::plan::explain::EMPTY_PLAN;
+    BadDuration => crate::plan::explain::BAD_DURATION;
+    BadValue => crate::plan::explain::BAD_VALUE;
+    NotText => crate::plan::explain::NOT_TEXT;
+    TooLarge => crate::plan::explain::TOO_LARGE;
+    BadIdentifier => crate::plan::explain::BAD_IDENTIFIER;
+    IdentifierTooLong => crate::plan::explain::IDENTIFIER_TOO_LONG;
+    BadExpression => crate::plan::explain::BAD_EXPRESSION;
+    BadType => crate::plan::explain::BAD_TYPE;
+    BadStatement => crate::plan::explain::BAD_STATEMENT;
+    UseAfterDrop => crate::plan::explain::USE_AFTER_DROP;
+    ColumnConflict => crate::plan::explain::COLUMN_CONFLICT;
+    DuplicateName => crate::plan::explain::DUPLICATE_NAME;
+    NotNullWithoutValue => crate::plan::explain::NOT_NULL_WITHOUT_VALUE;
+    TableGone => crate::plan::explain::TABLE_GONE;
+    BadTableDefinition => crate::plan::explain::BAD_TABLE_DEFINITION;
+    NoOpChange => crate::plan::explain::NO_OP_CHANGE;
+    BadAllow => crate::plan::explain::BAD_ALLOW;
+    DuplicatePlanId => crate::plan::explain::DUPLICATE_PLAN_ID;
+    UnknownDependency => crate::plan::explain::UNKNOWN_DEPENDENCY;
+    DependencyCycle => crate::plan::explain::DEPENDENCY_CYCLE;
+    StepCycle => crate::plan::explain::STEP_CYCLE;
+    CaseFolding => crate::plan::lint::case_folding::RULE;
+    UnneededAllow => crate::plan::explain::UNNEEDED_ALLOW;
+    RawCreateIndex => crate::plan::lint::raw_create_index::RULE;
+    RawValidatingConstraint => crate::plan::lint::raw_validating_constraint::RULE;
+    RawSetNotNull => crate::plan::lint::raw_set_not_null::RULE;
+    RawAlterType => crate::plan::lint::raw_alter_type::RULE;
+    RawVolatileDefault => crate::plan::lint::raw_volatile_default::RULE;
+    RawRename => crate::plan::lint::raw_rename::RULE;
+    RawDrop => crate::plan::lint::raw_drop::RULE;
+    RawRewrite => crate::plan::lint::raw_rewrite::RULE;
+    RawLockTable => crate::plan::lint::raw_lock_table::RULE;
+    RawTruncate => crate::plan::lint::raw_truncate::RULE;
+    NotNullWithoutFill => crate::plan::lint::not_null_without_fill::RULE;
+    TypeChangeWithoutDown => crate::plan::lint::type_change_without_down::RULE;
+    DropStillRead => crate::plan::lint::drop_still_read::RULE;
+    ForeignKeyWithoutUniqueTarget => crate::plan::lint::foreign_key_without_unique_target::RULE;
+    CharType => crate::plan::lint::char_type::RULE;
+    JsonType => crate::plan::lint::json_type::RULE;
+    TimestampWithoutTimeZone => crate::plan::lint::timestamp_without_time_zone::RULE;
+    IntPrimaryKey => crate::plan::lint::int_primary_key::RULE;
+    ManyTablesBackfilled => crate::plan::lint::many_tables_backfilled::RULE;
+    Missing => crate::plan::explain::MISSING;
+    AlreadyExists => crate::plan::explain::ALREADY_EXISTS;
+    NoBackfillKey => crate::plan::explain::NO_BACKFILL_KEY;
+    NullsPresent => crate::plan::explain::NULLS_PRESENT;
+    DependentObjects => crate::plan::explain::DEPENDENT_OBJECTS;
+    FunctionMentions => crate::plan::explain::FUNCTION_MENTIONS;
+    EditedAppliedPlan => crate::plan::explain::EDITED_APPLIED_PLAN;
+    MissingPrivilege => crate::plan::explain::MISSING_PRIVILEGE;
+    PoolerTimeout => crate::plan::explain::POOLER_TIMEOUT;
+    Rewrite => crate::plan::explain::REWRITE;
+    BackfillEstimate => crate::plan::explain::BACKFILL_ESTIMATE;
+    PlanState => crate::plan::explain::PLAN_STATE;
+    Pooler => crate::plan::explain::POOLER;
 }
 
 impl Code {
-    /// Lint rules judge a valid plan and may be silenced by `allow:`; the other codes say a
-    /// plan cannot run at all, or are notes.
+    pub fn as_str(self) -> &'static str {
+        self.rule().code
+    }
+
+    pub fn severity(self) -> Severity {
+        self.rule().severity
+    }
+
+    pub fn title(self) -> &'static str {
+        self.rule().title
+    }
+
     pub fn is_lint_rule(self) -> bool {
-        let code = self.as_str();
-        code == "W500"
-            || code.starts_with(['E', 'W'])
-                && code[1..] >= *"600"
-                && !matches!(
-                    self,
-                    Code::EditedAppliedPlan | Code::MissingPrivilege | Code::PoolerTimeout
-                )
+        self.rule().allowable
     }
 
     pub fn parse(text: &str) -> Option<Code> {

@@ -186,7 +186,7 @@ fn check_document(
         .collect();
     let changes = changes?;
     let change_dependencies = semantics::check(&changes, cx);
-    lint::check(&changes, cx);
+    lint::changes(&changes, cx);
     let plan = Plan {
         id: id_of(path),
         file: path.to_path_buf(),
@@ -201,7 +201,7 @@ fn check_document(
         change_dependencies,
         allows: Vec::new(),
     };
-    lint::check_backfills(&plan, cx);
+    lint::steps(&plan, cx);
     Some(plan)
 }
 

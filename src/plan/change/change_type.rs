@@ -13,7 +13,6 @@ use crate::plan::change::rename_column::{
 };
 use crate::plan::change::{valid_if_clean, Attribute, ChangeKind, ColumnNeed, Footprint};
 use crate::plan::check::{Checker, Ident, SqlText};
-use crate::plan::diagnostic::Code;
 use crate::plan::expand::{Expansion, SyncRule};
 use crate::plan::live::{Probe, Walk};
 use crate::plan::source::FieldPath;
@@ -69,9 +68,6 @@ impl ChangeKind for ChangeType {
         let column = cx.ident(&at.key("column"), &raw.column);
         let sql_type = cx.sql_type(&at.key("type"), &raw.sql_type);
         let up = raw.up.and_then(|u| cx.expr(&at.key("up"), &u));
-        if raw.down.is_none() {
-            cx.report_key(Code::TypeChangeWithoutDown, at, format!("change_type of `{table}`.`{column}` without `down`: if the cast needs a shadow column, the new application's writes cannot reach the old column, and an abort loses them"), Some("add `down:` converting the new type back to the old one".into()));
-        }
         let down = raw.down.and_then(|d| cx.expr(&at.key("down"), &d));
         valid_if_clean(cx, before, || {
             Some(ChangeType {

@@ -11,19 +11,9 @@ use crate::plan::diagnostic::Code;
 use crate::plan::expand::Expansion;
 use crate::plan::live::Walk;
 use crate::plan::source::FieldPath;
-use crate::plan::sql::{self, Work};
+use crate::plan::sql::Work;
 use crate::plan::step::Phase;
 use serde::Deserialize;
-
-/// Integer types too small for a primary key that grows, as the grammar names them.
-const SMALL_INTEGERS: &[&str] = &[
-    "int2",
-    "int4",
-    "serial",
-    "serial4",
-    "smallserial",
-    "serial2",
-];
 
 #[derive(Debug, Deserialize)]
 #[serde(
@@ -89,14 +79,6 @@ impl ChangeKind for CreateTable {
                     format!("primary key column `{key}` is not among the table's columns"),
                     None,
                 );
-            }
-            let key_type = columns
-                .iter()
-                .flatten()
-                .find(|c| &c.name == key)
-                .and_then(|c| sql::type_base_name(&c.sql_type));
-            if let Some(base) = key_type.filter(|b| SMALL_INTEGERS.contains(&b.as_str())) {
-                cx.report(Code::IntPrimaryKey, &at.key("primary_key").index(i), format!("primary key column `{key}` is a 32-bit `{base}`; it runs out at 2,147,483,647 rows"), Some("use bigint (or bigserial)".into()));
             }
         }
         valid_if_clean(cx, before, || {

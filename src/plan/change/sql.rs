@@ -57,14 +57,10 @@ impl ChangeKind for Sql {
         });
         // Hazards are lint errors: `allow:` may silence them, so they do not make the
         // change invalid here; the plan is refused later if one stays.
-        let hazards: Vec<(String, String, Code)> = up
+        let hazards: Vec<(String, &str, Code)> = up
             .iter()
             .flatten()
-            .flat_map(|s| {
-                s.hazards
-                    .iter()
-                    .map(|h| (s.text.clone(), h.why.clone(), h.code))
-            })
+            .flat_map(|s| s.hazards.iter().map(|h| (s.text.clone(), h.why, h.code)))
             .collect();
         let checked = valid_if_clean(cx, before, || {
             Some(Sql {

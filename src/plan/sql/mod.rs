@@ -9,7 +9,10 @@ mod statement;
 mod types;
 
 pub use expr::{rename_identifier, Expr};
-pub use statement::{parse_statements, Hazard, RawStatement, Work};
+pub use statement::{
+    adds_validating_constraint, adds_volatile_default, alter_commands, parse_statements,
+    vacuum_full, Hazard, RawStatement, Work,
+};
 pub use types::{parse_type, type_base_name};
 
 fn parse_error(error: pg_query::Error) -> String {
@@ -24,7 +27,6 @@ fn parse_error(error: pg_query::Error) -> String {
 mod tests {
     use super::*;
     use crate::pg::lock::LockMode;
-    use crate::plan::diagnostic::Code;
 
     #[test]
     fn expressions_report_columns_and_functions() {
@@ -113,51 +115,37 @@ mod tests {
 
     #[test]
     fn classifies_raw_statements() {
-        let s = parse_statements("CREATE INDEX i ON t (a); CREATE INDEX CONCURRENTLY j ON t (b); ALTER TABLE t ADD CONSTRAINT c CHECK (a > 0) NOT VALID").unwrap();
+        let parse = |sql| parse_statements(sql, |_, _| Vec::new()).unwrap();
+        let s = parse("CREATE INDEX i ON t (a); CREATE INDEX CONCURRENTLY j ON t (b); ALTER TABLE t ADD CONSTRAINT c CHECK (a > 0) NOT VALID");
         assert_eq!(s.len(), 3);
         assert_eq!(s[0].text, "CREATE INDEX i ON t (a)");
-        assert_eq!(s[0].hazards[0].code, Code::RawCreateIndex);
+        assert_eq!((s[0].lock, s[0].work), (LockMode::Share, Work::Scan));
         assert_eq!(
             (s[1].lock, s[1].transactional),
             (LockMode::ShareUpdateExclusive, false)
         );
-        assert!(s[1].hazards.is_empty());
-        assert!(s[2].hazards.is_empty());
-        let codes = |sql: &str| -> Vec<Code> {
-            parse_statements(sql).unwrap()[0]
-                .hazards
-                .iter()
-                .map(|h| h.code)
-                .collect()
-        };
+        assert_eq!(s[2].work, Work::Instant);
+        let work = |sql| parse(sql)[0].work;
         assert_eq!(
-            codes("ALTER TABLE t ALTER COLUMN a SET NOT NULL"),
-            [Code::RawSetNotNull]
+            work("ALTER TABLE t ALTER COLUMN a SET NOT NULL"),
+            Work::Scan
         );
         assert_eq!(
-            codes("ALTER TABLE t ADD COLUMN u uuid DEFAULT gen_random_uuid()"),
-            [Code::RawVolatileDefault]
+            work("ALTER TABLE t ALTER COLUMN a TYPE bigint, ALTER COLUMN b SET NOT NULL"),
+            Work::Rewrite
         );
-        assert!(codes("ALTER TABLE t ADD COLUMN u int DEFAULT 0").is_empty());
-        assert_eq!(codes("ALTER TABLE t DROP COLUMN a"), [Code::RawDrop]);
-        assert_eq!(codes("DROP TABLE t"), [Code::RawDrop]);
-        assert!(codes("DROP INDEX CONCURRENTLY i").is_empty());
         assert_eq!(
-            codes("ALTER TABLE t RENAME COLUMN a TO b"),
-            [Code::RawRename]
+            work("ALTER TABLE t ADD COLUMN u uuid DEFAULT gen_random_uuid()"),
+            Work::Rewrite
         );
-        assert_eq!(codes("ALTER TABLE t RENAME TO u"), [Code::RawRename]);
-        assert!(codes("ALTER INDEX i RENAME TO j").is_empty());
-        assert_eq!(codes("VACUUM FULL t"), [Code::RawRewrite]);
-        assert_eq!(codes("CLUSTER t USING i"), [Code::RawRewrite]);
-        assert_eq!(codes("LOCK TABLE t"), [Code::RawLockTable]);
-        assert_eq!(codes("TRUNCATE t CASCADE"), [Code::RawTruncate]);
-        let alter = &parse_statements("ALTER TABLE s.t ALTER COLUMN a TYPE varchar(40)").unwrap()
-            [0]
-        .hazards[0];
         assert_eq!(
-            alter.type_change,
-            Some(("t".into(), "a".into(), "varchar(40)".into()))
+            work("ALTER TABLE t ADD COLUMN u int DEFAULT 0"),
+            Work::Instant
+        );
+        assert_eq!(work("VACUUM FULL t"), Work::Rewrite);
+        assert_eq!(
+            parse("ALTER TABLE t ADD FOREIGN KEY (a) REFERENCES u NOT VALID")[0].lock,
+            LockMode::ShareRowExclusive
         );
         assert_eq!(type_base_name("char(3)").as_deref(), Some("bpchar"));
         assert_eq!(
@@ -170,6 +158,6 @@ mod tests {
         );
         assert_eq!(type_base_name("int").as_deref(), Some("int4"));
         assert_eq!(type_base_name("json").as_deref(), Some("json"));
-        assert!(parse_statements("SELEC 1").is_err());
+        assert!(parse_statements("SELEC 1", |_, _| Vec::new()).is_err());
     }
 }

@@ -4,10 +4,9 @@
 
 use super::expr::VOLATILE_FUNCTIONS;
 use super::parse_error;
-use super::types::type_name_text;
 use crate::pg::lock::LockMode;
 use crate::plan::diagnostic::Code;
-use pg_query::protobuf::{AlterTableStmt, AlterTableType, ConstrType, DropBehavior, ObjectType};
+use pg_query::protobuf::{AlterTableCmd, AlterTableType, ConstrType, Constraint, VacuumStmt};
 use pg_query::{NodeEnum, ParserOptions};
 use serde::Serialize;
 
@@ -39,28 +38,20 @@ pub struct RawStatement {
     pub tables: Vec<String>,
 }
 
-/// Something a raw statement does that a change kind does safely, or should not do at all.
+/// Something a raw statement does that a change kind does safely, or should not do at all:
+/// what a lint rule over statements found.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Hazard {
     pub code: Code,
-    pub why: String,
-    /// For ALTER COLUMN TYPE: (table, column, new type), so a live check can tell whether
-    /// the cast really rewrites.
-    pub type_change: Option<(String, String, String)>,
+    pub why: &'static str,
 }
 
-impl Hazard {
-    fn new(code: Code, why: &str) -> Hazard {
-        Hazard {
-            code,
-            why: why.to_owned(),
-            type_change: None,
-        }
-    }
-}
-
-/// Splits and checks raw SQL, classifying each statement.
-pub fn parse_statements(text: &str) -> Result<Vec<RawStatement>, String> {
+/// Splits and checks raw SQL, classifying each statement; `judge` names its hazards (the
+/// lint rules over statements, which live above this module).
+pub fn parse_statements(
+    text: &str,
+    judge: impl Fn(&NodeEnum, &str) -> Vec<Hazard>,
+) -> Result<Vec<RawStatement>, String> {
     let parsed = pg_query::parse(text, ParserOptions::DEFAULT).map_err(parse_error)?;
     if parsed.protobuf.stmts.is_empty() {
         return Err("no SQL statement".into());
@@ -77,14 +68,13 @@ pub fn parse_statements(text: &str) -> Result<Vec<RawStatement>, String> {
                 text.len()
             };
             let statement_text = text.get(start..end).unwrap_or(text).trim().to_owned();
-            // Parsed again alone: the relations and function calls of this statement only.
+            // Parsed again alone: the relations of this statement only.
             let alone = pg_query::parse(&statement_text, ParserOptions::DEFAULT).ok();
-            let calls_volatile = calls_volatile_function(&statement_text);
-            let mut statement = classify(
-                statement_text,
-                raw.stmt.as_ref().and_then(|s| s.node.as_ref()),
-                calls_volatile,
-            );
+            let node = raw.stmt.as_ref().and_then(|s| s.node.as_ref());
+            let mut statement = classify(statement_text, node);
+            if let Some(node) = node {
+                statement.hazards = judge(node, &statement.text);
+            }
             statement.tables = alone.map(|p| p.tables()).unwrap_or_default();
             statement
         })
@@ -94,7 +84,7 @@ pub fn parse_statements(text: &str) -> Result<Vec<RawStatement>, String> {
 /// Whether `sql` calls one of the volatile functions: a name token directly followed by `(`.
 /// (libpg_query's node walker does not descend into column definitions, so the tokens are
 /// read instead.)
-fn calls_volatile_function(sql: &str) -> bool {
+pub fn calls_volatile_function(sql: &str) -> bool {
     let Ok(tokens) = pg_query::scan_tokens(sql) else {
         return false;
     };
@@ -106,76 +96,53 @@ fn calls_volatile_function(sql: &str) -> bool {
     })
 }
 
-fn classify(text: String, node: Option<&NodeEnum>, calls_volatile: bool) -> RawStatement {
+fn classify(text: String, node: Option<&NodeEnum>) -> RawStatement {
     let mut s = RawStatement {
-        text,
         lock: LockMode::AccessExclusive,
         work: Work::Instant,
         transactional: true,
         hazards: Vec::new(),
         tables: Vec::new(),
+        text,
     };
-    let mut hazard = |code, why: &str| s.hazards.push(Hazard::new(code, why));
     match node {
         Some(NodeEnum::IndexStmt(index)) if index.concurrent => {
             (s.lock, s.work, s.transactional) = (LockMode::ShareUpdateExclusive, Work::Scan, false);
         }
-        Some(NodeEnum::IndexStmt(_)) => {
-            hazard(Code::RawCreateIndex, "CREATE INDEX without CONCURRENTLY blocks writes while it builds; use an add_index change");
-            (s.lock, s.work) = (LockMode::Share, Work::Scan);
-        }
-        Some(NodeEnum::AlterTableStmt(alter)) => classify_alter(&mut s, alter, calls_volatile),
-        Some(NodeEnum::RenameStmt(rename)) => {
-            if matches!(
-                ObjectType::try_from(rename.rename_type),
-                Ok(ObjectType::ObjectColumn | ObjectType::ObjectTable)
-            ) {
-                hazard(Code::RawRename, "a rename breaks the running application at once; use rename_column or rename_table");
-            }
-        }
-        Some(NodeEnum::DropStmt(drop)) => {
-            if matches!(
-                ObjectType::try_from(drop.remove_type),
-                Ok(ObjectType::ObjectTable)
-            ) {
-                hazard(Code::RawDrop, "DROP TABLE at expand removes what the running application still reads; use a drop_table change, which runs at contract");
+        Some(NodeEnum::IndexStmt(_)) => (s.lock, s.work) = (LockMode::Share, Work::Scan),
+        Some(alter @ NodeEnum::AlterTableStmt(_)) => {
+            for (kind, cmd) in alter_commands(alter) {
+                match kind {
+                    AlterTableType::AtSetNotNull => s.work = at_least_scan(s.work),
+                    AlterTableType::AtAlterColumnType => s.work = Work::Rewrite,
+                    AlterTableType::AtAddColumn if adds_volatile_default(cmd, &s.text) => {
+                        s.work = Work::Rewrite;
+                    }
+                    AlterTableType::AtValidateConstraint => {
+                        (s.lock, s.work) = (LockMode::ShareUpdateExclusive, Work::Scan);
+                    }
+                    AlterTableType::AtAddConstraint => {
+                        if matches!(constraint(cmd), Some(c) if c.contype == ConstrType::ConstrForeign as i32)
+                        {
+                            s.lock = LockMode::ShareRowExclusive;
+                        }
+                        if adds_validating_constraint(cmd) {
+                            s.work = at_least_scan(s.work);
+                        }
+                    }
+                    _ => {}
+                }
             }
         }
         Some(NodeEnum::VacuumStmt(vacuum)) => {
             s.transactional = false;
-            let full = vacuum.options.iter().any(
-                |o| matches!(o.node.as_ref(), Some(NodeEnum::DefElem(d)) if d.defname == "full"),
-            );
-            if full {
-                hazard(Code::RawRewrite, "VACUUM FULL rewrites the table under ACCESS EXCLUSIVE; use pg_repack or let autovacuum work");
+            if vacuum_full(vacuum) {
                 s.work = Work::Rewrite;
             } else {
                 (s.lock, s.work) = (LockMode::ShareUpdateExclusive, Work::Scan);
             }
         }
-        Some(NodeEnum::ClusterStmt(_)) => {
-            hazard(
-                Code::RawRewrite,
-                "CLUSTER rewrites the table under ACCESS EXCLUSIVE; use pg_repack",
-            );
-            s.work = Work::Rewrite;
-        }
-        Some(NodeEnum::LockStmt(_)) => {
-            hazard(
-                Code::RawLockTable,
-                "LOCK TABLE holds its lock until the step's transaction ends",
-            );
-        }
-        Some(NodeEnum::TruncateStmt(truncate)) => {
-            if truncate.behavior == DropBehavior::DropCascade as i32 {
-                hazard(Code::RawTruncate, "TRUNCATE ... CASCADE takes ACCESS EXCLUSIVE and empties this table and every table that references it");
-            } else {
-                hazard(
-                    Code::RawTruncate,
-                    "TRUNCATE takes ACCESS EXCLUSIVE and empties the table",
-                );
-            }
-        }
+        Some(NodeEnum::ClusterStmt(_)) => s.work = Work::Rewrite,
         Some(NodeEnum::InsertStmt(_) | NodeEnum::UpdateStmt(_) | NodeEnum::DeleteStmt(_)) => {
             (s.lock, s.work) = (LockMode::RowExclusive, Work::Scan);
         }
@@ -185,70 +152,66 @@ fn classify(text: String, node: Option<&NodeEnum>, calls_volatile: bool) -> RawS
     s
 }
 
-fn classify_alter(s: &mut RawStatement, alter: &AlterTableStmt, calls_volatile: bool) {
-    let table = alter
-        .relation
-        .as_ref()
-        .map(|r| r.relname.clone())
-        .unwrap_or_default();
-    for cmd in &alter.cmds {
-        let Some(NodeEnum::AlterTableCmd(cmd)) = cmd.node.as_ref() else {
-            continue;
-        };
-        let definition = cmd.def.as_ref().and_then(|d| d.node.as_ref());
-        match AlterTableType::try_from(cmd.subtype) {
-            Ok(AlterTableType::AtSetNotNull) => {
-                s.work = Work::Scan;
-                s.hazards.push(Hazard::new(Code::RawSetNotNull, "SET NOT NULL scans the table under ACCESS EXCLUSIVE; use a set_not_null change"));
-            }
-            Ok(AlterTableType::AtAlterColumnType) => {
-                s.work = Work::Rewrite;
-                let new_type = match definition {
-                    Some(NodeEnum::ColumnDef(def)) => def.type_name.as_ref().map(type_name_text),
-                    _ => None,
-                };
-                let mut hazard = Hazard::new(Code::RawAlterType, "ALTER COLUMN TYPE may rewrite the table under ACCESS EXCLUSIVE; use a change_type change");
-                hazard.type_change = new_type.map(|t| (table.clone(), cmd.name.clone(), t));
-                s.hazards.push(hazard);
-            }
-            Ok(AlterTableType::AtAddColumn) => {
-                let has_default = matches!(definition, Some(NodeEnum::ColumnDef(def)) if def.constraints.iter().any(|c| matches!(c.node.as_ref(), Some(NodeEnum::Constraint(c)) if c.contype == ConstrType::ConstrDefault as i32)));
-                if has_default && calls_volatile {
-                    s.work = Work::Rewrite;
-                    s.hazards.push(Hazard::new(Code::RawVolatileDefault, "ADD COLUMN with a volatile default rewrites the table under ACCESS EXCLUSIVE; use add_column with `backfill:`"));
-                }
-            }
-            Ok(AlterTableType::AtDropColumn) => {
-                s.hazards.push(Hazard::new(Code::RawDrop, "DROP COLUMN at expand removes what the running application still reads; use a drop_column change, which runs at contract"));
-            }
-            Ok(AlterTableType::AtValidateConstraint) => {
-                (s.lock, s.work) = (LockMode::ShareUpdateExclusive, Work::Scan);
-            }
-            Ok(AlterTableType::AtAddConstraint) => {
-                let Some(NodeEnum::Constraint(c)) = definition else {
-                    continue;
-                };
-                let kind = ConstrType::try_from(c.contype).ok();
-                if matches!(kind, Some(ConstrType::ConstrForeign)) {
-                    s.lock = LockMode::ShareRowExclusive;
-                }
-                let validates = !c.skip_validation && c.indexname.is_empty();
-                if validates
-                    && matches!(
-                        kind,
-                        Some(
-                            ConstrType::ConstrCheck
-                                | ConstrType::ConstrForeign
-                                | ConstrType::ConstrPrimary
-                                | ConstrType::ConstrUnique
-                        )
-                    )
-                {
-                    s.work = Work::Scan;
-                    s.hazards.push(Hazard::new(Code::RawValidatingConstraint, "ADD CONSTRAINT checks every row while holding its lock; add it NOT VALID and VALIDATE it later (add_check, add_foreign_key, add_unique)"));
-                }
-            }
-            _ => {}
-        }
+/// A scan, unless an earlier subcommand of the statement already rewrites the table.
+fn at_least_scan(work: Work) -> Work {
+    match work {
+        Work::Instant => Work::Scan,
+        heavier => heavier,
     }
+}
+
+/// The subcommands of an ALTER TABLE (none for any other statement), with their kinds.
+pub fn alter_commands(
+    statement: &NodeEnum,
+) -> impl Iterator<Item = (AlterTableType, &AlterTableCmd)> {
+    let cmds = match statement {
+        NodeEnum::AlterTableStmt(alter) => alter.cmds.as_slice(),
+        _ => &[],
+    };
+    cmds.iter().filter_map(|c| match c.node.as_ref() {
+        Some(NodeEnum::AlterTableCmd(cmd)) => AlterTableType::try_from(cmd.subtype)
+            .ok()
+            .map(|kind| (kind, cmd.as_ref())),
+        _ => None,
+    })
+}
+
+fn constraint(cmd: &AlterTableCmd) -> Option<&Constraint> {
+    match cmd.def.as_ref().and_then(|d| d.node.as_ref()) {
+        Some(NodeEnum::Constraint(c)) => Some(c),
+        _ => None,
+    }
+}
+
+/// ADD CONSTRAINT that reads every row under its lock: a CHECK or FOREIGN KEY without NOT
+/// VALID, or a UNIQUE or PRIMARY KEY that builds its index (rather than USING INDEX).
+pub fn adds_validating_constraint(cmd: &AlterTableCmd) -> bool {
+    let Some(c) = constraint(cmd) else {
+        return false;
+    };
+    let validating_kind = matches!(
+        ConstrType::try_from(c.contype),
+        Ok(ConstrType::ConstrCheck
+            | ConstrType::ConstrForeign
+            | ConstrType::ConstrPrimary
+            | ConstrType::ConstrUnique)
+    );
+    validating_kind && !c.skip_validation && c.indexname.is_empty()
+}
+
+/// ADD COLUMN whose default calls a volatile function, so every row gets its own value: a
+/// rewrite. (`text` is the statement's, read by tokens; see [`calls_volatile_function`].)
+pub fn adds_volatile_default(cmd: &AlterTableCmd, text: &str) -> bool {
+    let has_default = matches!(
+        cmd.def.as_ref().and_then(|d| d.node.as_ref()),
+        Some(NodeEnum::ColumnDef(def)) if def.constraints.iter().any(|c| matches!(c.node.as_ref(), Some(NodeEnum::Constraint(c)) if c.contype == ConstrType::ConstrDefault as i32))
+    );
+    has_default && calls_volatile_function(text)
+}
+
+pub fn vacuum_full(vacuum: &VacuumStmt) -> bool {
+    vacuum
+        .options
+        .iter()
+        .any(|o| matches!(o.node.as_ref(), Some(NodeEnum::DefElem(d)) if d.defname == "full"))
 }

@@ -2,7 +2,6 @@
 //! reduced to the base name the type lint rules look at.
 
 use super::parse_error;
-use crate::pg::type_text::modifier_texts;
 use pg_query::{NodeEnum, ParserOptions};
 
 /// Checks a column type (`varchar(20)`, `timestamp with time zone`, `int[]`) and returns it
@@ -18,28 +17,6 @@ pub fn parse_type(text: &str) -> Result<String, String> {
         return Err(format!("`{}` is not a type", text.trim()));
     }
     Ok(text.trim().to_owned())
-}
-
-/// A parsed type name back as SQL text (`varchar(40)`, `bigint`), for catalog lookups.
-pub(super) fn type_name_text(type_name: &pg_query::protobuf::TypeName) -> String {
-    let names: Vec<&str> = type_name
-        .names
-        .iter()
-        .filter_map(|n| match n.node.as_ref() {
-            Some(NodeEnum::String(s)) => Some(s.sval.as_str()),
-            _ => None,
-        })
-        .filter(|n| *n != "pg_catalog")
-        .collect();
-    let modifiers = modifier_texts(type_name);
-    let mut text = names.join(".");
-    if !modifiers.is_empty() {
-        text.push_str(&format!("({})", modifiers.join(",")));
-    }
-    if !type_name.array_bounds.is_empty() {
-        text.push_str("[]");
-    }
-    text
 }
 
 /// The base name of a column type as PostgreSQL's grammar resolves it (`bpchar` for
