@@ -5,7 +5,7 @@
 use crate::pg::lock::LockMode;
 use crate::pg::quote;
 use crate::plan::change::column::{Column, RawColumn};
-use crate::plan::change::{valid_if_clean, ChangeKind, Footprint};
+use crate::plan::change::{add_unique, valid_if_clean, ChangeKind, Footprint};
 use crate::plan::check::{Checker, Ident, SqlText};
 use crate::plan::diagnostic::Code;
 use crate::plan::expand::{Expansion, SyncRule};
@@ -288,38 +288,8 @@ impl ChangeKind for AddColumn {
             ));
         }
         if col.unique {
-            let index = quote::ident(&col.unique_name(&self.table));
-            let qualified_index =
-                quote::qualified(x.plan.schema.as_str(), &col.unique_name(&self.table));
-            x.step(
-                "create_unique_index",
-                Phase::Validate,
-                format!("build unique index {index} concurrently"),
-                Some(&self.table),
-            )
-            .outside_transaction()
-            .index_build(
-                format!("CREATE UNIQUE INDEX CONCURRENTLY {index} ON {table} ({name})"),
-                &qualified_index,
-                &table,
-            )
-            .undo(
-                format!("DROP INDEX CONCURRENTLY IF EXISTS {qualified_index}"),
-                LockMode::ShareUpdateExclusive,
-                &table,
-            );
-            x.step(
-                "attach_unique",
-                Phase::Contract,
-                format!("attach {index} as a UNIQUE constraint"),
-                Some(&self.table),
-            )
-            .sql(
-                format!("ALTER TABLE {table} ADD CONSTRAINT {index} UNIQUE USING INDEX {index}"),
-                LockMode::AccessExclusive,
-                &table,
-                Work::Instant,
-            );
+            let index = col.unique_name(&self.table);
+            add_unique::build_and_attach(x, &self.table, &index, &name, Phase::Validate);
         }
     }
 

@@ -59,40 +59,9 @@ impl ChangeKind for AddUnique {
     }
 
     fn expand(&self, x: &mut Expansion) {
-        let table = x.table(&self.table);
-        let index = self.name.quoted();
-        let qualified_index = quote::qualified(x.plan.schema.as_str(), self.name.as_str());
         let columns =
             quote::ident_list(&self.columns.iter().map(Ident::as_str).collect::<Vec<_>>());
-        x.step(
-            "create_unique_index",
-            Phase::Expand,
-            format!("build unique index {index} concurrently"),
-            Some(&self.table),
-        )
-        .outside_transaction()
-        .index_build(
-            format!("CREATE UNIQUE INDEX CONCURRENTLY {index} ON {table} ({columns})"),
-            &qualified_index,
-            &table,
-        )
-        .undo(
-            format!("DROP INDEX CONCURRENTLY IF EXISTS {qualified_index}"),
-            LockMode::ShareUpdateExclusive,
-            &table,
-        );
-        x.step(
-            "attach_unique",
-            Phase::Contract,
-            format!("attach {index} as a UNIQUE constraint"),
-            Some(&self.table),
-        )
-        .sql(
-            format!("ALTER TABLE {table} ADD CONSTRAINT {index} UNIQUE USING INDEX {index}"),
-            LockMode::AccessExclusive,
-            &table,
-            Work::Instant,
-        );
+        build_and_attach(x, &self.table, self.name.as_str(), &columns, Phase::Expand);
     }
 
     fn check_live(&self, walk: &mut Walk, at: &FieldPath) {
@@ -109,4 +78,48 @@ impl ChangeKind for AddUnique {
         walk.add_constraint(&self.table, &self.name);
         walk.add_unique_set(&self.table, &self.columns);
     }
+}
+
+/// The unique index `name` over `columns` (quoted, comma-separated), built CONCURRENTLY in
+/// the `build` phase, and its attachment as a UNIQUE constraint at contract. `add_column` of
+/// a `unique` column uses it too.
+pub(super) fn build_and_attach(
+    x: &mut Expansion,
+    on: &Ident,
+    name: &str,
+    columns: &str,
+    build: Phase,
+) {
+    let table = x.table(on);
+    let index = quote::ident(name);
+    let qualified_index = quote::qualified(x.plan.schema.as_str(), name);
+    x.step(
+        "create_unique_index",
+        build,
+        format!("build unique index {index} concurrently"),
+        Some(on),
+    )
+    .outside_transaction()
+    .index_build(
+        format!("CREATE UNIQUE INDEX CONCURRENTLY {index} ON {table} ({columns})"),
+        &qualified_index,
+        &table,
+    )
+    .undo(
+        format!("DROP INDEX CONCURRENTLY IF EXISTS {qualified_index}"),
+        LockMode::ShareUpdateExclusive,
+        &table,
+    );
+    x.step(
+        "attach_unique",
+        Phase::Contract,
+        format!("attach {index} as a UNIQUE constraint"),
+        Some(on),
+    )
+    .sql(
+        format!("ALTER TABLE {table} ADD CONSTRAINT {index} UNIQUE USING INDEX {index}"),
+        LockMode::AccessExclusive,
+        &table,
+        Work::Instant,
+    );
 }
