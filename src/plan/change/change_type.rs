@@ -7,7 +7,7 @@
 
 use crate::pg::lock::LockMode;
 use crate::pg::quote;
-use crate::plan::change::rename_column::{
+use crate::plan::change::column_pair::{
     copy_column_objects, default_of, finish_column_objects, move_default_to_trigger,
     release_incoming_foreign_keys, validate_incoming_foreign_keys,
 };

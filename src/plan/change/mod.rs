@@ -4,6 +4,7 @@
 //! new kind is its file, its `mod` line and its line in `change_kinds!`.
 
 pub mod column;
+mod column_pair;
 
 use crate::plan::check::{Checker, Ident};
 use crate::plan::expand::Expansion;

@@ -9,16 +9,19 @@
 //! obeyed before every batch. The dual-write trigger skips these sessions (its WHEN clause
 //! reads `switchback.backfill`), so batches pay no PL/pgSQL call per row.
 
+mod key;
+
 use crate::error::Error;
 use crate::exec::{Event, Executor};
 use crate::ledger::{BatchRecord, Claim, JobState, Mismatches, NewJob, RangeLease, StepStatus};
+use crate::pg::catalog;
 use crate::pg::ddl::{LockPolicy, Retrier};
 use crate::pg::facts::TableKey;
 use crate::pg::query::Query;
-use crate::pg::{catalog, quote};
 use crate::plan::expand::{backfill_update, verify_predicate};
 use crate::plan::step::{Job, JobKind, Step};
 use crate::plan::Plan;
+use key::Key;
 use std::time::{Duration, Instant};
 
 const MIN_BATCH: i64 = 100;
@@ -30,61 +33,6 @@ const MAX_RANGES: i64 = 256;
 const POLL: Duration = Duration::from_millis(200);
 /// How long a worker's claim on a range lasts without a heartbeat (every batch renews it).
 pub const DEFAULT_LEASE: Duration = Duration::from_secs(10);
-
-/// SQL fragments over the table's key.
-struct Key {
-    list: String,
-    descending: String,
-    as_text: String,
-    types: Vec<String>,
-}
-
-impl Key {
-    fn new(key: &TableKey) -> Key {
-        let names: Vec<String> = key.columns.iter().map(|c| quote::ident(&c.name)).collect();
-        Key {
-            list: names.join(", "),
-            descending: names
-                .iter()
-                .map(|n| format!("{n} DESC"))
-                .collect::<Vec<_>>()
-                .join(", "),
-            as_text: names
-                .iter()
-                .map(|n| format!("{n}::text"))
-                .collect::<Vec<_>>()
-                .join(", "),
-            types: key.columns.iter().map(|c| c.sql_type.clone()).collect(),
-        }
-    }
-
-    /// `ROW('5'::bigint, 'x'::text)` for key values read back as text.
-    fn literal(&self, values: &[String]) -> String {
-        let parts: Vec<String> = values
-            .iter()
-            .zip(&self.types)
-            .map(|(v, t)| format!("{}::{t}", quote::literal(v)))
-            .collect();
-        format!("ROW({})", parts.join(", "))
-    }
-
-    /// Rows after `after` and up to `upto` (either unbounded when None).
-    fn between(&self, after: Option<&[String]>, upto: Option<&[String]>) -> String {
-        let row = format!("ROW({})", self.list);
-        let mut parts = Vec::new();
-        if let Some(after) = after {
-            parts.push(format!("{row} > {}", self.literal(after)));
-        }
-        if let Some(upto) = upto {
-            parts.push(format!("{row} <= {}", self.literal(upto)));
-        }
-        if parts.is_empty() {
-            "true".to_owned()
-        } else {
-            parts.join(" AND ")
-        }
-    }
-}
 
 fn table_key(job: &Job) -> Result<&TableKey, Error> {
     job.key.as_ref().ok_or_else(|| {

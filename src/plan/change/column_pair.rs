@@ -1,0 +1,389 @@
+//! A column pair: two columns of one table kept in step by a trigger while the old and new
+//! application run side by side (`rename_column`'s old and new name, `change_type`'s column
+//! and its shadow). What both kinds do to the pair: the default moves into the trigger, the
+//! old column's NOT NULL, CHECKs, foreign keys and indexes are rebuilt on the new one without
+//! blocking writes, and contract swaps them in the transaction that drops the old column.
+
+use crate::pg::facts::ColumnFacts;
+use crate::pg::lock::LockMode;
+use crate::pg::quote;
+use crate::plan::check::Ident;
+use crate::plan::expand::Expansion;
+use crate::plan::sql::{self, Work};
+use crate::plan::step::{Phase, Step};
+
+/// The column's default, which the trigger supplies while the pair exists.
+pub(super) fn default_of(column: &Ident, facts: Option<&ColumnFacts>) -> Option<String> {
+    match facts {
+        Some(f) => f.default.clone(),
+        None => Some(format!("<default of {}>", column.quoted())),
+    }
+}
+
+/// Neither column of a pair may carry a DEFAULT: an INSERT cannot tell "omitted" from "set to
+/// the default", so the trigger supplies it instead. The default goes only once the trigger
+/// is there (a sync-phase step runs after the table's trigger step): in between, an insert
+/// relying on it would get NULL. Abort puts it back.
+pub(super) fn move_default_to_trigger(
+    x: &mut Expansion,
+    table_name: &Ident,
+    column: &Ident,
+    facts: Option<&ColumnFacts>,
+) {
+    let table = x.table(table_name);
+    let c = column.quoted();
+    let drop = format!("ALTER TABLE {table} ALTER COLUMN {c} DROP DEFAULT");
+    let title = format!("hand the default of {c} to the trigger");
+    match facts {
+        None => {
+            x.step("move_default", Phase::Sync, title, Some(table_name))
+                .sql(drop, LockMode::AccessExclusive, &table, Work::Instant)
+                .when(format!(
+                    "{c} has a default (the trigger supplies it while both columns exist)"
+                ));
+        }
+        Some(ColumnFacts {
+            default: Some(default),
+            ..
+        }) => {
+            x.step("move_default", Phase::Sync, title, Some(table_name))
+                .sql(drop, LockMode::AccessExclusive, &table, Work::Instant)
+                .undo(
+                    format!("ALTER TABLE {table} ALTER COLUMN {c} SET DEFAULT {default}"),
+                    LockMode::AccessExclusive,
+                    &table,
+                );
+        }
+        Some(_) => {}
+    }
+}
+
+/// The deterministic name of the copy of `original` (an index or constraint) made for `to`.
+fn copy_name(original: &str) -> String {
+    crate::pg::quote::object_name(&["sb", original])
+}
+
+/// Validate-phase steps that rebuild `from`'s NOT NULL, CHECKs, foreign keys and indexes on
+/// `to` (shared with change_type, which does the same for its shadow column).
+pub(super) fn copy_column_objects(x: &mut Expansion, table_name: &Ident, from: &Ident, to: &Ident) {
+    let table = x.table(table_name);
+    let (f, t) = (from.quoted(), to.quoted());
+    let nn = crate::pg::quote::ident(&x.helper_name("nn", table_name, to));
+    let on = Some(table_name);
+    let schema = x.schema().to_owned();
+    let Some(facts) = x.column_facts(table_name, from) else {
+        x.step("copy_indexes", Phase::Validate, format!("rebuild the indexes of {f} on {t} concurrently"), on)
+            .outside_transaction()
+            .index_build(format!("CREATE [UNIQUE] INDEX CONCURRENTLY <index name with {t}> ON {table} (<the index's columns with {t} for {f}>)"), "<each copy>", &table)
+            .when(format!("for each index on {f}"));
+        x.step("copy_constraints", Phase::Validate, format!("copy the constraints of {f} onto {t} as NOT VALID"), on)
+            .sql(format!("ALTER TABLE {table} ADD CONSTRAINT {nn} CHECK ({t} IS NOT NULL) NOT VALID"), LockMode::AccessExclusive, &table, Work::Instant)
+            .when(format!("{f} is NOT NULL"))
+            .sql(format!("ALTER TABLE {table} ADD CONSTRAINT <name with {t}> CHECK (<the check with {t} for {f}>) NOT VALID"), LockMode::AccessExclusive, &table, Work::Instant)
+            .when(format!("for each CHECK constraint on {f}"))
+            .sql(format!("ALTER TABLE {table} ADD CONSTRAINT <name with {t}> FOREIGN KEY ({t}) REFERENCES <the same target> NOT VALID"), LockMode::ShareRowExclusive, &table, Work::Instant)
+            .when(format!("for each foreign key on {f}"));
+        x.step(
+            "validate_constraints",
+            Phase::Validate,
+            format!("validate the constraints copied onto {t}"),
+            on,
+        )
+        .sql(
+            format!("ALTER TABLE {table} VALIDATE CONSTRAINT <each copied constraint>"),
+            LockMode::ShareUpdateExclusive,
+            &table,
+            Work::Scan,
+        );
+        return;
+    };
+    if !facts.indexes.is_empty() {
+        let step = x
+            .step(
+                "copy_indexes",
+                Phase::Validate,
+                format!("rebuild the indexes of {f} on {t} concurrently"),
+                on,
+            )
+            .outside_transaction();
+        step.nothing_to_undo();
+        for index in &facts.indexes {
+            let copy = quote::qualified(&schema, &copy_name(&index.name));
+            step.index_build(
+                copied_index_sql(&index.definition, from, to, &copy_name(&index.name)),
+                &copy,
+                &table,
+            )
+            .undo(
+                format!("DROP INDEX CONCURRENTLY IF EXISTS {copy}"),
+                LockMode::ShareUpdateExclusive,
+                &table,
+            );
+        }
+    }
+    let mut copies: Vec<(String, String, LockMode)> = Vec::new();
+    if facts.not_null {
+        copies.push((
+            nn.clone(),
+            format!("CHECK ({t} IS NOT NULL)"),
+            LockMode::AccessExclusive,
+        ));
+    }
+    for check in &facts.checks {
+        let definition =
+            sql::rename_identifier(&check.definition, from.as_str(), to.as_str(), None, None)
+                .unwrap_or_else(|_| check.definition.clone());
+        copies.push((
+            quote::ident(&copy_name(&check.name)),
+            strip_not_valid(&definition),
+            LockMode::AccessExclusive,
+        ));
+    }
+    for fk in &facts.foreign_keys {
+        let definition = sql::rename_identifier(
+            &fk.definition,
+            from.as_str(),
+            to.as_str(),
+            None,
+            Some("REFERENCES"),
+        )
+        .unwrap_or_else(|_| fk.definition.clone());
+        copies.push((
+            quote::ident(&copy_name(&fk.name)),
+            strip_not_valid(&definition),
+            LockMode::ShareRowExclusive,
+        ));
+    }
+    if copies.is_empty() {
+        return;
+    }
+    let step = x.step(
+        "copy_constraints",
+        Phase::Validate,
+        format!("copy the constraints of {f} onto {t} as NOT VALID"),
+        on,
+    );
+    for (name, definition, mode) in &copies {
+        step.sql(
+            format!("ALTER TABLE {table} ADD CONSTRAINT {name} {definition} NOT VALID"),
+            *mode,
+            &table,
+            Work::Instant,
+        )
+        .undo(
+            format!("ALTER TABLE {table} DROP CONSTRAINT IF EXISTS {name}"),
+            LockMode::AccessExclusive,
+            &table,
+        );
+    }
+    let step = x.step(
+        "validate_constraints",
+        Phase::Validate,
+        format!("validate the constraints copied onto {t}"),
+        on,
+    );
+    step.nothing_to_undo();
+    for (name, ..) in &copies {
+        step.sql(
+            format!("ALTER TABLE {table} VALIDATE CONSTRAINT {name}"),
+            LockMode::ShareUpdateExclusive,
+            &table,
+            Work::Scan,
+        );
+    }
+}
+
+fn strip_not_valid(definition: &str) -> String {
+    definition
+        .trim_end()
+        .trim_end_matches("NOT VALID")
+        .trim_end()
+        .to_owned()
+}
+
+/// `CREATE [UNIQUE] INDEX CONCURRENTLY "copy" ON ...` from the original's definition, with
+/// `from` replaced by `to` in its columns, expressions and predicate.
+fn copied_index_sql(definition: &str, from: &Ident, to: &Ident, copy: &str) -> String {
+    let renamed =
+        sql::rename_identifier(definition, from.as_str(), to.as_str(), Some("USING"), None)
+            .unwrap_or_else(|_| definition.to_owned());
+    let unique = if renamed.starts_with("CREATE UNIQUE") {
+        "UNIQUE "
+    } else {
+        ""
+    };
+    let on = renamed
+        .find(" ON ")
+        .map_or(renamed.as_str(), |at| &renamed[at + 4..]);
+    format!(
+        "CREATE {unique}INDEX CONCURRENTLY {} ON {on}",
+        quote::ident(copy)
+    )
+}
+
+/// Contract statements that turn the copies into the real thing, in the transaction that
+/// drops `from`, so the table is never without its NOT NULL or key in between. The copies
+/// take the originals' names, as a plain RENAME COLUMN would have left them.
+pub(super) fn finish_column_objects(
+    step: &mut Step,
+    table: &str,
+    schema: &str,
+    from: &Ident,
+    to: &Ident,
+    nn: &str,
+    facts: Option<&ColumnFacts>,
+) {
+    let (f, t) = (from.quoted(), to.quoted());
+    let Some(facts) = facts else {
+        step.sql(format!("ALTER TABLE {table} ALTER COLUMN {t} SET NOT NULL"), LockMode::AccessExclusive, table, Work::Instant)
+            .when(format!("{f} was NOT NULL (the validated CHECK spares the scan)"))
+            .sql(format!("ALTER TABLE {table} DROP CONSTRAINT {nn}"), LockMode::AccessExclusive, table, Work::Instant)
+            .when(format!("{f} was NOT NULL"))
+            .sql(format!("ALTER TABLE {table} ALTER COLUMN {t} SET DEFAULT <default of {f}>"), LockMode::AccessExclusive, table, Work::Instant)
+            .when(format!("{f} had a default"))
+            .sql(format!("ALTER TABLE {table} ADD CONSTRAINT <constraint name> {{UNIQUE | PRIMARY KEY}} USING INDEX <copied index>"), LockMode::AccessExclusive, table, Work::Instant)
+            .when(format!("for each UNIQUE or PRIMARY KEY constraint {f} had"));
+        return;
+    };
+    let instant = |step: &mut Step, sql: String| {
+        step.sql(sql, LockMode::AccessExclusive, table, Work::Instant);
+    };
+    if facts.not_null {
+        instant(
+            step,
+            format!("ALTER TABLE {table} ALTER COLUMN {t} SET NOT NULL"),
+        );
+        instant(step, format!("ALTER TABLE {table} DROP CONSTRAINT {nn}"));
+    }
+    if let Some(default) = &facts.default {
+        instant(
+            step,
+            format!("ALTER TABLE {table} ALTER COLUMN {t} SET DEFAULT {default}"),
+        );
+    }
+    for index in &facts.indexes {
+        let copy = quote::ident(&copy_name(&index.name));
+        match &index.constraint {
+            Some(constraint) => {
+                let kind = if index.primary {
+                    "PRIMARY KEY"
+                } else {
+                    "UNIQUE"
+                };
+                instant(
+                    step,
+                    format!(
+                        "ALTER TABLE {table} ADD CONSTRAINT {} {kind} USING INDEX {copy}",
+                        quote::ident(constraint)
+                    ),
+                );
+            }
+            None => instant(
+                step,
+                format!(
+                    "ALTER INDEX {} RENAME TO {}",
+                    quote::qualified(schema, &copy_name(&index.name)),
+                    quote::ident(&index.name)
+                ),
+            ),
+        }
+    }
+    for constraint in facts.checks.iter().chain(&facts.foreign_keys) {
+        instant(
+            step,
+            format!(
+                "ALTER TABLE {table} RENAME CONSTRAINT {} TO {}",
+                quote::ident(&copy_name(&constraint.name)),
+                quote::ident(&constraint.name)
+            ),
+        );
+    }
+    if let Some(sequence) = &facts.owned_sequence {
+        instant(
+            step,
+            format!("ALTER SEQUENCE {sequence} OWNED BY {table}.{t}"),
+        );
+    }
+    // Referencing tables get their foreign keys back, toward the new column, at once; they
+    // are enforced for new writes from here and validated in a step of their own.
+    for fk in &facts.incoming {
+        let definition = sql::rename_identifier(
+            &fk.definition,
+            from.as_str(),
+            to.as_str(),
+            Some("REFERENCES"),
+            None,
+        )
+        .unwrap_or_else(|_| fk.definition.clone());
+        step.sql(
+            format!(
+                "ALTER TABLE {} ADD CONSTRAINT {} {} NOT VALID",
+                fk.table,
+                quote::ident(&fk.name),
+                strip_not_valid(&definition)
+            ),
+            LockMode::ShareRowExclusive,
+            &fk.table,
+            Work::Instant,
+        )
+        .also_locks(LockMode::ShareRowExclusive, table);
+    }
+}
+
+/// Contract statements, before the old column is dropped: foreign keys that reference it
+/// would block the DROP; `finish_column_objects` adds them back in the same transaction.
+pub(super) fn release_incoming_foreign_keys(step: &mut Step, facts: Option<&ColumnFacts>) {
+    for fk in facts.iter().flat_map(|f| &f.incoming) {
+        step.sql(
+            format!(
+                "ALTER TABLE {} DROP CONSTRAINT {}",
+                fk.table,
+                quote::ident(&fk.name)
+            ),
+            LockMode::AccessExclusive,
+            &fk.table,
+            Work::Instant,
+        );
+    }
+    // A serial column's sequence would go with it; `finish_column_objects` hands it over.
+    if let Some(sequence) = facts.and_then(|f| f.owned_sequence.as_ref()) {
+        step.sql(
+            format!("ALTER SEQUENCE {sequence} OWNED BY NONE"),
+            LockMode::AccessExclusive,
+            sequence,
+            Work::Instant,
+        );
+    }
+}
+
+/// A contract step after the swap: VALIDATE each foreign key added back NOT VALID, under a
+/// lock that lets reads and writes through.
+pub(super) fn validate_incoming_foreign_keys(
+    x: &mut Expansion,
+    table: &str,
+    facts: Option<&ColumnFacts>,
+) {
+    let Some(facts) = facts.filter(|f| !f.incoming.is_empty()) else {
+        return;
+    };
+    // No table of its own: the step must not be merged into the trigger-dropping transaction.
+    let step = x.step(
+        "validate_incoming_foreign_keys",
+        Phase::Contract,
+        "validate the foreign keys that reference the new column".into(),
+        None,
+    );
+    for fk in &facts.incoming {
+        step.sql(
+            format!(
+                "ALTER TABLE {} VALIDATE CONSTRAINT {}",
+                fk.table,
+                quote::ident(&fk.name)
+            ),
+            LockMode::ShareUpdateExclusive,
+            &fk.table,
+            Work::Scan,
+        )
+        .also_locks(LockMode::RowShare, table);
+    }
+}
