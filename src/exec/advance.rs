@@ -6,8 +6,8 @@
 use super::{backfill, ordered_steps, Event, Executor, Outcome};
 use crate::error::Error;
 use crate::ledger::{Stage as LedgerStage, StepStatus};
-use crate::pg::catalog;
-use crate::pg::facts::{CastFacts, Facts};
+use crate::pg::catalog::{self, Partitioning};
+use crate::pg::facts::{CastFacts, Facts, PartitionedTable};
 use crate::plan::step::{JobKind, Stage, Step};
 use crate::plan::Plan;
 use std::collections::HashMap;
@@ -107,7 +107,29 @@ impl Executor<'_> {
 
     async fn read_facts(&self, plan: &Plan) -> Result<(Facts, Vec<Step>), Error> {
         let mut facts = Facts::default();
-        for change in &plan.changes {
+        for (index, change) in plan.changes.iter().enumerate() {
+            // Partitioned tables first: what cannot run on one is refused before any step.
+            if let Some(table) = change.footprint().subject() {
+                let partitioning =
+                    catalog::partitioning(&self.client, plan.schema.as_str(), table.as_str())
+                        .await?;
+                if let Err(why) = change.on_partitioned(&partitioning) {
+                    return Err(Error::Refused(format!(
+                        "plan {}: changes[{index}] ({}): {why}",
+                        plan.id,
+                        change.kind()
+                    )));
+                }
+                if let Partitioning::Flat(partitions) = partitioning {
+                    if facts.partitions(table.as_str()).is_none() {
+                        facts.partitioned.push(PartitionedTable {
+                            table: table.to_string(),
+                            partitions,
+                        });
+                    }
+                }
+            }
+
             for need in change.catalog_columns() {
                 let (schema, table, column) = (
                     plan.schema.as_str(),

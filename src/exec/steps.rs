@@ -229,6 +229,20 @@ impl Executor<'_> {
     async fn run_outside_transaction(&mut self, plan: &Plan, step: &Step) -> Result<(), Error> {
         let policy = self.policy(plan);
         for statement in &step.statements {
+            if let Some(condition) = &statement.only_if {
+                let holds: bool = self
+                    .client
+                    .fetch_one(&format!("SELECT {condition}"), &[])
+                    .await
+                    .map_err(Error::sql(format!(
+                        "check a condition of step {}",
+                        step.name
+                    )))?
+                    .get(0);
+                if !holds {
+                    continue;
+                }
+            }
             if let Some(index) = &statement.builds_index {
                 match catalog::index_valid(&self.client, index).await? {
                     Some(true) => continue,

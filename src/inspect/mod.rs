@@ -15,7 +15,7 @@ use crate::error::Error;
 use crate::ledger::{Ledger, Stage};
 use crate::pg::conninfo::ConnInfo;
 use crate::pg::model::Model;
-use crate::pg::{cast, connect, ddl, privileges, quote};
+use crate::pg::{cast, catalog, connect, ddl, privileges, quote};
 use crate::plan::allow;
 use crate::plan::check::Checker;
 use crate::plan::diagnostic::{self, Code, Diagnostic};
@@ -53,8 +53,7 @@ pub async fn check(
     let mut models: BTreeMap<String, Model> = BTreeMap::new();
     let mut findings = Vec::new();
     for plan in &set.plans {
-        let text = std::fs::read_to_string(&plan.file).unwrap_or_default();
-        let source = SourceMap::build(&text);
+        let source = SourceMap::build(&plan.text);
         let mut cx = Checker::new(&plan.file, &source);
         if let Some((checksum, stage)) = recorded.get(&plan.id) {
             ledger_state(plan, checksum, *stage, &mut cx);
@@ -68,6 +67,7 @@ pub async fn check(
                 &mut cx,
             )
             .await?;
+            partitioned_tables(&*client, plan, &mut cx).await?;
             let schema = plan.schema.as_str();
             if !models.contains_key(schema) {
                 models.insert(schema.to_owned(), Model::read(&*client, schema).await?);
@@ -85,6 +85,40 @@ pub async fn check(
     }
     diagnostic::sort(&mut findings);
     Ok(findings)
+}
+
+/// What each change does to a partitioned table, or why it cannot: the same verdict
+/// `advance` reaches before its first statement.
+async fn partitioned_tables(
+    client: &Client,
+    plan: &Plan,
+    cx: &mut Checker<'_>,
+) -> Result<(), Error> {
+    for (index, change) in plan.changes.iter().enumerate() {
+        let Some(table) = change.footprint().subject().cloned() else {
+            continue;
+        };
+        let partitioning =
+            catalog::partitioning(client, plan.schema.as_str(), table.as_str()).await?;
+        let at = FieldPath::root()
+            .key("changes")
+            .index(index)
+            .key(change.kind());
+        match change.on_partitioned(&partitioning) {
+            Ok(None) => {}
+            Ok(Some(note)) => cx.report_key(Code::Partitioned, &at, note, None),
+            Err(why) => cx.report_key(
+                Code::PartitionedTable,
+                &at,
+                why,
+                Some(
+                    "run the change on each partition, or see `switchback validate --explain E709`"
+                        .into(),
+                ),
+            ),
+        }
+    }
+    Ok(())
 }
 
 /// What the connection and the role allow: the grants the plan's statements need, and a

@@ -3,7 +3,7 @@
 
 use crate::error::{Blocker, Error};
 use crate::pg::facts::{
-    ColumnFacts, ConstraintFacts, IncomingForeignKey, IndexFacts, KeyColumn, TableKey,
+    ColumnFacts, ConstraintFacts, IncomingForeignKey, IndexFacts, KeyColumn, Partition, TableKey,
 };
 use crate::pg::query::Query;
 use crate::pg::quote;
@@ -180,6 +180,67 @@ pub async fn table_key(client: &impl Query, schema: &str, table: &str) -> Result
             })
             .collect(),
     })
+}
+
+/// How a table is partitioned, as `advance` reads it before the plan's first statement.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Partitioning {
+    /// A plain table (or one that does not exist yet).
+    None,
+    /// A partitioned table whose partitions are all plain tables.
+    Flat(Vec<Partition>),
+    /// A partitioned table with a partition that is itself partitioned, or a foreign table:
+    /// named, for the refusal.
+    Unsupported(String),
+}
+
+pub async fn partitioning(
+    client: &impl Query,
+    schema: &str,
+    table: &str,
+) -> Result<Partitioning, Error> {
+    let name = relation(schema, table);
+    let context = || format!("read the partitions of {name}");
+    let partitioned = client
+        .fetch_opt(
+            "SELECT 1 FROM pg_class WHERE oid = to_regclass($1) AND relkind = 'p'",
+            &[&name],
+        )
+        .await
+        .map_err(Error::sql(context()))?
+        .is_some();
+    if !partitioned {
+        return Ok(Partitioning::None);
+    }
+    let rows = client
+        .fetch(
+            "SELECT n.nspname::text, c.relname::text, c.relkind::text
+               FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+               JOIN pg_namespace n ON n.oid = c.relnamespace
+              WHERE i.inhparent = to_regclass($1)
+              ORDER BY n.nspname, c.relname",
+            &[&name],
+        )
+        .await
+        .map_err(Error::sql(context()))?;
+    let mut partitions = Vec::new();
+    for row in rows {
+        let (schema, name, kind): (String, String, String) = (row.get(0), row.get(1), row.get(2));
+        let what = match kind.as_str() {
+            "r" => None,
+            "p" => Some("is partitioned itself"),
+            "f" => Some("is a foreign table"),
+            _ => Some("is not a plain table"),
+        };
+        if let Some(what) = what {
+            return Ok(Partitioning::Unsupported(format!(
+                "its partition {} {what}",
+                quote::qualified(&schema, &name)
+            )));
+        }
+        partitions.push(Partition { schema, name });
+    }
+    Ok(Partitioning::Flat(partitions))
 }
 
 /// None when the index does not exist, else whether it is valid.

@@ -13,6 +13,24 @@ pub struct Facts {
     /// in-place change the catalog could no longer tell).
     #[serde(default)]
     pub casts: Vec<CastFacts>,
+    /// The partitioned tables the plan changes, with their partitions as they were when it
+    /// first ran.
+    #[serde(default)]
+    pub partitioned: Vec<PartitionedTable>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PartitionedTable {
+    pub table: String,
+    pub partitions: Vec<Partition>,
+}
+
+/// A partition of a partitioned table: a plain table (one level of partitioning is what the
+/// plans support; a sub-partitioned or foreign partition is refused before anything runs).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Partition {
+    pub schema: String,
+    pub name: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -35,6 +53,13 @@ impl Facts {
         self.casts
             .iter()
             .find(|c| c.table == table && c.column == column)
+    }
+
+    pub fn partitions(&self, table: &str) -> Option<&[Partition]> {
+        self.partitioned
+            .iter()
+            .find(|p| p.table == table)
+            .map(|p| p.partitions.as_slice())
     }
 
     pub fn key(&self, table: &str) -> Option<&TableKey> {

@@ -159,10 +159,12 @@ codes! {
     EditedAppliedPlan => crate::plan::explain::EDITED_APPLIED_PLAN;
     MissingPrivilege => crate::plan::explain::MISSING_PRIVILEGE;
     PoolerTimeout => crate::plan::explain::POOLER_TIMEOUT;
+    PartitionedTable => crate::plan::explain::PARTITIONED_TABLE;
     Rewrite => crate::plan::explain::REWRITE;
     BackfillEstimate => crate::plan::explain::BACKFILL_ESTIMATE;
     PlanState => crate::plan::explain::PLAN_STATE;
     Pooler => crate::plan::explain::POOLER;
+    Partitioned => crate::plan::explain::PARTITIONED;
 }
 
 impl Code {

@@ -115,6 +115,11 @@ pub struct Statement {
     /// and drops an INVALID leftover before building again.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub builds_index: Option<String>,
+    /// A SQL condition checked just before the statement runs, in a step that runs statement
+    /// by statement: the statement is skipped when it is false (a partition detached since
+    /// the plan started).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub only_if: Option<String>,
 }
 
 /// One column a backfill sets, and on which rows.
@@ -234,6 +239,7 @@ impl Step {
             work,
             when: None,
             builds_index: None,
+            only_if: None,
         });
         self
     }
@@ -263,6 +269,7 @@ impl Step {
             work: Work::Instant,
             when: None,
             builds_index: None,
+            only_if: None,
         });
         self
     }
@@ -281,6 +288,7 @@ impl Step {
             work: Work::Instant,
             when: None,
             builds_index: None,
+            only_if: None,
         });
         self
     }
@@ -300,6 +308,16 @@ impl Step {
     pub fn when(&mut self, condition: impl Into<String>) -> &mut Self {
         if let Some(last) = self.statements.last_mut() {
             last.when = Some(condition.into());
+        }
+        self
+    }
+
+    /// Skips the last statement at run time unless `condition` (SQL) holds; only for a step
+    /// that runs statement by statement.
+    pub fn only_if(&mut self, condition: impl Into<String>) -> &mut Self {
+        debug_assert!(!self.transactional, "only_if needs outside_transaction");
+        if let Some(last) = self.statements.last_mut() {
+            last.only_if = Some(condition.into());
         }
         self
     }

@@ -8,7 +8,7 @@ use crate::plan::check::{Checker, Ident, SqlText};
 use crate::plan::expand::Expansion;
 use crate::plan::live::Walk;
 use crate::plan::source::FieldPath;
-use crate::plan::sql::Expr;
+use crate::plan::sql::{Expr, Work};
 use crate::plan::step::Phase;
 use serde::Deserialize;
 
@@ -115,26 +115,100 @@ impl ChangeKind for AddIndex {
             .as_ref()
             .map(|p| format!(" WHERE {}", p.text))
             .unwrap_or_default();
-        x.step(
-            "create_index",
-            Phase::Expand,
-            format!("build index {index} concurrently"),
-            Some(&self.table),
-        )
-        .outside_transaction()
-        .index_build(
+        let columns =
+            quote::ident_list(&self.columns.iter().map(Ident::as_str).collect::<Vec<_>>());
+        let definition = |on: &str| format!("{on}{method} ({columns}){predicate}");
+        let partitions = x.partitions(&self.table);
+        let step = x
+            .step(
+                "create_index",
+                Phase::Expand,
+                format!("build index {index} concurrently"),
+                Some(&self.table),
+            )
+            .outside_transaction();
+        let Some(partitions) = partitions else {
+            step.index_build(
+                format!(
+                    "CREATE {unique}INDEX CONCURRENTLY {index} {}",
+                    definition(&format!("ON {table}"))
+                ),
+                &qualified_index,
+                &table,
+            )
+            .undo(
+                format!("DROP INDEX CONCURRENTLY IF EXISTS {qualified_index}"),
+                LockMode::ShareUpdateExclusive,
+                &table,
+            );
+            return;
+        };
+        // PostgreSQL cannot build a partitioned table's index CONCURRENTLY. Its recipe: the
+        // parent's index ON ONLY the parent (catalog only, invalid), then each partition's
+        // CONCURRENTLY, attached one by one; the parent's becomes valid with the last. Each
+        // statement is safe to run again after a crash. A partition detached meanwhile is
+        // skipped; one attached meanwhile gets its index from the ATTACH itself.
+        let step = step.sql(
             format!(
-                "CREATE {unique}INDEX CONCURRENTLY {index} ON {table}{method} ({}){predicate}",
-                quote::ident_list(&self.columns.iter().map(Ident::as_str).collect::<Vec<_>>())
+                "CREATE {unique}INDEX IF NOT EXISTS {index} {}",
+                definition(&format!("ON ONLY {table}"))
             ),
-            &qualified_index,
+            LockMode::Share,
             &table,
-        )
-        .undo(
-            format!("DROP INDEX CONCURRENTLY IF EXISTS {qualified_index}"),
-            LockMode::ShareUpdateExclusive,
+            Work::Instant,
+        );
+        for partition in partitions {
+            let on = quote::qualified(&partition.schema, &partition.name);
+            let name = quote::object_name(&[self.name.as_str(), &partition.name]);
+            let child = quote::ident(&name);
+            let qualified_child = quote::qualified(&partition.schema, &name);
+            let attached = format!(
+                "EXISTS (SELECT FROM pg_inherits WHERE inhrelid = to_regclass({}) AND inhparent = to_regclass({}))",
+                quote::literal(&on),
+                quote::literal(&table)
+            );
+            step.index_build(
+                format!(
+                    "CREATE {unique}INDEX CONCURRENTLY {child} {}",
+                    definition(&format!("ON {on}"))
+                ),
+                &qualified_child,
+                &on,
+            )
+            .only_if(attached.clone())
+            .sql(
+                format!("ALTER INDEX {qualified_index} ATTACH PARTITION {qualified_child}"),
+                LockMode::ShareUpdateExclusive,
+                &on,
+                Work::Instant,
+            )
+            .only_if(attached);
+        }
+        // Dropping the parent's index drops the attached ones; a partition's index built but
+        // not attached yet (or whose partition was detached) is dropped on its own.
+        step.undo(
+            format!("DROP INDEX IF EXISTS {qualified_index}"),
+            LockMode::AccessExclusive,
             &table,
         );
+        for partition in partitions {
+            let name = quote::object_name(&[self.name.as_str(), &partition.name]);
+            let on = quote::qualified(&partition.schema, &partition.name);
+            step.undo(
+                format!(
+                    "DROP INDEX CONCURRENTLY IF EXISTS {}",
+                    quote::qualified(&partition.schema, &name)
+                ),
+                LockMode::ShareUpdateExclusive,
+                &on,
+            );
+        }
+    }
+
+    fn on_partitioned_table(&self) -> Option<&'static str> {
+        // A unique index must cover the partition key; PostgreSQL checks that at the first
+        // statement, which is too late for a plan that already ran others.
+        (!self.unique).then_some("the index is built ON ONLY the parent, then CONCURRENTLY on each partition and attached; the parent's index is valid once all are")
     }
 
     fn check_live(&self, walk: &mut Walk, at: &FieldPath) {

@@ -6,6 +6,7 @@
 pub mod column;
 mod column_pair;
 
+use crate::pg::catalog::Partitioning;
 use crate::plan::check::{Checker, Ident};
 use crate::plan::expand::Expansion;
 use crate::plan::live::Walk;
@@ -34,6 +35,12 @@ pub trait ChangeKind: Sized {
     /// it needs exist, names it creates are free; queues slower probes; then moves the model
     /// to the schema after the change, for the changes after it. No default: every kind says.
     fn check_live(&self, walk: &mut Walk, at: &FieldPath);
+
+    /// What the change does when its table is partitioned, for `validate` to say; None while
+    /// it cannot run on one, so that it is refused before the plan's first statement.
+    fn on_partitioned_table(&self) -> Option<&'static str> {
+        None
+    }
 }
 
 /// A column whose catalog facts a change needs.
@@ -92,6 +99,42 @@ pub struct Footprint {
     pub names: Vec<(Ident, FieldPath)>,
 }
 
+impl Change {
+    /// What `validate` and `advance` say of this change when its table is partitioned: Ok(None)
+    /// for a plain table, Ok(Some(note)) for what will happen, Err(why) when it cannot run.
+    pub fn on_partitioned(&self, partitioning: &Partitioning) -> Result<Option<String>, String> {
+        let Some(table) = self.footprint().subject().cloned() else {
+            return Ok(None);
+        };
+        match partitioning {
+            Partitioning::None => Ok(None),
+            Partitioning::Unsupported(why) => Err(format!(
+                "`{table}` is partitioned and {why}; switchback supports one level of plain partitions"
+            )),
+            Partitioning::Flat(partitions) => match self.on_partitioned_table() {
+                Some(how) => Ok(Some(format!(
+                    "`{table}` is partitioned ({} partition{}): {how}",
+                    partitions.len(),
+                    if partitions.len() == 1 { "" } else { "s" }
+                ))),
+                None => Err(format!(
+                    "`{table}` is partitioned, and switchback does not run {} on a partitioned table yet",
+                    self.kind()
+                )),
+            },
+        }
+    }
+}
+
+impl Footprint {
+    /// The existing table the change alters or removes, if any.
+    pub fn subject(&self) -> Option<&Ident> {
+        self.table
+            .as_ref()
+            .or(self.removes_table.as_ref().map(|(t, _)| t))
+    }
+}
+
 // Declared here, not inside `change_kinds!`, so rustfmt and every other tool sees them.
 pub mod add_check;
 pub mod add_column;
@@ -139,6 +182,10 @@ macro_rules! change_kinds {
 
             pub fn check_live(&self, walk: &mut Walk, at: &FieldPath) {
                 match self { $(Change::$kind(c) => c.check_live(walk, at),)* }
+            }
+
+            fn on_partitioned_table(&self) -> Option<&'static str> {
+                match self { $(Change::$kind(c) => c.on_partitioned_table(),)* }
             }
 
             /// Reads a change of kind `kind`; None when the kind is unknown, Some(None) when

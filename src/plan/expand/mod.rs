@@ -3,7 +3,7 @@
 //! backfill pass per (plan, table). `finish` turns it all into steps and the edges between
 //! them.
 
-use crate::pg::facts::{ColumnFacts, Facts, TableKey};
+use crate::pg::facts::{ColumnFacts, Facts, Partition, TableKey};
 use crate::pg::lock::LockMode;
 use crate::pg::quote::{self, object_name};
 use crate::plan::check::Ident;
@@ -143,6 +143,11 @@ impl<'p> Expansion<'p> {
     ) -> Option<&'p crate::pg::facts::CastFacts> {
         self.facts
             .and_then(|f| f.cast(table.as_str(), column.as_str()))
+    }
+
+    /// The partitions of `table` when it is partitioned, when planning against a database.
+    pub fn partitions(&self, table: &Ident) -> Option<&'p [Partition]> {
+        self.facts.and_then(|f| f.partitions(table.as_str()))
     }
 
     /// Whether the plan is being expanded against catalog facts.

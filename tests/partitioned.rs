@@ -1,0 +1,271 @@
+//! Partitioned tables against real PostgreSQL: `add_index` on a range-partitioned table (three
+//! partitions and a default) with the application writing, through expand -> contract, expand
+//! -> abort and a `kill -9` in the middle of a partition's build; and the kinds switchback does
+//! not run on a partitioned table yet refused by `validate --database-url` and by `advance`
+//! before the first statement, with nothing changed.
+
+mod support;
+
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+use support::app::App;
+use support::{catalog, plan_file, switchback, text, TestDb};
+use tokio_postgres::Client;
+
+const ROWS: i64 = 20_000;
+
+const SCHEMA: &str = "
+CREATE TABLE events (id bigint NOT NULL, at date NOT NULL, kind text, note text, PRIMARY KEY (id, at))
+  PARTITION BY RANGE (at);
+CREATE TABLE events_2024 PARTITION OF events FOR VALUES FROM ('2024-01-01') TO ('2025-01-01');
+CREATE TABLE events_2025 PARTITION OF events FOR VALUES FROM ('2025-01-01') TO ('2026-01-01');
+CREATE TABLE events_2026 PARTITION OF events FOR VALUES FROM ('2026-01-01') TO ('2027-01-01');
+CREATE TABLE events_default PARTITION OF events DEFAULT;
+INSERT INTO events SELECT g, date '2024-01-01' + (g % 1300), 'k' || (g % 50), 'n' || g
+  FROM generate_series(1, 20000) g;
+ANALYZE events;
+";
+
+const TABLES: [&str; 5] = [
+    "events",
+    "events_2024",
+    "events_2025",
+    "events_2026",
+    "events_default",
+];
+
+/// The old application: inserts into every partition (the default one too), updates and
+/// reads by the column being indexed.
+const OLD: &[&str] = &[
+    "INSERT INTO events (id, at, kind) VALUES ({n} + 100000000, date '2024-01-01' + ({n} % 1400)::int, 'k{n}')",
+    "UPDATE events SET note = 'u' WHERE id = {id}",
+    "SELECT count(*) FROM events WHERE kind = 'k{id}'",
+];
+
+const ADD_INDEX: &str =
+    "changes:\n  - add_index: { table: events, name: events_kind_idx, columns: [kind] }\n";
+
+async fn setup() -> (TestDb, Client) {
+    let db = TestDb::new().await;
+    let client = db.client().await;
+    client.batch_execute(SCHEMA).await.unwrap();
+    (db, client)
+}
+
+async fn catalogs(client: &Client) -> Vec<String> {
+    let mut all = Vec::new();
+    for table in TABLES {
+        all.extend(catalog(client, table).await);
+    }
+    all
+}
+
+fn advance(db: &TestDb, plan: &str) {
+    let out = switchback(db, &["advance", plan, "--progress", "plain"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+}
+
+/// Each partition's index on `kind`, as (partition, valid, attached to `events_kind_idx`).
+async fn partition_indexes(client: &Client) -> Vec<(String, bool, bool)> {
+    client
+        .query(
+            "SELECT t.relname::text, x.indisvalid,
+                    EXISTS (SELECT FROM pg_inherits h WHERE h.inhrelid = x.indexrelid
+                             AND h.inhparent = 'events_kind_idx'::regclass)
+               FROM pg_inherits p JOIN pg_class t ON t.oid = p.inhrelid
+               JOIN pg_index x ON x.indrelid = t.oid
+              WHERE p.inhparent = 'events'::regclass AND pg_get_indexdef(x.indexrelid) LIKE '%(kind)'
+              ORDER BY 1",
+            &[],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| (r.get(0), r.get(1), r.get(2)))
+        .collect()
+}
+
+async fn parent_index_valid(client: &Client) -> Option<bool> {
+    client
+        .query_opt(
+            "SELECT indisvalid FROM pg_index WHERE indexrelid = to_regclass('events_kind_idx')",
+            &[],
+        )
+        .await
+        .unwrap()
+        .map(|r| r.get(0))
+}
+
+fn every_partition_indexed() -> Vec<(String, bool, bool)> {
+    TABLES[1..]
+        .iter()
+        .map(|t| (t.to_string(), true, true))
+        .collect()
+}
+
+fn assert_app_fine(report: &support::app::Report) {
+    assert!(
+        report.errors.is_empty(),
+        "{:?}",
+        &report.errors[..report.errors.len().min(5)]
+    );
+    assert!(report.statements > 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn add_index_expand_then_contract_with_the_application_writing() {
+    let (db, client) = setup().await;
+    let (_dir, plan) = plan_file("20261123_events_kind", ADD_INDEX);
+    let out = switchback(&db, &["validate", &plan, "--database-url", &db.url]);
+    let said = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{said}{}", text(&out.stderr));
+    assert!(
+        said.contains("note[N714]: `events` is partitioned (4 partitions): the index is built ON ONLY the parent, then CONCURRENTLY on each partition and attached"),
+        "{said}"
+    );
+    let app = App::start(&db.url, ROWS, OLD, &[], 2).await;
+    app.run_for(200).await;
+    advance(&db, &plan);
+    assert_eq!(parent_index_valid(&client).await, Some(true));
+    assert_eq!(partition_indexes(&client).await, every_partition_indexed());
+    app.run_for(200).await;
+    advance(&db, &plan);
+    let report = app.stop().await;
+    assert_app_fine(&report);
+    // The planner uses the new index through the parent.
+    let plan_text: Vec<String> = client
+        .query(
+            "EXPLAIN (COSTS OFF) SELECT * FROM events WHERE kind = 'k7'",
+            &[],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert!(
+        plan_text.iter().any(|l| l.contains("events_kind_idx")),
+        "{plan_text:#?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn add_index_expand_then_abort_leaves_the_catalog_as_it_was() {
+    let (db, client) = setup().await;
+    let before = catalogs(&client).await;
+    let (_dir, plan) = plan_file("20261123_events_kind", ADD_INDEX);
+    let app = App::start(&db.url, ROWS, OLD, &[], 2).await;
+    advance(&db, &plan);
+    assert_eq!(partition_indexes(&client).await, every_partition_indexed());
+    let out = switchback(&db, &["abort", &plan]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let report = app.stop().await;
+    assert_app_fine(&report);
+    assert_eq!(catalogs(&client).await, before);
+}
+
+/// `kill -9` while one partition's index is being built (a transaction holding a write lock
+/// on that partition keeps the build waiting, so the kill lands inside it): the re-run ends
+/// with the same catalog as an uninterrupted run, and abort afterwards still removes it all.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn killed_in_the_middle_of_a_partition_build() {
+    let (db, client) = setup().await;
+    let before = catalogs(&client).await;
+    let (_dir, plan) = plan_file("20261123_events_kind", ADD_INDEX);
+    let holder = db.client().await;
+    holder
+        .batch_execute("BEGIN; UPDATE events_2025 SET note = 'held' WHERE id = 400")
+        .await
+        .unwrap();
+    let mut child = support::command(&db)
+        .args(["advance", &plan, "--progress", "plain"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let started = Instant::now();
+    loop {
+        let waiting: bool = client
+            .query_one(
+                "SELECT EXISTS (SELECT FROM pg_stat_activity WHERE query LIKE 'CREATE INDEX CONCURRENTLY%events_2025%' AND wait_event_type = 'Lock')",
+                &[],
+            )
+            .await
+            .unwrap()
+            .get(0);
+        if waiting {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "the build of events_2025's index never started"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // By now events_2024's index is built and attached; the parent's is not valid yet.
+    assert_eq!(parent_index_valid(&client).await, Some(false));
+    child.kill().unwrap();
+    child.wait().unwrap();
+    holder.batch_execute("ROLLBACK").await.unwrap();
+    support::wait_for_runner_to_go(&db).await;
+    advance(&db, &plan);
+    assert_eq!(parent_index_valid(&client).await, Some(true));
+    assert_eq!(partition_indexes(&client).await, every_partition_indexed());
+    let (reference_db, reference) = setup().await;
+    advance(&reference_db, &plan);
+    assert_eq!(catalogs(&client).await, catalogs(&reference).await);
+    let out = switchback(&db, &["abort", &plan]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(catalogs(&client).await, before);
+}
+
+/// What does not run on a partitioned table yet is said by `validate --database-url` and
+/// refused by `advance` before its first statement: the catalog is untouched, and the plan
+/// is not recorded as started.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unsupported_kinds_are_refused_before_anything_runs() {
+    let (db, client) = setup().await;
+    let before = catalogs(&client).await;
+    let yaml = "changes:\n  - add_index: { table: events, name: events_note_idx, columns: [note] }\n  - rename_column: { table: events, from: note, to: remark }\n";
+    let (_dir, plan) = plan_file("20261123_events_rename", yaml);
+    let out = switchback(&db, &["validate", &plan, "--database-url", &db.url]);
+    let said = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{said}{}", text(&out.stderr));
+    assert!(
+        said.contains(":3:5: error[E709]: `events` is partitioned, and switchback does not run rename_column on a partitioned table yet (at changes[1].rename_column)"),
+        "{said}"
+    );
+    let out = switchback(&db, &["advance", &plan]);
+    let err = text(&out.stderr);
+    assert_ne!(out.status.code(), Some(0));
+    assert!(
+        err.contains("changes[1] (rename_column): `events` is partitioned, and switchback does not run rename_column on a partitioned table yet"),
+        "{err}"
+    );
+    assert!(!err.contains("panicked"), "{err}");
+    // Not even the first change's index was started.
+    assert_eq!(catalogs(&client).await, before);
+    let recorded: i64 = client
+        .query_one(
+            "SELECT CASE WHEN to_regclass('switchback.plans') IS NULL THEN 0 ELSE
+               (xpath('/row/c/text()', query_to_xml('SELECT count(*) AS c FROM switchback.plans', false, true, '')))[1]::text::bigint END",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(recorded, 0);
+
+    // A unique index must cover the partition key, which only the first statement would
+    // find out; it is refused up front too.
+    let yaml = "changes:\n  - add_index: { table: events, name: events_kind_key, columns: [kind], unique: true }\n";
+    let (_dir, plan) = plan_file("20261123_events_unique", yaml);
+    let out = switchback(&db, &["advance", &plan]);
+    assert_ne!(out.status.code(), Some(0));
+    assert!(
+        text(&out.stderr).contains("does not run add_index on a partitioned table yet"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert_eq!(catalogs(&client).await, before);
+}
