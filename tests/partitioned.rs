@@ -1,8 +1,10 @@
-//! Partitioned tables against real PostgreSQL: `add_index` on a range-partitioned table (three
-//! partitions and a default) with the application writing, through expand -> contract, expand
-//! -> abort and a `kill -9` in the middle of a partition's build; and the kinds switchback does
-//! not run on a partitioned table yet refused by `validate --database-url` and by `advance`
-//! before the first statement, with nothing changed.
+//! Partitioned tables against real PostgreSQL, on a range-partitioned table (three partitions
+//! and a default) with the application writing: `add_index` through expand -> contract,
+//! expand -> abort and a `kill -9` in the middle of a partition's build; every other kind
+//! that runs on a partitioned table through expand -> contract (the catalog plain DDL would
+//! leave, and the data) and expand -> abort (the catalog it started from); and the kinds
+//! switchback does not run on a partitioned table yet refused by `validate --database-url`
+//! and by `advance` before the first statement, with nothing changed.
 
 mod support;
 
@@ -15,13 +17,15 @@ use tokio_postgres::Client;
 const ROWS: i64 = 20_000;
 
 const SCHEMA: &str = "
-CREATE TABLE events (id bigint NOT NULL, at date NOT NULL, kind text, note text, PRIMARY KEY (id, at))
+CREATE TABLE events (id bigint NOT NULL, at date NOT NULL, kind text DEFAULT 'click', note text, n int,
+  src text NOT NULL DEFAULT 'web', PRIMARY KEY (id, at))
   PARTITION BY RANGE (at);
 CREATE TABLE events_2024 PARTITION OF events FOR VALUES FROM ('2024-01-01') TO ('2025-01-01');
 CREATE TABLE events_2025 PARTITION OF events FOR VALUES FROM ('2025-01-01') TO ('2026-01-01');
 CREATE TABLE events_2026 PARTITION OF events FOR VALUES FROM ('2026-01-01') TO ('2027-01-01');
 CREATE TABLE events_default PARTITION OF events DEFAULT;
-INSERT INTO events SELECT g, date '2024-01-01' + (g % 1300), 'k' || (g % 50), 'n' || g
+INSERT INTO events (id, at, kind, note, n) SELECT g, date '2024-01-01' + (g % 1300), 'k' || (g % 50),
+  CASE WHEN g % 3 = 0 THEN NULL ELSE 'n' || g END, g
   FROM generate_series(1, 20000) g;
 ANALYZE events;
 ";
@@ -268,4 +272,111 @@ async fn unsupported_kinds_are_refused_before_anything_runs() {
         text(&out.stderr)
     );
     assert_eq!(catalogs(&client).await, before);
+}
+
+/// A kind on the partitioned table: its plan, the plain DDL whose catalog contract must end
+/// in, and a query that must return 0 afterwards (rows with a wrong value).
+struct Case {
+    plan: &'static str,
+    ddl: &'static str,
+    wrong_rows: &'static str,
+}
+
+const CASES: &[Case] = &[
+    Case {
+        plan: "set_default: { table: events, column: note, default: \"'none'\" }",
+        ddl: "ALTER TABLE events ALTER COLUMN note SET DEFAULT 'none'",
+        wrong_rows: "SELECT 0::bigint",
+    },
+    Case {
+        plan: "drop_default: { table: events, column: kind }",
+        ddl: "ALTER TABLE events ALTER COLUMN kind DROP DEFAULT",
+        wrong_rows: "SELECT 0::bigint",
+    },
+    Case {
+        plan: "add_check: { table: events, name: events_n_positive, check: \"n > 0\" }",
+        ddl: "ALTER TABLE events ADD CONSTRAINT events_n_positive CHECK (n > 0)",
+        wrong_rows: "SELECT count(*) FROM events WHERE n <= 0",
+    },
+    Case {
+        plan: "set_not_null: { table: events, column: note, fill: \"'none'\" }",
+        ddl: "UPDATE events SET note = 'none' WHERE note IS NULL; ALTER TABLE events ALTER COLUMN note SET NOT NULL",
+        wrong_rows: "SELECT count(*) FROM events WHERE note IS NULL",
+    },
+    Case {
+        plan: "drop_not_null: { table: events, column: src }",
+        ddl: "ALTER TABLE events ALTER COLUMN src DROP NOT NULL",
+        wrong_rows: "SELECT 0::bigint",
+    },
+    Case {
+        plan: "add_column: { table: events, column: { name: kind_upper, type: text }, backfill: \"upper(kind)\" }",
+        ddl: "ALTER TABLE events ADD COLUMN kind_upper text; UPDATE events SET kind_upper = upper(kind)",
+        wrong_rows: "SELECT count(*) FROM events WHERE kind_upper IS DISTINCT FROM upper(kind)",
+    },
+    Case {
+        plan: "drop_column: { table: events, column: n }",
+        ddl: "ALTER TABLE events DROP COLUMN n",
+        wrong_rows: "SELECT 0::bigint",
+    },
+];
+
+fn case_plan(case: &Case) -> String {
+    format!("changes:\n  - {}\n", case.plan)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_supported_kind_expand_then_contract_with_the_application_writing() {
+    for case in CASES {
+        let (db, client) = setup().await;
+        let (_dir, plan) = plan_file("20261123_partitioned", &case_plan(case));
+        let out = switchback(&db, &["validate", &plan, "--database-url", &db.url]);
+        let said = text(&out.stdout);
+        assert!(
+            said.contains("note[N714]: `events` is partitioned (4 partitions): "),
+            "{}: {said}",
+            case.plan
+        );
+        let app = App::start(&db.url, ROWS, OLD, &[], 2).await;
+        app.run_for(100).await;
+        advance(&db, &plan);
+        app.run_for(100).await;
+        // Contract runs once the old application is gone (its inserts would lack the new
+        // column's value, or a value the new NOT NULL requires).
+        let report = app.stop().await;
+        assert_app_fine(&report);
+        advance(&db, &plan);
+        let wrong: i64 = client.query_one(case.wrong_rows, &[]).await.unwrap().get(0);
+        assert_eq!(wrong, 0, "{}", case.plan);
+        let (_plain_db, plain) = setup().await;
+        plain.batch_execute(case.ddl).await.unwrap();
+        assert_eq!(
+            catalogs(&client).await,
+            catalogs(&plain).await,
+            "{}",
+            case.plan
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_supported_kind_expand_then_abort() {
+    for case in CASES {
+        let (db, client) = setup().await;
+        let before = catalogs(&client).await;
+        let (_dir, plan) = plan_file("20261123_partitioned", &case_plan(case));
+        let app = App::start(&db.url, ROWS, OLD, &[], 2).await;
+        advance(&db, &plan);
+        app.run_for(100).await;
+        let out = switchback(&db, &["abort", &plan]);
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{}: {}",
+            case.plan,
+            text(&out.stderr)
+        );
+        let report = app.stop().await;
+        assert_app_fine(&report);
+        assert_eq!(catalogs(&client).await, before, "{}", case.plan);
+    }
 }

@@ -246,6 +246,10 @@ impl ChangeKind for AddCheck {
         .offenders(check_offenders(&table, &self.check.text));
     }
 
+    fn on_partitioned_table(&self) -> Option<&'static str> {
+        Some("the CHECK is added NOT VALID on the parent (every partition inherits it), then validated partition by partition under a lock that lets writes through")
+    }
+
     fn check_live(&self, walk: &mut Walk, at: &FieldPath) {
         if walk.table(&self.table, &at.key("table")) {
             walk.no_constraint(&self.table, &self.name, &at.key("name"));

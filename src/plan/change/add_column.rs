@@ -293,6 +293,13 @@ impl ChangeKind for AddColumn {
         }
     }
 
+    fn on_partitioned_table(&self) -> Option<&'static str> {
+        // A unique column needs ADD CONSTRAINT ... USING INDEX, and a reference a NOT VALID
+        // foreign key: PostgreSQL refuses both on a partitioned table (the latter before 18).
+        let plain = !self.column.unique && self.column.references.is_none();
+        plain.then_some("the column is added on the parent and so on every partition; the trigger on the parent fires for every partition, and the backfill walks the parent's key")
+    }
+
     fn check_live(&self, walk: &mut Walk, at: &FieldPath) {
         let name = self.column.name.as_str();
         if walk.table(&self.table, &at.key("table")) {

@@ -50,6 +50,10 @@ impl ChangeKind for DropColumn {
         );
     }
 
+    fn on_partitioned_table(&self) -> Option<&'static str> {
+        Some("the column is dropped on the parent at contract, and so from every partition")
+    }
+
     fn check_live(&self, walk: &mut Walk, at: &FieldPath) {
         if walk.existing_column(&self.table, &self.column, at) {
             walk.dependents(&self.table, &self.column, "dropped", at.key("column"));

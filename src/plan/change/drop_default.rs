@@ -70,6 +70,10 @@ impl ChangeKind for DropDefault {
         vec![ColumnNeed::settings(&self.table, &self.column)]
     }
 
+    fn on_partitioned_table(&self) -> Option<&'static str> {
+        Some("the default is dropped on the parent and with it from every partition")
+    }
+
     fn check_live(&self, walk: &mut Walk, at: &FieldPath) {
         walk.existing_column(&self.table, &self.column, at);
     }

@@ -75,6 +75,10 @@ impl ChangeKind for DropNotNull {
         vec![ColumnNeed::settings(&self.table, &self.column)]
     }
 
+    fn on_partitioned_table(&self) -> Option<&'static str> {
+        Some("NOT NULL is dropped on the parent and on every partition")
+    }
+
     fn check_live(&self, walk: &mut Walk, at: &FieldPath) {
         walk.existing_column(&self.table, &self.column, at);
     }

@@ -96,6 +96,10 @@ impl ChangeKind for SetDefault {
         vec![ColumnNeed::settings(&self.table, &self.column)]
     }
 
+    fn on_partitioned_table(&self) -> Option<&'static str> {
+        Some("the default is set on the parent; every partition takes it")
+    }
+
     fn check_live(&self, walk: &mut Walk, at: &FieldPath) {
         walk.existing_column(&self.table, &self.column, at);
     }

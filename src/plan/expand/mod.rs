@@ -325,6 +325,10 @@ fn shared_steps(
                 &table,
                 Work::Instant,
             )
+            // The table first: dropping a partitioned table's trigger drops its partitions'
+            // copies, and without the parent's lock taken first it would lock a partition
+            // before the parent, the reverse of the application's order: a deadlock.
+            .undo(format!("LOCK TABLE {table} IN ACCESS EXCLUSIVE MODE"), LockMode::AccessExclusive, &table)
             .undo(format!("DROP TRIGGER IF EXISTS {trigger} ON {table}"), LockMode::AccessExclusive, &table)
             .undo(format!("DROP FUNCTION IF EXISTS {function}()"), LockMode::AccessExclusive, &table);
         out.push((sync, MIDDLE));
@@ -338,6 +342,12 @@ fn shared_steps(
         drop.table = Some(work.table.to_string());
         drop.changes = changes;
         drop.sql(
+            format!("LOCK TABLE {table} IN ACCESS EXCLUSIVE MODE"),
+            LockMode::AccessExclusive,
+            &table,
+            Work::Instant,
+        )
+        .sql(
             format!("DROP TRIGGER IF EXISTS {trigger} ON {table}"),
             LockMode::AccessExclusive,
             &table,
