@@ -107,13 +107,19 @@ impl Executor<'_> {
 
     async fn read_facts(&self, plan: &Plan) -> Result<(Facts, Vec<Step>), Error> {
         let mut facts = Facts::default();
+        // Read once per table, however many changes touch it.
+        let mut partitionings: HashMap<String, Partitioning> = HashMap::new();
         for (index, change) in plan.changes.iter().enumerate() {
             // Partitioned tables first: what cannot run on one is refused before any step.
             if let Some(table) = change.footprint().subject() {
-                let partitioning =
-                    catalog::partitioning(&self.client, plan.schema.as_str(), table.as_str())
-                        .await?;
-                if let Err(why) = change.on_partitioned(&partitioning) {
+                if !partitionings.contains_key(table.as_str()) {
+                    let read =
+                        catalog::partitioning(&self.client, plan.schema.as_str(), table.as_str())
+                            .await?;
+                    partitionings.insert(table.to_string(), read);
+                }
+                let partitioning = &partitionings[table.as_str()];
+                if let Err(why) = change.on_partitioned(partitioning) {
                     return Err(Error::Refused(format!(
                         "plan {}: changes[{index}] ({}): {why}",
                         plan.id,
@@ -124,7 +130,7 @@ impl Executor<'_> {
                     if facts.partitions(table.as_str()).is_none() {
                         facts.partitioned.push(PartitionedTable {
                             table: table.to_string(),
-                            partitions,
+                            partitions: partitions.clone(),
                         });
                     }
                 }

@@ -157,14 +157,22 @@ impl ChangeKind for AddIndex {
             &table,
             Work::Instant,
         );
-        for partition in partitions {
-            let on = quote::qualified(&partition.schema, &partition.name);
-            let name = quote::object_name(&[self.name.as_str(), &partition.name]);
-            let child = quote::ident(&name);
-            let qualified_child = quote::qualified(&partition.schema, &name);
+        // Each partition's index: (the partition, the index's name, both quoted and qualified).
+        let children: Vec<(String, String, String)> = partitions
+            .iter()
+            .map(|p| {
+                let name = quote::object_name(&[self.name.as_str(), &p.name]);
+                (
+                    quote::qualified(&p.schema, &p.name),
+                    quote::ident(&name),
+                    quote::qualified(&p.schema, &name),
+                )
+            })
+            .collect();
+        for (on, child, qualified_child) in &children {
             let attached = format!(
                 "EXISTS (SELECT FROM pg_inherits WHERE inhrelid = to_regclass({}) AND inhparent = to_regclass({}))",
-                quote::literal(&on),
+                quote::literal(on),
                 quote::literal(&table)
             );
             step.index_build(
@@ -172,14 +180,14 @@ impl ChangeKind for AddIndex {
                     "CREATE {unique}INDEX CONCURRENTLY {child} {}",
                     definition(&format!("ON {on}"))
                 ),
-                &qualified_child,
-                &on,
+                qualified_child,
+                on,
             )
             .only_if(attached.clone())
             .sql(
                 format!("ALTER INDEX {qualified_index} ATTACH PARTITION {qualified_child}"),
                 LockMode::ShareUpdateExclusive,
-                &on,
+                on,
                 Work::Instant,
             )
             .only_if(attached);
@@ -191,16 +199,11 @@ impl ChangeKind for AddIndex {
             LockMode::AccessExclusive,
             &table,
         );
-        for partition in partitions {
-            let name = quote::object_name(&[self.name.as_str(), &partition.name]);
-            let on = quote::qualified(&partition.schema, &partition.name);
+        for (on, _, qualified_child) in &children {
             step.undo(
-                format!(
-                    "DROP INDEX CONCURRENTLY IF EXISTS {}",
-                    quote::qualified(&partition.schema, &name)
-                ),
+                format!("DROP INDEX CONCURRENTLY IF EXISTS {qualified_child}"),
                 LockMode::ShareUpdateExclusive,
-                &on,
+                on,
             );
         }
     }
