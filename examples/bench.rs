@@ -20,7 +20,7 @@ use switchback::plan::folder;
 use switchback::workload::{self, App, Writer};
 
 const PLAN: &str = "changes:\n  - rename_column: { table: users, from: name, to: full_name }\nbackfill: { batch_size: 10000, target_batch_time: 100ms }\nlock_timeout: 2s\n";
-const WRITER_PAUSE: Duration = Duration::from_millis(1);
+const WRITER_PAUSE: Duration = Duration::from_millis(4);
 
 /// Records when each step started and finished.
 #[derive(Default)]
@@ -100,7 +100,9 @@ fn rows_argument() -> Vec<i64> {
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let sizes = rows_argument();
-    let cluster = TempCluster::start()?;
+    // Durable, as a production server is: every commit waits for its WAL to reach the disk.
+    let mut cluster = TempCluster::create()?;
+    cluster.launch(&["fsync=on", "synchronous_commit=on", "full_page_writes=on"])?;
     let mut runs = Vec::new();
     for (i, rows) in sizes.iter().enumerate() {
         // A database per size, so no run inherits another's bloat or ledger.
@@ -202,12 +204,26 @@ async fn measure(
     let backfill_rate = backfilled as f64 / backfill_seconds;
     let lock_timeout_ms = plan.lock_timeout.as_millis() as f64;
     let expand_rate = rows as f64 / expand_seconds;
+    // Where the expand stage's time went, step by step, in the order the steps started.
+    let mut steps: Vec<(String, Instant, f64)> = times
+        .0
+        .lock()
+        .expect("lock")
+        .iter()
+        .filter_map(|(name, (from, to))| Some((name.clone(), *from, (*to)?.duration_since(*from).as_secs_f64())))
+        .collect();
+    steps.sort_by_key(|(_, from, _)| *from);
+    let steps: Vec<serde_json::Value> = steps
+        .into_iter()
+        .map(|(name, _, seconds)| serde_json::json!({ "step": name, "seconds": seconds }))
+        .collect();
     Ok(serde_json::json!({
         "rows": rows,
         "bulk_update": { "seconds": bulk_seconds, "rows_per_second": bulk_rate },
         "backfill": { "seconds": backfill_seconds, "rows": backfilled, "rows_per_second": backfill_rate },
         "backfill_vs_bulk_ratio": backfill_rate / bulk_rate,
         "expand_stage_seconds": expand_seconds,
+        "expand_steps_seconds": steps,
         "expand_vs_bulk_ratio": expand_rate / bulk_rate,
         "writer": {
             "baseline": baseline,

@@ -1,7 +1,8 @@
 //! Detached backfills and workers: `advance --detach` leaves the backfill to
 //! `switchback backfill` processes that share the job by claiming key ranges with a lease.
-//! Three workers, one killed with -9 midway: the job completes, the batch log shows every key
-//! covered exactly once, and the result verifies.
+//! Three workers, one killed with -9 midway, on a fill of NULLs (walked by key): the job
+//! completes, the batch log shows every key covered exactly once, and the result verifies. A
+//! backfill walked by block starts over when the table is rewritten under it.
 
 mod support;
 
@@ -10,11 +11,11 @@ use support::{plan_file, switchback, text, TestDb};
 
 const ROWS: i64 = 300_000;
 
-fn worker(db: &TestDb) -> Child {
+fn worker(db: &TestDb, plan: &str) -> Child {
     Command::new(env!("CARGO_BIN_EXE_switchback"))
         .args([
             "backfill",
-            "20261122_workers",
+            plan,
             "--lease",
             "2s",
             "--progress",
@@ -82,7 +83,11 @@ async fn three_workers_one_killed_cover_every_key_exactly_once() {
         (Some("waiting for workers"), Some(0))
     );
 
-    let mut workers = [worker(&db), worker(&db), worker(&db)];
+    let mut workers = [
+        worker(&db, "20261122_workers"),
+        worker(&db, "20261122_workers"),
+        worker(&db, "20261122_workers"),
+    ];
     // Kill the second worker just after it commits a batch in the middle of a range it holds.
     let victim = format!("%:{}:0", workers[1].id());
     let orphaned: i32 = loop {
@@ -193,6 +198,57 @@ async fn three_workers_one_killed_cover_every_key_exactly_once() {
     assert_eq!(done.status.code(), Some(0), "{}", text(&done.stderr));
     assert!(
         text(&done.stderr).contains("users.verify: 300000 rows verified"),
+        "{}",
+        text(&done.stderr)
+    );
+}
+
+/// A job walks a plain table by block. VACUUM FULL moves every row (the ones the backfill
+/// has not reached yet land in blocks it has passed), so a worker that sees the table's new
+/// file starts the job over, and no row is left out.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_table_rewritten_under_a_worker_is_walked_again_from_the_start() {
+    let db = TestDb::new().await;
+    let client = db.client().await;
+    client
+        .batch_execute("CREATE TABLE users (id bigint PRIMARY KEY, email text NOT NULL); INSERT INTO users SELECT g, 'U' || g || '@Example.org' FROM generate_series(1, 100000) g; ANALYZE users;")
+        .await
+        .unwrap();
+    let (_dir, plan) = plan_file("20261123_rewrite", "changes:\n  - add_column: { table: users, column: { name: email_lower, type: text }, backfill: lower(email) }\nbackfill: { batch_size: 500, target_batch_time: 1ms, max_rows_per_second: 20000 }\n");
+    let detached = switchback(&db, &["advance", &plan, "--detach"]);
+    assert_eq!(detached.status.code(), Some(0), "{}", text(&detached.stderr));
+    let mut running = worker(&db, "20261123_rewrite");
+    loop {
+        let (batches, state): (i64, String) = client
+            .query_one("SELECT batches, state FROM switchback.jobs", &[])
+            .await
+            .map(|r| (r.get(0), r.get(1)))
+            .unwrap();
+        assert_ne!(state, "done", "the job finished before the table could be rewritten");
+        if batches >= 5 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    client.batch_execute("VACUUM FULL users").await.unwrap();
+    assert!(running.wait().unwrap().success());
+
+    let row = client
+        .query_one(
+            "SELECT j.filenode = pg_relation_filenode('users')::bigint, (SELECT count(*) FROM users WHERE email_lower IS DISTINCT FROM lower(email)) FROM switchback.jobs j",
+            &[],
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        (row.get::<_, bool>(0), row.get::<_, i64>(1)),
+        (true, 0),
+        "the job started over on the table's new file and set every row"
+    );
+    let done = switchback(&db, &["advance", &plan, "--progress", "plain"]);
+    assert_eq!(done.status.code(), Some(0), "{}", text(&done.stderr));
+    assert!(
+        text(&done.stderr).contains("users.verify: 100000 rows verified"),
         "{}",
         text(&done.stderr)
     );

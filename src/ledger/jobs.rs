@@ -29,6 +29,17 @@ pub struct JobRow {
     pub note: Option<String>,
     /// Left to `switchback backfill` workers by `advance --detach`.
     pub detached: bool,
+    pub walk: Walk,
+}
+
+/// How a job pages through its table, fixed when the job is created.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Walk {
+    /// By the table's key, in ranges of key values (a partitioned table).
+    Key,
+    /// By block, in `ctid` ranges: the table's file when the job began, and its length then
+    /// (rows written later went through the trigger, so the job ends there).
+    Blocks { filenode: i64, end: i64 },
 }
 
 /// A job as it is created: its settings at the start, and whether workers run it.
@@ -42,6 +53,7 @@ pub struct NewJob<'a> {
     pub target_batch_ms: i32,
     pub max_rows_per_second: i64,
     pub detached: bool,
+    pub walk: Walk,
 }
 
 /// Recent progress and live workers of one job, from the batch log and the ranges.
@@ -54,7 +66,7 @@ pub struct Activity {
 }
 
 const JOB_COLUMNS: &str = "SELECT step, relation, cursor, rows_done, rows_estimated, rows_changed, batches, mismatches, samples,
-        batch_size, target_batch_ms, max_rows_per_second, state, started_at, updated_at, note, detached";
+        batch_size, target_batch_ms, max_rows_per_second, state, started_at, updated_at, note, detached, filenode, end_block";
 
 fn job_row(r: &Row) -> Result<JobRow, Error> {
     Ok(JobRow {
@@ -75,6 +87,10 @@ fn job_row(r: &Row) -> Result<JobRow, Error> {
         updated_at: r.get(14),
         note: r.get(15),
         detached: r.get(16),
+        walk: match (r.get(17), r.get(18)) {
+            (Some(filenode), Some(end)) => Walk::Blocks { filenode, end },
+            _ => Walk::Key,
+        },
     })
 }
 
@@ -115,8 +131,9 @@ impl Ledger {
             .collect()
     }
 
-    /// Creates a job and its key ranges, split at `splits` (each the text of a key; the last
-    /// range is open-ended), in one transaction.
+    /// Creates a job and its ranges, split at `splits` (each the text of a key or a block
+    /// number; the last range is open-ended), in one transaction. A job of the same step that
+    /// is there already (its table was rewritten under it) is replaced.
     pub async fn create_job(
         &self,
         client: &mut tokio_postgres::Client,
@@ -125,9 +142,24 @@ impl Ledger {
     ) -> Result<(), Error> {
         let context = || format!("start job {}", job.step);
         let txn = client.transaction().await.map_err(Error::sql(context()))?;
+        for table in ["ranges", "jobs"] {
+            txn.exec(
+                &format!(
+                    "DELETE FROM {} WHERE plan_id = $1 AND step = $2",
+                    self.table(table)
+                ),
+                &[&job.plan, &job.step],
+            )
+            .await
+            .map_err(Error::sql(context()))?;
+        }
+        let (filenode, end_block) = match job.walk {
+            Walk::Key => (None, None),
+            Walk::Blocks { filenode, end } => (Some(filenode), Some(end)),
+        };
         txn.exec(
             &format!(
-                "INSERT INTO {} (plan_id, step, relation, rows_estimated, batch_size, target_batch_ms, max_rows_per_second, detached) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                "INSERT INTO {} (plan_id, step, relation, rows_estimated, batch_size, target_batch_ms, max_rows_per_second, detached, filenode, end_block) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
                 self.table("jobs")
             ),
             &[
@@ -139,6 +171,8 @@ impl Ledger {
                 &job.target_batch_ms,
                 &job.max_rows_per_second,
                 &job.detached,
+                &filenode,
+                &end_block,
             ],
         )
         .await

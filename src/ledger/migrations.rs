@@ -124,6 +124,12 @@ CREATE TABLE {s}.runners (
     taken_at timestamptz NOT NULL DEFAULT now()
 );
 "#,
+    r#"
+-- Version 7: a job that walks its table by block (ctid ranges) rather than by key: the
+-- table's file and its length in blocks when the job began. A rewrite (VACUUM FULL, CLUSTER,
+-- pg_repack) gives the table a new file, and the job starts over.
+ALTER TABLE {s}.jobs ADD COLUMN filenode bigint, ADD COLUMN end_block bigint;
+"#,
 ];
 
 impl Ledger {

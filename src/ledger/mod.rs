@@ -16,7 +16,7 @@ mod state;
 mod steps;
 
 pub use events::EventRow;
-pub use jobs::{Activity, JobRow, NewJob};
+pub use jobs::{Activity, JobRow, NewJob, Walk};
 pub use plans::{Control, ControlChange, PlanRow};
 pub use ranges::{BatchRecord, Claim, Mismatches, RangeLease};
 pub use runners::Holder;

@@ -31,10 +31,10 @@ pub struct Claim {
     pub upper: Option<Vec<String>>,
 }
 
-/// What a verification batch found wrong: SQL counting the rows, and SQL listing some of them.
+/// What a verification batch found wrong: how many rows, and SQL listing some of them.
 #[derive(Debug, Clone)]
 pub struct Mismatches {
-    pub count_sql: String,
+    pub count: i64,
     pub samples_sql: String,
 }
 
@@ -166,23 +166,23 @@ impl Ledger {
         batch: &BatchRecord<'_>,
     ) -> Result<(), Error> {
         let (mismatches, samples) = match batch.mismatches {
-            Some(m) => (
-                format!("({})", m.count_sql),
+            Some(m) if m.count > 0 => (
+                m.count,
                 format!(
                     "(samples || ARRAY({} LIMIT {SAMPLES}))[1:{SAMPLES}]",
                     m.samples_sql
                 ),
             ),
-            None => ("0".to_owned(), "samples".to_owned()),
+            _ => (0, "samples".to_owned()),
         };
         txn.exec(
             &format!(
                 "UPDATE {} SET rows_done = rows_done + $3, batches = batches + 1, rows_changed = rows_changed + $4,
-                        mismatches = mismatches + {mismatches}, samples = {samples}, updated_at = now()
+                        mismatches = mismatches + $5, samples = {samples}, updated_at = now()
                   WHERE plan_id = $1 AND step = $2",
                 self.table("jobs")
             ),
-            &[&lease.plan, &lease.step, &batch.rows, &batch.changed],
+            &[&lease.plan, &lease.step, &batch.rows, &batch.changed, &mismatches],
         )
         .await
         .map_err(Error::sql("count the batch"))?;

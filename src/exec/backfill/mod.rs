@@ -9,17 +9,20 @@
 //! obeyed before every batch. The dual-write trigger skips these sessions (its WHEN clause
 //! reads `switchback.backfill`), so batches pay no PL/pgSQL call per row.
 
+mod blocks;
 mod key;
 
 use crate::error::Error;
 use crate::exec::{Event, Executor};
-use crate::ledger::{BatchRecord, Claim, JobState, Mismatches, NewJob, RangeLease, StepStatus};
+use crate::ledger::{
+    BatchRecord, Claim, JobRow, JobState, Mismatches, NewJob, RangeLease, StepStatus, Walk,
+};
 use crate::pg::catalog;
 use crate::pg::ddl::{LockPolicy, Retrier};
 use crate::pg::facts::TableKey;
 use crate::pg::query::Query;
-use crate::plan::expand::{backfill_update, verify_predicate};
-use crate::plan::step::{Job, JobKind, Step};
+use crate::plan::expand::{backfill_filters, backfill_update, verify_predicate};
+use crate::plan::step::{Job, JobKind, Records, Step};
 use crate::plan::Plan;
 use key::Key;
 use std::time::{Duration, Instant};
@@ -44,7 +47,8 @@ fn table_key(job: &Job) -> Result<&TableKey, Error> {
 }
 
 /// Creates the job's row and its ranges, once. A verification that failed before starts
-/// over: the data may have been fixed.
+/// over: the data may have been fixed. So does a job walking blocks whose table was
+/// rewritten since (its rows moved).
 pub(super) async fn prepare(
     ex: &mut Executor<'_>,
     plan: &Plan,
@@ -58,18 +62,40 @@ pub(super) async fn prepare(
                 .restart_job(&ex.client, &plan.id, &step.name)
                 .await?;
         }
-        return Ok(());
+        let Walk::Blocks { filenode, .. } = row.walk else {
+            return Ok(());
+        };
+        if row.state == JobState::Done
+            || blocks::filenode(&ex.client, &job.relation).await? == filenode
+        {
+            return Ok(());
+        }
+        tracing::warn!(step = %step.name, table = %job.relation, "the table was rewritten (VACUUM FULL, CLUSTER or pg_repack) while the job ran: it starts over");
     }
     let key = Key::new(table_key(job)?);
     let estimated = catalog::estimated_rows(&ex.client, &job.relation).await?;
+    let layout = blocks::layout(&ex.client, &job.relation, estimated).await?;
     let settings = &plan.backfill;
     let batch_size = (settings.batch_size as i64).clamp(MIN_BATCH, MAX_BATCH);
     let range_rows = (batch_size * BATCHES_PER_RANGE)
         .max(estimated / MAX_RANGES)
         .max(1);
-    // Split keys every `range_rows` rows, read from the key's index.
-    let splits: Vec<Vec<String>> = if estimated > range_rows {
-        ex.client
+    let ranges = ((estimated + range_rows - 1) / range_rows).clamp(1, MAX_RANGES);
+    // A fill of NULLs leaves alone the NULLs a write does not write, and such a write may
+    // move the row behind a block cursor: that backfill walks the key, which rows keep.
+    let fills_nulls =
+        job.kind == JobKind::Backfill && job.assignments.iter().any(|a| a.records == Records::Nulls);
+    let layout = layout.filter(|_| !fills_nulls);
+    let (walk, splits) = match &layout {
+        Some(layout) => (
+            Walk::Blocks {
+                filenode: layout.filenode,
+                end: layout.blocks,
+            },
+            blocks::splits(layout.blocks, ranges),
+        ),
+        // Split keys every `range_rows` rows, read from the key's index.
+        None if estimated > range_rows => (Walk::Key, ex.client
             .fetch(
                 &format!("SELECT ARRAY[{text}] FROM (SELECT {list}, row_number() OVER (ORDER BY {list}) AS n FROM {rel}) s WHERE n % {range_rows} = 0 ORDER BY {list}", text = key.as_text, list = key.list, rel = job.relation),
                 &[],
@@ -78,19 +104,22 @@ pub(super) async fn prepare(
             .map_err(Error::sql(format!("split the keys of {}", job.relation)))?
             .iter()
             .map(|r| r.get(0))
-            .collect()
-    } else {
-        Vec::new()
+            .collect()),
+        None => (Walk::Key, Vec::new()),
     };
     let new = NewJob {
         plan: &plan.id,
         step: &step.name,
         relation: &job.relation,
-        rows_estimated: estimated,
+        // Blocks times the statistics' rows per block: the estimate the batches size from.
+        rows_estimated: layout
+            .as_ref()
+            .map_or(estimated, |l| (l.blocks as f64 * l.rows_per_block).round() as i64),
         batch_size: batch_size as i32,
         target_batch_ms: settings.target_batch_time.as_millis().min(i32::MAX as u128) as i32,
         max_rows_per_second: settings.max_rows_per_second.min(i64::MAX as u64) as i64,
         detached,
+        walk,
     };
     ex.ledger.create_job(&mut ex.client, &new, splits).await
 }
@@ -214,39 +243,14 @@ pub(super) async fn work(
             .unwrap_or(row.batch_size as i64)
             .clamp(MIN_BATCH, MAX_BATCH);
         let started = Instant::now();
-        let key = &w.key;
-        let window = key.between(range.cursor.as_deref(), range.upper.as_deref());
-        let bounds = ex
-            .client
-            .fetch_opt(
-                // The window runs over the inner LIMITed rows: the batch's size and last key.
-                &format!(
-                    "SELECT ARRAY[{text}], count(*) OVER () FROM (SELECT {list} FROM {rel} WHERE {window} ORDER BY {list} LIMIT {size}) s ORDER BY {desc} LIMIT 1",
-                    text = key.as_text,
-                    list = key.list,
-                    rel = job.relation,
-                    desc = key.descending
-                ),
-                &[],
-            )
-            .await
-            .map_err(Error::sql(format!("find the next batch of {}", job.relation)))?;
-        let Some(bounds) = bounds else {
+        let Some(batch) = next_batch(ex, &w, &row, &range, size).await? else {
             ex.ledger.finish_range(&ex.client, &w.lease, &range).await?;
             continue;
         };
-        let last: Vec<String> = bounds.get(0);
-        let rows: i64 = bounds.get(1);
-        let batch = Batch {
-            window: key.between(range.cursor.as_deref(), Some(&last)),
-            range: &range,
-            last: &last,
-            rows,
-        };
         let mut retrier = Retrier::new(&w.policy, &step.name, &job.relation);
-        let kept = loop {
-            match commit_batch(ex, &w, &batch).await {
-                Ok(kept) => break kept,
+        let outcome = loop {
+            match commit_batch(ex, &w, row.walk, &range, &batch).await {
+                Ok(outcome) => break outcome,
                 Err(error) => {
                     let retry = retrier.after_failure(error, &ex.side).await?;
                     ex.retry_event(plan, step, &retry);
@@ -254,10 +258,15 @@ pub(super) async fn work(
                 }
             }
         };
-        if !kept {
+        let rows = match outcome {
+            Outcome::Committed { rows } => rows,
             // The lease ran out and another worker took the range; it goes on from the cursor.
-            continue;
-        }
+            Outcome::Lost => continue,
+            Outcome::Rewritten => {
+                prepare(ex, plan, step, job, row.detached).await?;
+                continue;
+            }
+        };
         let elapsed = started.elapsed();
         rows_this_run += rows;
         let done = row.rows_done + rows;
@@ -271,10 +280,10 @@ pub(super) async fn work(
             batch_ms: elapsed.as_secs_f64() * 1000.0,
         });
         let range = Claim {
-            cursor: Some(last),
+            cursor: Some(batch.last),
             ..range
         };
-        if rows < size {
+        if batch.ends_range {
             ex.ledger.finish_range(&ex.client, &w.lease, &range).await?;
         } else {
             held = Some(range);
@@ -310,19 +319,95 @@ struct Worker<'a> {
     lease: RangeLease<'a>,
 }
 
-/// One batch: its rows, the key window they lie in, and the range it moves.
-struct Batch<'a> {
-    range: &'a Claim,
+/// One batch: the rows it covers, and where it leaves its range's cursor.
+struct Batch {
     window: String,
-    last: &'a [String],
-    rows: i64,
+    last: Vec<String>,
+    /// Its rows, when they were counted to find the batch (a key walk).
+    counted: Option<i64>,
+    /// Its rows as the statistics put them (a block walk).
+    estimate: i64,
+    /// It reaches the end of its range.
+    ends_range: bool,
+}
+
+/// What became of a batch.
+enum Outcome {
+    Committed { rows: i64 },
+    /// The worker no longer held the range: nothing was committed.
+    Lost,
+    /// The table's file changed under a block walk: nothing was committed, the job starts over.
+    Rewritten,
+}
+
+/// The range's next batch of about `size` rows, or None when the range is done. A key walk
+/// reads the batch's last key (and so its rows) from the key's index; a block walk takes the
+/// blocks that hold about `size` rows.
+async fn next_batch(
+    ex: &Executor<'_>,
+    w: &Worker<'_>,
+    job: &JobRow,
+    range: &Claim,
+    size: i64,
+) -> Result<Option<Batch>, Error> {
+    let rel = &w.job.relation;
+    let Walk::Blocks { end, .. } = job.walk else {
+        let key = &w.key;
+        let window = key.between(range.cursor.as_deref(), range.upper.as_deref());
+        let bounds = ex
+            .client
+            .fetch_opt(
+                // The window runs over the inner LIMITed rows: the batch's size and last key.
+                &format!(
+                    "SELECT ARRAY[{text}], count(*) OVER () FROM (SELECT {list} FROM {rel} WHERE {window} ORDER BY {list} LIMIT {size}) s ORDER BY {desc} LIMIT 1",
+                    text = key.as_text,
+                    list = key.list,
+                    desc = key.descending
+                ),
+                &[],
+            )
+            .await
+            .map_err(Error::sql(format!("find the next batch of {rel}")))?;
+        return Ok(bounds.map(|bounds| {
+            let last: Vec<String> = bounds.get(0);
+            let rows: i64 = bounds.get(1);
+            Batch {
+                window: key.between(range.cursor.as_deref(), Some(&last)),
+                last,
+                counted: Some(rows),
+                estimate: rows,
+                ends_range: rows < size,
+            }
+        }));
+    };
+    let from = range.cursor.as_deref().map(blocks::parse).transpose()?.unwrap_or(0);
+    let upper = range.upper.as_deref().map(blocks::parse).transpose()?.unwrap_or(end);
+    if from >= upper {
+        return Ok(None);
+    }
+    // The job's estimate was set from the blocks and the statistics' rows per block.
+    let rows_per_block = job.rows_estimated.max(1) as f64 / end.max(1) as f64;
+    let length = ((size as f64 / rows_per_block).round() as i64).max(1);
+    let to = (from + length).min(upper);
+    Ok(Some(Batch {
+        window: blocks::window(from, to),
+        last: vec![to.to_string()],
+        counted: None,
+        estimate: ((to - from) as f64 * rows_per_block).round() as i64,
+        ends_range: to == upper,
+    }))
 }
 
 /// One batch in one short transaction: the fills' record and the UPDATE (backfill) or the
 /// count of rows that differ (verification), the range's cursor (only while this worker
-/// holds the range), the job's counters and the batch's log line. Returns false, with nothing
-/// committed, when the range was lost.
-async fn commit_batch(ex: &mut Executor<'_>, w: &Worker<'_>, b: &Batch<'_>) -> Result<bool, Error> {
+/// holds the range), the job's counters and the batch's log line.
+async fn commit_batch(
+    ex: &mut Executor<'_>,
+    w: &Worker<'_>,
+    walk: Walk,
+    range: &Claim,
+    b: &Batch,
+) -> Result<Outcome, Error> {
     let context = || format!("run a batch of step {} of plan {}", w.step.name, w.plan.id);
     let txn = ex
         .client
@@ -334,48 +419,64 @@ async fn commit_batch(ex: &mut Executor<'_>, w: &Worker<'_>, b: &Batch<'_>) -> R
         .map_err(Error::sql(context()))?;
     if !ex
         .ledger
-        .advance_range(&txn, &w.lease, b.range, b.last)
+        .advance_range(&txn, &w.lease, range, &b.last)
         .await?
     {
         txn.rollback().await.map_err(Error::sql(context()))?;
-        return Ok(false);
+        return Ok(Outcome::Lost);
     }
     let assignments: Vec<&_> = w.job.assignments.iter().collect();
-    let (changed, mismatches) = match w.job.kind {
+    let (rel, window) = (&w.job.relation, &b.window);
+    let (rows, changed, mismatches) = match w.job.kind {
         JobKind::Backfill => {
             let key = table_key(w.job)?;
             ex.ledger
-                .record_fills(&txn, &w.plan.id, w.job, key, &b.window)
+                .record_fills(&txn, &w.plan.id, w.job, key, window)
                 .await?;
             let changed = txn
-                .exec(
-                    &backfill_update(&w.job.relation, &assignments, &b.window),
+                .exec(&backfill_update(rel, &assignments, window), &[])
+                .await
+                .map_err(Error::sql(context()))? as i64;
+            // A filtered UPDATE changes only some of the rows it walks.
+            let rows = b.counted.unwrap_or(match backfill_filters(&assignments) {
+                true => b.estimate.max(changed),
+                false => changed,
+            });
+            (rows, changed, None)
+        }
+        JobKind::Verify => {
+            let wrong = verify_predicate(&assignments);
+            let counts = txn
+                .fetch_one(
+                    &format!("SELECT count(*), count(*) FILTER (WHERE {wrong}) FROM {rel} WHERE {window}"),
                     &[],
                 )
                 .await
                 .map_err(Error::sql(context()))?;
-            (changed as i64, None)
-        }
-        JobKind::Verify => {
-            let wrong = verify_predicate(&assignments);
-            let (rel, window, list) = (&w.job.relation, &b.window, &w.key.list);
             let mismatches = Mismatches {
-                count_sql: format!("SELECT count(*) FROM {rel} WHERE {window} AND ({wrong})"),
-                samples_sql: format!("SELECT ROW({list})::text FROM {rel} WHERE {window} AND ({wrong}) ORDER BY {list}"),
+                count: counts.get(1),
+                samples_sql: format!("SELECT ROW({list})::text FROM {rel} WHERE {window} AND ({wrong}) ORDER BY {list}", list = w.key.list),
             };
-            (0, Some(mismatches))
+            (counts.get(0), 0, Some(mismatches))
         }
     };
+    if let Walk::Blocks { filenode, .. } = walk {
+        // After the statement: it holds the table's lock, so no rewrite can come after this.
+        if blocks::filenode(&txn, rel).await? != filenode {
+            txn.rollback().await.map_err(Error::sql(context()))?;
+            return Ok(Outcome::Rewritten);
+        }
+    }
     let record = BatchRecord {
-        range: b.range,
-        last: b.last,
-        rows: b.rows,
+        range,
+        last: &b.last,
+        rows,
         changed,
         mismatches: mismatches.as_ref(),
     };
     ex.ledger.record_batch(&txn, &w.lease, &record).await?;
     txn.commit().await.map_err(Error::sql(context()))?;
-    Ok(true)
+    Ok(Outcome::Committed { rows })
 }
 
 /// Marks the job and its step done, or fails a verification that found differences.

@@ -14,7 +14,7 @@ use sql::{columns_list, trigger_function, BATCH_RANGE};
 
 mod sql;
 
-pub(crate) use sql::{backfill_update, verify_predicate};
+pub(crate) use sql::{backfill_filters, backfill_update, verify_predicate};
 
 impl Plan {
     /// The plan's steps and the edges between them. `state_schema` holds switchback's own

@@ -26,6 +26,12 @@ pub(crate) fn verify_predicate(assignments: &[&Assignment]) -> String {
 /// What stands for a batch's key range in rendered plans.
 pub(super) const BATCH_RANGE: &str = "<key range of the batch>";
 
+/// Whether the batch UPDATE changes only some rows of its range: every assignment has a
+/// condition (a fill of NULLs, say), so the UPDATE keeps to the rows that meet one.
+pub(crate) fn backfill_filters(assignments: &[&Assignment]) -> bool {
+    !assignments.is_empty() && assignments.iter().all(|a| a.when.is_some())
+}
+
 /// One UPDATE per batch for all of a table's assignments, so the table is walked once.
 pub(crate) fn backfill_update(table: &str, assignments: &[&Assignment], range: &str) -> String {
     let single = assignments.len() == 1;
@@ -41,10 +47,12 @@ pub(crate) fn backfill_update(table: &str, assignments: &[&Assignment], range: &
         })
         .collect::<Vec<_>>()
         .join(",\n      ");
-    let whens: Option<Vec<&str>> = assignments.iter().map(|a| a.when.as_deref()).collect();
-    let filter = match whens {
-        Some(whens) => format!("\n    AND ({})", whens.join(" OR ")),
-        None => String::new(),
+    let filter = match backfill_filters(assignments) {
+        true => {
+            let whens: Vec<&str> = assignments.iter().filter_map(|a| a.when.as_deref()).collect();
+            format!("\n    AND ({})", whens.join(" OR "))
+        }
+        false => String::new(),
     };
     format!("UPDATE {table}\n  SET {sets}\n  WHERE {range}{filter}")
 }
@@ -60,6 +68,9 @@ pub(super) fn trigger_function(function: &str, rules: &[(usize, SyncRule)]) -> S
 
 fn rule_body(rule: &SyncRule) -> String {
     match rule {
+        // A write to other columns of a row the backfill has not reached yet sets the new
+        // column too (what the backfill would): the write may move the row behind the
+        // backfill's block cursor.
         SyncRule::Pair {
             old,
             new,
@@ -80,7 +91,7 @@ fn rule_body(rule: &SyncRule) -> String {
                 .map(|d| format!("    ELSIF {o} IS NULL AND {n} IS NULL THEN\n      {o} := {d};\n      {n} := {up};\n"))
                 .unwrap_or_default();
             format!(
-                "  IF TG_OP = 'INSERT' THEN\n    IF {n} IS NULL AND {o} IS NOT NULL THEN\n      {n} := {up};\n    ELSIF {o} IS NULL AND {n} IS NOT NULL THEN\n      {o} := {down};\n{both_null}    END IF;\n  ELSIF {o} IS DISTINCT FROM {oo} AND {n} IS NOT DISTINCT FROM {on} THEN\n    {n} := {up};\n  ELSIF {n} IS DISTINCT FROM {on} AND {o} IS NOT DISTINCT FROM {oo} THEN\n    {o} := {down};\n  END IF;\n"
+                "  IF TG_OP = 'INSERT' THEN\n    IF {n} IS NULL AND {o} IS NOT NULL THEN\n      {n} := {up};\n    ELSIF {o} IS NULL AND {n} IS NOT NULL THEN\n      {o} := {down};\n{both_null}    END IF;\n  ELSIF {o} IS DISTINCT FROM {oo} AND {n} IS NOT DISTINCT FROM {on} THEN\n    {n} := {up};\n  ELSIF {n} IS DISTINCT FROM {on} AND {o} IS NOT DISTINCT FROM {oo} THEN\n    {o} := {down};\n  ELSIF {n} IS NULL AND {on} IS NULL AND {o} IS NOT NULL AND {o} IS NOT DISTINCT FROM {oo} THEN\n    {n} := {up};\n  END IF;\n"
             )
         }
         SyncRule::Computed { column, value } => {
