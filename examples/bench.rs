@@ -210,7 +210,13 @@ async fn measure(
         .lock()
         .expect("lock")
         .iter()
-        .filter_map(|(name, (from, to))| Some((name.clone(), *from, (*to)?.duration_since(*from).as_secs_f64())))
+        .filter_map(|(name, (from, to))| {
+            Some((
+                name.clone(),
+                *from,
+                (*to)?.duration_since(*from).as_secs_f64(),
+            ))
+        })
         .collect();
     steps.sort_by_key(|(_, from, _)| *from);
     let steps: Vec<serde_json::Value> = steps

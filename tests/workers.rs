@@ -13,14 +13,7 @@ const ROWS: i64 = 300_000;
 
 fn worker(db: &TestDb, plan: &str) -> Child {
     Command::new(env!("CARGO_BIN_EXE_switchback"))
-        .args([
-            "backfill",
-            plan,
-            "--lease",
-            "2s",
-            "--progress",
-            "plain",
-        ])
+        .args(["backfill", plan, "--lease", "2s", "--progress", "plain"])
         .env("DATABASE_URL", &db.url)
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -216,7 +209,12 @@ async fn a_table_rewritten_under_a_worker_is_walked_again_from_the_start() {
         .unwrap();
     let (_dir, plan) = plan_file("20261123_rewrite", "changes:\n  - add_column: { table: users, column: { name: email_lower, type: text }, backfill: lower(email) }\nbackfill: { batch_size: 500, target_batch_time: 1ms, max_rows_per_second: 20000 }\n");
     let detached = switchback(&db, &["advance", &plan, "--detach"]);
-    assert_eq!(detached.status.code(), Some(0), "{}", text(&detached.stderr));
+    assert_eq!(
+        detached.status.code(),
+        Some(0),
+        "{}",
+        text(&detached.stderr)
+    );
     let mut running = worker(&db, "20261123_rewrite");
     loop {
         let (batches, state): (i64, String) = client
@@ -224,7 +222,10 @@ async fn a_table_rewritten_under_a_worker_is_walked_again_from_the_start() {
             .await
             .map(|r| (r.get(0), r.get(1)))
             .unwrap();
-        assert_ne!(state, "done", "the job finished before the table could be rewritten");
+        assert_ne!(
+            state, "done",
+            "the job finished before the table could be rewritten"
+        );
         if batches >= 5 {
             break;
         }

@@ -83,8 +83,8 @@ pub(super) async fn prepare(
     let ranges = ((estimated + range_rows - 1) / range_rows).clamp(1, MAX_RANGES);
     // A fill of NULLs leaves alone the NULLs a write does not write, and such a write may
     // move the row behind a block cursor: that backfill walks the key, which rows keep.
-    let fills_nulls =
-        job.kind == JobKind::Backfill && job.assignments.iter().any(|a| a.records == Records::Nulls);
+    let fills_nulls = job.kind == JobKind::Backfill
+        && job.assignments.iter().any(|a| a.records == Records::Nulls);
     let layout = layout.filter(|_| !fills_nulls);
     let (walk, splits) = match &layout {
         Some(layout) => (
@@ -112,9 +112,9 @@ pub(super) async fn prepare(
         step: &step.name,
         relation: &job.relation,
         // Blocks times the statistics' rows per block: the estimate the batches size from.
-        rows_estimated: layout
-            .as_ref()
-            .map_or(estimated, |l| (l.blocks as f64 * l.rows_per_block).round() as i64),
+        rows_estimated: layout.as_ref().map_or(estimated, |l| {
+            (l.blocks as f64 * l.rows_per_block).round() as i64
+        }),
         batch_size: batch_size as i32,
         target_batch_ms: settings.target_batch_time.as_millis().min(i32::MAX as u128) as i32,
         max_rows_per_second: settings.max_rows_per_second.min(i64::MAX as u64) as i64,
@@ -333,7 +333,9 @@ struct Batch {
 
 /// What became of a batch.
 enum Outcome {
-    Committed { rows: i64 },
+    Committed {
+        rows: i64,
+    },
     /// The worker no longer held the range: nothing was committed.
     Lost,
     /// The table's file changed under a block walk: nothing was committed, the job starts over.
@@ -380,8 +382,18 @@ async fn next_batch(
             }
         }));
     };
-    let from = range.cursor.as_deref().map(blocks::parse).transpose()?.unwrap_or(0);
-    let upper = range.upper.as_deref().map(blocks::parse).transpose()?.unwrap_or(end);
+    let from = range
+        .cursor
+        .as_deref()
+        .map(blocks::parse)
+        .transpose()?
+        .unwrap_or(0);
+    let upper = range
+        .upper
+        .as_deref()
+        .map(blocks::parse)
+        .transpose()?
+        .unwrap_or(end);
     if from >= upper {
         return Ok(None);
     }

@@ -49,7 +49,10 @@ pub(crate) fn backfill_update(table: &str, assignments: &[&Assignment], range: &
         .join(",\n      ");
     let filter = match backfill_filters(assignments) {
         true => {
-            let whens: Vec<&str> = assignments.iter().filter_map(|a| a.when.as_deref()).collect();
+            let whens: Vec<&str> = assignments
+                .iter()
+                .filter_map(|a| a.when.as_deref())
+                .collect();
             format!("\n    AND ({})", whens.join(" OR "))
         }
         false => String::new(),
