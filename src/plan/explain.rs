@@ -140,7 +140,7 @@ pub const PLAN_STATE: Rule = Rule::note("N712", "plan state in the ledger")
     .instead("Nothing to do.");
 pub const PARTITIONED: Rule = Rule::note("N714", "partitioned table")
     .why("With `--database-url`: the change's table is partitioned; the note says how the change runs there (an index: built ON ONLY the parent, then CONCURRENTLY on each partition and attached, after which the parent's index is valid).")
-    .instead("Nothing to do. A partition attached while the plan runs gets no index from it: the attach step names it; build its index and attach it, then run `advance` again.");
+    .instead("Nothing to do. A partition attached while the plan runs gets the index from PostgreSQL as part of its `ATTACH PARTITION` (built there, under the attach's lock); one detached meanwhile is skipped by the steps that name it.");
 pub const POOLER: Rule = Rule::note("N713", "connection through a pooler or proxy")
     .why("With `--database-url`: the connection reaches PostgreSQL through a pooler or proxy (the server's port is not the one dialed, or a session setting did not last). switchback uses no session state there: every statement is one unnamed round trip, settings are SET LOCAL, and the runner's hold on a plan is a lease row.")
     .instead("Nothing to do.");
