@@ -1,10 +1,10 @@
-//! The batch loop behind backfill and verification steps. A job's key space is split into
-//! ranges when the job is created; workers (the inline `advance`, or any number of
-//! `switchback backfill` processes) claim ranges with a lease and page through them by key
-//! (composite keys included). Each batch's UPDATE, its range's cursor move and the batch's
-//! log line commit in one short transaction, and only while the worker still holds the
-//! lease: a worker that lost its range (it stalled, another took over) rolls its batch back,
-//! so no key is done twice or skipped. Batch size adapts towards the target batch time, the
+//! The batch loop behind backfill and verification steps. A job's table is split into ranges
+//! when the job is created, of blocks (`blocks.rs`: a plain table) or of key values (`key.rs`:
+//! a partitioned table, or a fill of NULLs); workers (the inline `advance`, or any number of
+//! `switchback backfill` processes) claim ranges with a lease and page through them. Each
+//! batch's UPDATE, its range's cursor move and the batch's log line commit in one short
+//! transaction, and only while the worker still holds the lease: a worker that lost its range
+//! (it stalled, another took over) rolls its batch back, so no batch is done twice or skipped. Batch size adapts towards the target batch time, the
 //! rate cap is shared by the job's live workers, and pause, throttle and replica lag are
 //! obeyed before every batch. The dual-write trigger skips these sessions (its WHEN clause
 //! reads `switchback.backfill`), so batches pay no PL/pgSQL call per row.
