@@ -20,6 +20,8 @@ const SCHEMA: &str = "
 CREATE TABLE events (id bigint NOT NULL, at date NOT NULL, kind text DEFAULT 'click', note text, n int,
   src text NOT NULL DEFAULT 'web', PRIMARY KEY (id, at))
   PARTITION BY RANGE (at);
+CREATE TABLE sources (name text PRIMARY KEY);
+INSERT INTO sources VALUES ('web'), ('app');
 CREATE TABLE events_2024 PARTITION OF events FOR VALUES FROM ('2024-01-01') TO ('2025-01-01');
 CREATE TABLE events_2025 PARTITION OF events FOR VALUES FROM ('2025-01-01') TO ('2026-01-01');
 CREATE TABLE events_2026 PARTITION OF events FOR VALUES FROM ('2026-01-01') TO ('2027-01-01');
@@ -27,6 +29,7 @@ CREATE TABLE events_default PARTITION OF events DEFAULT;
 INSERT INTO events (id, at, kind, note, n) SELECT g, date '2024-01-01' + (g % 1300), 'k' || (g % 50),
   CASE WHEN g % 3 = 0 THEN NULL ELSE 'n' || g END, g
   FROM generate_series(1, 20000) g;
+CREATE INDEX events_n_idx ON events (n);
 ANALYZE events;
 ";
 
@@ -261,13 +264,13 @@ async fn unsupported_kinds_are_refused_before_anything_runs() {
     assert_eq!(recorded, 0);
 
     // A unique index must cover the partition key, which only the first statement would
-    // find out; it is refused up front too.
+    // find out; it is refused up front too, saying which key column is missing.
     let yaml = "changes:\n  - add_index: { table: events, name: events_kind_key, columns: [kind], unique: true }\n";
     let (_dir, plan) = plan_file("20261123_events_unique", yaml);
     let out = switchback(&db, &["advance", &plan]);
     assert_ne!(out.status.code(), Some(0));
     assert!(
-        text(&out.stderr).contains("does not run add_index on a partitioned table yet"),
+        text(&out.stderr).contains("`events` is partitioned, and a unique index on it must include its partition key: the columns leave out `at`"),
         "{}",
         text(&out.stderr)
     );
@@ -278,6 +281,8 @@ async fn unsupported_kinds_are_refused_before_anything_runs() {
 /// in, and a query that must return 0 afterwards (rows with a wrong value).
 struct Case {
     plan: &'static str,
+    /// Whether `validate --database-url` has a note on it (drop_index names no table).
+    noted: bool,
     ddl: &'static str,
     wrong_rows: &'static str,
 }
@@ -287,36 +292,77 @@ const CASES: &[Case] = &[
         plan: "set_default: { table: events, column: note, default: \"'none'\" }",
         ddl: "ALTER TABLE events ALTER COLUMN note SET DEFAULT 'none'",
         wrong_rows: "SELECT 0::bigint",
+        noted: true,
     },
     Case {
         plan: "drop_default: { table: events, column: kind }",
         ddl: "ALTER TABLE events ALTER COLUMN kind DROP DEFAULT",
         wrong_rows: "SELECT 0::bigint",
+        noted: true,
     },
     Case {
         plan: "add_check: { table: events, name: events_n_positive, check: \"n > 0\" }",
         ddl: "ALTER TABLE events ADD CONSTRAINT events_n_positive CHECK (n > 0)",
         wrong_rows: "SELECT count(*) FROM events WHERE n <= 0",
+        noted: true,
     },
     Case {
         plan: "set_not_null: { table: events, column: note, fill: \"'none'\" }",
         ddl: "UPDATE events SET note = 'none' WHERE note IS NULL; ALTER TABLE events ALTER COLUMN note SET NOT NULL",
         wrong_rows: "SELECT count(*) FROM events WHERE note IS NULL",
+        noted: true,
     },
     Case {
         plan: "drop_not_null: { table: events, column: src }",
         ddl: "ALTER TABLE events ALTER COLUMN src DROP NOT NULL",
         wrong_rows: "SELECT 0::bigint",
+        noted: true,
     },
     Case {
         plan: "add_column: { table: events, column: { name: kind_upper, type: text }, backfill: \"upper(kind)\" }",
         ddl: "ALTER TABLE events ADD COLUMN kind_upper text; UPDATE events SET kind_upper = upper(kind)",
         wrong_rows: "SELECT count(*) FROM events WHERE kind_upper IS DISTINCT FROM upper(kind)",
+        noted: true,
     },
     Case {
         plan: "drop_column: { table: events, column: n }",
         ddl: "ALTER TABLE events DROP COLUMN n",
         wrong_rows: "SELECT 0::bigint",
+        noted: true,
+    },
+    // The partitions' indexes carry switchback's names (`<index>_<partition>`) where
+    // PostgreSQL would choose its own: the DDL renames them to compare the rest.
+    Case {
+        plan: "add_index: { table: events, name: events_n_at_key, columns: [n, at], unique: true }",
+        ddl: "CREATE UNIQUE INDEX events_n_at_key ON events (n, at);
+              ALTER INDEX events_2024_n_at_idx RENAME TO events_n_at_key_events_2024;
+              ALTER INDEX events_2025_n_at_idx RENAME TO events_n_at_key_events_2025;
+              ALTER INDEX events_2026_n_at_idx RENAME TO events_n_at_key_events_2026;
+              ALTER INDEX events_default_n_at_idx RENAME TO events_n_at_key_events_default",
+        wrong_rows: "SELECT count(*) FROM pg_index WHERE indexrelid = 'events_n_at_key'::regclass AND NOT indisvalid",
+        noted: true,
+    },
+    Case {
+        plan: "add_unique: { table: events, name: events_n_at_key, columns: [n, at] }",
+        ddl: "ALTER TABLE events ADD CONSTRAINT events_n_at_key UNIQUE (n, at);
+              ALTER INDEX events_2024_n_at_key RENAME TO events_n_at_key_events_2024;
+              ALTER INDEX events_2025_n_at_key RENAME TO events_n_at_key_events_2025;
+              ALTER INDEX events_2026_n_at_key RENAME TO events_n_at_key_events_2026;
+              ALTER INDEX events_default_n_at_key RENAME TO events_n_at_key_events_default",
+        wrong_rows: "SELECT 0::bigint",
+        noted: true,
+    },
+    Case {
+        plan: "add_foreign_key: { table: events, name: events_src_fkey, columns: [src], references: { table: sources, columns: [name] } }",
+        ddl: "ALTER TABLE events ADD CONSTRAINT events_src_fkey FOREIGN KEY (src) REFERENCES sources (name)",
+        wrong_rows: "SELECT count(*) FROM events WHERE src NOT IN (SELECT name FROM sources)",
+        noted: true,
+    },
+    Case {
+        plan: "drop_index: { name: events_n_idx }",
+        ddl: "DROP INDEX events_n_idx",
+        wrong_rows: "SELECT count(*) FROM pg_class WHERE relname LIKE 'events%n_idx'",
+        noted: false,
     },
 ];
 
@@ -331,11 +377,13 @@ async fn every_supported_kind_expand_then_contract_with_the_application_writing(
         let (_dir, plan) = plan_file("20261123_partitioned", &case_plan(case));
         let out = switchback(&db, &["validate", &plan, "--database-url", &db.url]);
         let said = text(&out.stdout);
-        assert!(
+        assert_eq!(
             said.contains("note[N714]: `events` is partitioned (4 partitions): "),
+            case.noted,
             "{}: {said}",
             case.plan
         );
+        assert!(!said.contains("E709"), "{}: {said}", case.plan);
         let app = App::start(&db.url, ROWS, OLD, &[], 2).await;
         app.run_for(100).await;
         advance(&db, &plan);
@@ -379,4 +427,64 @@ async fn every_supported_kind_expand_then_abort() {
         assert_app_fine(&report);
         assert_eq!(catalogs(&client).await, before, "{}", case.plan);
     }
+}
+
+/// A partition attached after expand has no unique index of its own: the parent's ADD
+/// CONSTRAINT would build one under a lock that blocks writes. Contract refuses instead,
+/// naming the partition, with nothing changed; once it is detached, contract completes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn contract_refuses_a_partition_attached_since_expand() {
+    let (db, client) = setup().await;
+    let yaml =
+        "changes:\n  - add_unique: { table: events, name: events_n_at_key, columns: [n, at] }\n";
+    let (_dir, plan) = plan_file("20261123_events_unique", yaml);
+    advance(&db, &plan);
+    client
+        .batch_execute("CREATE TABLE events_2030 PARTITION OF events FOR VALUES FROM ('2030-01-01') TO ('2031-01-01')")
+        .await
+        .unwrap();
+    let parent_constraint = "SELECT count(*) FROM pg_constraint WHERE conname = 'events_n_at_key'";
+    let out = switchback(&db, &["advance", &plan]);
+    let err = text(&out.stderr);
+    assert_ne!(out.status.code(), Some(0), "{err}");
+    assert!(
+        err.contains(
+            r#"partitions of "public"."events" attached since the plan started: events_2030"#
+        ),
+        "{err}"
+    );
+    assert!(
+        err.contains("detach them until the plan is complete"),
+        "{err}"
+    );
+    assert!(!err.contains("panicked"), "{err}");
+    let count: i64 = client
+        .query_one(parent_constraint, &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(count, 0);
+
+    client
+        .batch_execute("ALTER TABLE events DETACH PARTITION events_2030")
+        .await
+        .unwrap();
+    advance(&db, &plan);
+    let count: i64 = client
+        .query_one(parent_constraint, &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(count, 1);
+    // Every partition's constraint is the parent's.
+    let adopted: i64 = client
+        .query_one(
+            "SELECT count(*) FROM pg_constraint c JOIN pg_constraint p ON p.oid = c.conparentid
+              WHERE p.conname = 'events_n_at_key'",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(adopted, 4);
 }

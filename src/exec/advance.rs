@@ -126,7 +126,7 @@ impl Executor<'_> {
                         change.kind()
                     )));
                 }
-                if let Partitioning::Flat(partitions) = partitioning {
+                if let Partitioning::Flat { partitions, .. } = partitioning {
                     if facts.partitions(table.as_str()).is_none() {
                         facts.partitioned.push(PartitionedTable {
                             table: table.to_string(),

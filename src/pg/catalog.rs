@@ -188,7 +188,10 @@ pub enum Partitioning {
     /// A plain table (or one that does not exist yet).
     None,
     /// A partitioned table whose partitions are all plain tables.
-    Flat(Vec<Partition>),
+    Flat {
+        partitions: Vec<Partition>,
+        key: PartitionKey,
+    },
     /// A partitioned table with a partition that is itself partitioned, or a foreign table:
     /// named, for the refusal.
     Unsupported(String),
@@ -201,17 +204,21 @@ pub async fn partitioning(
 ) -> Result<Partitioning, Error> {
     let name = relation(schema, table);
     let context = || format!("read the partitions of {name}");
-    let partitioned = client
+    // The key's columns in order; an expression (attnum 0) reads as NULL.
+    let key = client
         .fetch_opt(
-            "SELECT 1 FROM pg_class WHERE oid = to_regclass($1) AND relkind = 'p'",
+            "SELECT array_agg(a.attname::text ORDER BY k.n)
+               FROM pg_partitioned_table p
+              CROSS JOIN unnest(p.partattrs::int2[]) WITH ORDINALITY AS k(attnum, n)
+               LEFT JOIN pg_attribute a ON a.attrelid = p.partrelid AND a.attnum = k.attnum
+              WHERE p.partrelid = to_regclass($1)",
             &[&name],
         )
         .await
-        .map_err(Error::sql(context()))?
-        .is_some();
-    if !partitioned {
+        .map_err(Error::sql(context()))?;
+    let Some(key) = key.and_then(|row| row.get::<_, Option<Vec<Option<String>>>>(0)) else {
         return Ok(Partitioning::None);
-    }
+    };
     let rows = client
         .fetch(
             "SELECT n.nspname::text, c.relname::text, c.relkind::text
@@ -240,7 +247,37 @@ pub async fn partitioning(
         }
         partitions.push(Partition { schema, name });
     }
-    Ok(Partitioning::Flat(partitions))
+    Ok(Partitioning::Flat {
+        partitions,
+        key: PartitionKey(key),
+    })
+}
+
+/// A partitioned table's key: its columns in order, None for an expression.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PartitionKey(pub Vec<Option<String>>);
+
+impl PartitionKey {
+    /// Why a unique index over `columns` cannot exist on the table, if it cannot: PostgreSQL
+    /// needs every key column among them, and no expression in the key.
+    pub fn refuses_unique(&self, columns: &[&str]) -> Option<String> {
+        if self.0.iter().any(Option::is_none) {
+            return Some("its partition key has an expression, and PostgreSQL allows no unique index on such a table".into());
+        }
+        let missing: Vec<String> = self
+            .0
+            .iter()
+            .flatten()
+            .filter(|k| !columns.contains(&k.as_str()))
+            .map(|k| format!("`{k}`"))
+            .collect();
+        (!missing.is_empty()).then(|| {
+            format!(
+                "a unique index on it must include its partition key: the columns leave out {}",
+                missing.join(", ")
+            )
+        })
+    }
 }
 
 /// None when the index does not exist, else whether it is valid.

@@ -127,8 +127,8 @@ pub const POOLER_TIMEOUT: Rule = Rule::error("E708", "a pooler keeps switchback 
     .why("With `--database-url`: the connection reaches PostgreSQL through a pooler or proxy (no session setting lasts), the role has a statement_timeout, and the plan runs a statement that cannot be in a transaction (CREATE INDEX CONCURRENTLY). Only a session-level SET could lift the timeout for it; `advance` refuses before its first statement.")
     .instead("Connect directly or through a session-mode pool for this plan, or ALTER ROLE ... SET statement_timeout = 0.");
 pub const PARTITIONED_TABLE: Rule = Rule::error("E709", "change not supported on a partitioned table")
-    .why("With `--database-url`: the change's table is partitioned, and switchback does not run this kind of change on a partitioned table yet (or the table has a sub-partitioned or foreign partition). PostgreSQL refuses part of the usual recipe there (CREATE INDEX CONCURRENTLY and ADD CONSTRAINT ... USING INDEX on the parent, NOT VALID foreign keys before 18), so the plan would stop half-way; `advance` refuses it before its first statement instead.")
-    .instead("Run the change on each partition, or use a kind that supports partitioned tables (`add_index`; the README lists them).");
+    .why("With `--database-url`: the change's table is partitioned, and switchback does not run this kind of change on a partitioned table yet (rename_column, change_type, rename_table, drop_table), the table has a sub-partitioned or foreign partition, or PostgreSQL forbids the result (a unique index that leaves out a partition key column). The plan would stop half-way; `advance` refuses it before its first statement instead.")
+    .instead("Run the change on each partition, or use a kind that supports partitioned tables (the README lists them and how each runs there); for a unique index, include the partition key's columns.");
 pub const REWRITE: Rule = Rule::note("N710", "type change and rewrites")
     .why("With `--database-url`: whether a type change can be done in place (no rewrite, per pg_cast and the type modifiers) or needs a shadow column and a backfill.")
     .instead("Nothing to do; this is what the executor will do.");
@@ -139,8 +139,8 @@ pub const PLAN_STATE: Rule = Rule::note("N712", "plan state in the ledger")
     .why("With `--database-url`: the plan is already applied, or in flight, according to the ledger.")
     .instead("Nothing to do.");
 pub const PARTITIONED: Rule = Rule::note("N714", "partitioned table")
-    .why("With `--database-url`: the change's table is partitioned; the note says how the change runs there (an index: built ON ONLY the parent, then CONCURRENTLY on each partition and attached, after which the parent's index is valid).")
-    .instead("Nothing to do. A partition attached while the plan runs gets the index from PostgreSQL as part of its `ATTACH PARTITION` (built there, under the attach's lock); one detached meanwhile is skipped by the steps that name it.");
+    .why("With `--database-url`: the change's table is partitioned; the note says how the change runs there (an index: built ON ONLY the parent, then CONCURRENTLY on each partition and attached, after which the parent's index is valid; a unique constraint or foreign key: made on each partition, then on the parent, which adopts them without a scan).")
+    .instead("Nothing to do. A partition attached while the plan runs gets an index from PostgreSQL as part of its `ATTACH PARTITION` (built there, under the attach's lock), but not a unique constraint or foreign key: the parent's statement refuses, naming it, until it is detached. One detached meanwhile is skipped by the steps that name it.");
 pub const POOLER: Rule = Rule::note("N713", "connection through a pooler or proxy")
     .why("With `--database-url`: the connection reaches PostgreSQL through a pooler or proxy (the server's port is not the one dialed, or a session setting did not last). switchback uses no session state there: every statement is one unnamed round trip, settings are SET LOCAL, and the runner's hold on a plan is a lease row.")
     .instead("Nothing to do.");

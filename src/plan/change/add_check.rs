@@ -2,8 +2,9 @@
 //! rows optionally fixed by a `fill` backfill, then VALIDATEd under a lock that lets reads and
 //! writes through.
 
+use crate::pg::catalog::PartitionKey;
 use crate::pg::lock::LockMode;
-use crate::plan::change::{valid_if_clean, ChangeKind, ColumnNeed, Footprint};
+use crate::plan::change::{valid_if_clean, ChangeKind, ColumnNeed, Footprint, OnPartitioned};
 use crate::plan::check::{Checker, Ident, SqlText};
 use crate::plan::diagnostic::Code;
 use crate::plan::expand::{Expansion, SyncRule};
@@ -246,8 +247,8 @@ impl ChangeKind for AddCheck {
         .offenders(check_offenders(&table, &self.check.text));
     }
 
-    fn on_partitioned_table(&self) -> Option<&'static str> {
-        Some("the CHECK is added NOT VALID on the parent (every partition inherits it), then validated partition by partition under a lock that lets writes through")
+    fn on_partitioned_table(&self, _key: &PartitionKey) -> OnPartitioned {
+        OnPartitioned::Runs("the CHECK is added NOT VALID on the parent (every partition inherits it), then validated partition by partition under a lock that lets writes through")
     }
 
     fn check_live(&self, walk: &mut Walk, at: &FieldPath) {

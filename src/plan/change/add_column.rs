@@ -2,10 +2,11 @@
 //! value from a batched backfill, the old application's new rows from the dual-write trigger;
 //! NOT NULL, CHECK, FOREIGN KEY and UNIQUE arrive without a lock that blocks writes.
 
+use crate::pg::catalog::PartitionKey;
 use crate::pg::lock::LockMode;
 use crate::pg::quote;
 use crate::plan::change::column::{Column, RawColumn};
-use crate::plan::change::{add_unique, valid_if_clean, ChangeKind, Footprint};
+use crate::plan::change::{add_unique, valid_if_clean, ChangeKind, Footprint, OnPartitioned};
 use crate::plan::check::{Checker, Ident, SqlText};
 use crate::plan::diagnostic::Code;
 use crate::plan::expand::{Expansion, SyncRule};
@@ -293,11 +294,21 @@ impl ChangeKind for AddColumn {
         }
     }
 
-    fn on_partitioned_table(&self) -> Option<&'static str> {
-        // A unique column needs ADD CONSTRAINT ... USING INDEX, and a reference a NOT VALID
-        // foreign key: PostgreSQL refuses both on a partitioned table (the latter before 18).
-        let plain = !self.column.unique && self.column.references.is_none();
-        plain.then_some("the column is added on the parent and so on every partition; the trigger on the parent fires for every partition, and the backfill walks the parent's key")
+    fn on_partitioned_table(&self, key: &PartitionKey) -> OnPartitioned {
+        if self.column.unique {
+            let name = self.column.name.as_str();
+            if let Some(why) = key.refuses_unique(&[name]) {
+                return OnPartitioned::Refused(why);
+            }
+        }
+        // The column's foreign key would be added NOT VALID on the parent, which PostgreSQL
+        // refuses before 18; add_foreign_key's partition-by-partition recipe does it instead.
+        if self.column.references.is_some() {
+            return OnPartitioned::Refused(
+                "a new column's `references` would need a NOT VALID foreign key on the parent; add the column without it, then an `add_foreign_key` change, which runs partition by partition".into(),
+            );
+        }
+        OnPartitioned::Runs("the column is added on the parent and so on every partition; the trigger on the parent fires for every partition, and the backfill walks the parent's key")
     }
 
     fn check_live(&self, walk: &mut Walk, at: &FieldPath) {

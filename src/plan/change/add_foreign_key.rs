@@ -1,10 +1,12 @@
 //! `add_foreign_key`: added NOT VALID (a brief SHARE ROW EXCLUSIVE on both tables, no scan),
 //! then VALIDATEd under SHARE UPDATE EXCLUSIVE, which lets reads and writes through.
 
+use crate::pg::catalog::PartitionKey;
+use crate::pg::facts::Partition;
 use crate::pg::lock::LockMode;
 use crate::pg::quote;
 use crate::plan::change::column::OnDelete;
-use crate::plan::change::{valid_if_clean, ChangeKind, Footprint};
+use crate::plan::change::{partitions, valid_if_clean, ChangeKind, Footprint, OnPartitioned};
 use crate::plan::check::{Checker, Ident};
 use crate::plan::diagnostic::Code;
 use crate::plan::expand::Expansion;
@@ -104,16 +106,39 @@ impl ChangeKind for AddForeignKey {
             .on_delete
             .map(|a| format!(" ON DELETE {}", a.sql()))
             .unwrap_or_default();
+        let definition = format!(
+            "FOREIGN KEY ({}) REFERENCES {target} ({}){on_delete}",
+            names(&self.columns),
+            names(&self.target_columns)
+        );
+        let offenders = foreign_key_offenders(
+            &table,
+            &ids(&self.columns),
+            &target,
+            &ids(&self.target_columns),
+        );
+        if let Some(partitions) = x.partitions(&self.table) {
+            return self.on_partitions(x, partitions, &definition, offenders);
+        }
         let t = Some(&self.table);
-        x.step("add_foreign_key", Phase::Expand, format!("add FOREIGN KEY {constraint} NOT VALID"), t)
-            .sql(
-                format!("ALTER TABLE {table} ADD CONSTRAINT {constraint} FOREIGN KEY ({}) REFERENCES {target} ({}){on_delete} NOT VALID", names(&self.columns), names(&self.target_columns)),
-                LockMode::ShareRowExclusive,
-                &table,
-                Work::Instant,
-            )
-            .also_locks(LockMode::ShareRowExclusive, &target)
-            .undo(format!("ALTER TABLE {table} DROP CONSTRAINT IF EXISTS {constraint}"), LockMode::AccessExclusive, &table);
+        x.step(
+            "add_foreign_key",
+            Phase::Expand,
+            format!("add FOREIGN KEY {constraint} NOT VALID"),
+            t,
+        )
+        .sql(
+            format!("ALTER TABLE {table} ADD CONSTRAINT {constraint} {definition} NOT VALID"),
+            LockMode::ShareRowExclusive,
+            &table,
+            Work::Instant,
+        )
+        .also_locks(LockMode::ShareRowExclusive, &target)
+        .undo(
+            format!("ALTER TABLE {table} DROP CONSTRAINT IF EXISTS {constraint}"),
+            LockMode::AccessExclusive,
+            &table,
+        );
         x.step(
             "validate_foreign_key",
             Phase::Validate,
@@ -128,12 +153,11 @@ impl ChangeKind for AddForeignKey {
         )
         .also_locks(LockMode::RowShare, &target)
         .nothing_to_undo()
-        .offenders(foreign_key_offenders(
-            &table,
-            &ids(&self.columns),
-            &target,
-            &ids(&self.target_columns),
-        ));
+        .offenders(offenders);
+    }
+
+    fn on_partitioned_table(&self, _key: &PartitionKey) -> OnPartitioned {
+        OnPartitioned::Runs("the foreign key is added NOT VALID on each partition and validated partition by partition under a lock that lets writes through; the parent's foreign key then adopts them without a scan")
     }
 
     fn check_live(&self, walk: &mut Walk, at: &FieldPath) {
@@ -155,6 +179,101 @@ impl ChangeKind for AddForeignKey {
             walk.unique_target(&self.target_table, &self.target_columns, &target);
         }
         walk.add_constraint(&self.table, &self.name);
+    }
+}
+
+impl AddForeignKey {
+    /// PostgreSQL refuses a NOT VALID foreign key on a partitioned table before 18, but not
+    /// on a partition; and the parent's foreign key adopts each partition's validated one
+    /// (same columns, same target) instead of scanning. The constraint carries the same name
+    /// on every partition, as the parent's statement alone would have left it.
+    fn on_partitions(
+        &self,
+        x: &mut Expansion,
+        partitions: &[Partition],
+        definition: &str,
+        offenders: String,
+    ) {
+        let table = x.table(&self.table);
+        let target = x.table(&self.target_table);
+        let constraint = self.name.quoted();
+        let t = Some(&self.table);
+        // The parent first, as the application's writes lock it, then its partitions.
+        let step = x
+            .step(
+                "add_foreign_key",
+                Phase::Expand,
+                format!("add FOREIGN KEY {constraint} NOT VALID on each partition"),
+                t,
+            )
+            .sql(
+                format!("LOCK TABLE {table} IN SHARE ROW EXCLUSIVE MODE"),
+                LockMode::ShareRowExclusive,
+                &table,
+                Work::Instant,
+            );
+        for partition in partitions {
+            let on = quote::qualified(&partition.schema, &partition.name);
+            step.sql(
+                format!("ALTER TABLE {on} ADD CONSTRAINT {constraint} {definition} NOT VALID"),
+                LockMode::ShareRowExclusive,
+                &on,
+                Work::Instant,
+            )
+            .also_locks(LockMode::ShareRowExclusive, &target)
+            .undo(
+                format!("ALTER TABLE {on} DROP CONSTRAINT IF EXISTS {constraint}"),
+                LockMode::AccessExclusive,
+                &on,
+            );
+        }
+        let step = x
+            .step(
+                "validate_foreign_key",
+                Phase::Validate,
+                format!("validate FOREIGN KEY {constraint} partition by partition"),
+                t,
+            )
+            .outside_transaction();
+        for partition in partitions {
+            let on = quote::qualified(&partition.schema, &partition.name);
+            step.sql(
+                format!("ALTER TABLE {on} VALIDATE CONSTRAINT {constraint}"),
+                LockMode::ShareUpdateExclusive,
+                &on,
+                Work::Scan,
+            )
+            .also_locks(LockMode::RowShare, &target)
+            .only_if(partitions::attached(&on, &table));
+        }
+        step.nothing_to_undo().offenders(offenders);
+        x.step(
+            "attach_foreign_key",
+            Phase::Validate,
+            format!("add FOREIGN KEY {constraint} on the parent, adopting each partition's"),
+            t,
+        )
+        .sql(
+            partitions::adopt(
+                &table,
+                partitions,
+                "SHARE ROW EXCLUSIVE",
+                &format!("ALTER TABLE {table} ADD CONSTRAINT {constraint} {definition}"),
+                "abort the plan and advance it again, so that every partition gets its own foreign key first",
+            ),
+            LockMode::ShareRowExclusive,
+            &table,
+            Work::Instant,
+        )
+        // Adopting a partition's key replaces its triggers on the target: a brief ACCESS
+        // EXCLUSIVE there, catalog only.
+        .also_locks(LockMode::AccessExclusive, &target)
+        // Dropping the parent's drops the partitions' it adopted.
+        .undo(
+            format!("ALTER TABLE {table} DROP CONSTRAINT IF EXISTS {constraint}"),
+            LockMode::AccessExclusive,
+            &table,
+        );
     }
 }
 

@@ -1,9 +1,10 @@
 //! `add_index`: CREATE INDEX CONCURRENTLY, which builds without blocking writes. A failed or
 //! interrupted build leaves an INVALID index behind; the step drops it and builds again.
 
+use crate::pg::catalog::PartitionKey;
 use crate::pg::lock::LockMode;
 use crate::pg::quote;
-use crate::plan::change::{valid_if_clean, ChangeKind, Footprint};
+use crate::plan::change::{partitions, valid_if_clean, ChangeKind, Footprint, OnPartitioned};
 use crate::plan::check::{Checker, Ident, SqlText};
 use crate::plan::expand::Expansion;
 use crate::plan::live::Walk;
@@ -157,37 +158,26 @@ impl ChangeKind for AddIndex {
             &table,
             Work::Instant,
         );
-        // Each partition's index: (the partition, the index's name, both quoted and qualified).
-        let children: Vec<(String, String, String)> = partitions
-            .iter()
-            .map(|p| {
-                let name = quote::object_name(&[self.name.as_str(), &p.name]);
-                (
-                    quote::qualified(&p.schema, &p.name),
-                    quote::ident(&name),
-                    quote::qualified(&p.schema, &name),
-                )
-            })
-            .collect();
-        for (on, child, qualified_child) in &children {
-            let attached = format!(
-                "EXISTS (SELECT FROM pg_inherits WHERE inhrelid = to_regclass({}) AND inhparent = to_regclass({}))",
-                quote::literal(on),
-                quote::literal(&table)
-            );
+        let children = partitions::children(partitions, self.name.as_str());
+        for child in &children {
+            let attached = partitions::attached(&child.table, &table);
             step.index_build(
                 format!(
-                    "CREATE {unique}INDEX CONCURRENTLY {child} {}",
-                    definition(&format!("ON {on}"))
+                    "CREATE {unique}INDEX CONCURRENTLY {} {}",
+                    child.name,
+                    definition(&format!("ON {}", child.table))
                 ),
-                qualified_child,
-                on,
+                &child.qualified,
+                &child.table,
             )
             .only_if(attached.clone())
             .sql(
-                format!("ALTER INDEX {qualified_index} ATTACH PARTITION {qualified_child}"),
+                format!(
+                    "ALTER INDEX {qualified_index} ATTACH PARTITION {}",
+                    child.qualified
+                ),
                 LockMode::ShareUpdateExclusive,
-                on,
+                &child.table,
                 Work::Instant,
             )
             .only_if(attached);
@@ -199,19 +189,24 @@ impl ChangeKind for AddIndex {
             LockMode::AccessExclusive,
             &table,
         );
-        for (on, _, qualified_child) in &children {
+        for child in &children {
             step.undo(
-                format!("DROP INDEX CONCURRENTLY IF EXISTS {qualified_child}"),
+                format!("DROP INDEX CONCURRENTLY IF EXISTS {}", child.qualified),
                 LockMode::ShareUpdateExclusive,
-                on,
+                &child.table,
             );
         }
     }
 
-    fn on_partitioned_table(&self) -> Option<&'static str> {
-        // A unique index must cover the partition key; PostgreSQL checks that at the first
-        // statement, which is too late for a plan that already ran others.
-        (!self.unique).then_some("the index is built ON ONLY the parent, then CONCURRENTLY on each partition and attached; the parent's index is valid once all are")
+    fn on_partitioned_table(&self, key: &PartitionKey) -> OnPartitioned {
+        const HOW: &str = "the index is built ON ONLY the parent, then CONCURRENTLY on each partition and attached; the parent's index is valid once all are";
+        if self.unique {
+            // Checked here: PostgreSQL would say so only at the first statement, too late
+            // for a plan that already ran others.
+            OnPartitioned::unique(key, &self.columns, HOW)
+        } else {
+            OnPartitioned::Runs(HOW)
+        }
     }
 
     fn check_live(&self, walk: &mut Walk, at: &FieldPath) {

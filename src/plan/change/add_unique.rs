@@ -1,9 +1,11 @@
 //! `add_unique`: the unique index is built CONCURRENTLY at expand; contract turns it into a
 //! UNIQUE constraint with ADD CONSTRAINT ... USING INDEX, which needs no scan.
 
+use crate::pg::catalog::PartitionKey;
+use crate::pg::facts::Partition;
 use crate::pg::lock::LockMode;
 use crate::pg::quote;
-use crate::plan::change::{valid_if_clean, ChangeKind, Footprint};
+use crate::plan::change::{partitions, valid_if_clean, ChangeKind, Footprint, OnPartitioned};
 use crate::plan::check::{Checker, Ident};
 use crate::plan::expand::Expansion;
 use crate::plan::live::Walk;
@@ -64,6 +66,10 @@ impl ChangeKind for AddUnique {
         build_and_attach(x, &self.table, self.name.as_str(), &columns, Phase::Expand);
     }
 
+    fn on_partitioned_table(&self, key: &PartitionKey) -> OnPartitioned {
+        OnPartitioned::unique(key, &self.columns, "the unique index is built CONCURRENTLY on each partition; contract makes each a UNIQUE constraint, which the parent's constraint then adopts without a scan")
+    }
+
     fn check_live(&self, walk: &mut Walk, at: &FieldPath) {
         if walk.columns(
             &self.table,
@@ -93,6 +99,9 @@ pub(super) fn build_and_attach(
     let table = x.table(on);
     let index = quote::ident(name);
     let qualified_index = quote::qualified(x.plan.schema.as_str(), name);
+    if let Some(partitions) = x.partitions(on) {
+        return on_partitions(x, on, name, columns, build, partitions);
+    }
     x.step(
         "create_unique_index",
         build,
@@ -122,4 +131,91 @@ pub(super) fn build_and_attach(
         &table,
         Work::Instant,
     );
+}
+
+/// On a partitioned table, where ADD CONSTRAINT ... USING INDEX is refused on the parent:
+/// each partition's unique index is built CONCURRENTLY (uniqueness holds across partitions
+/// from then on, the key being part of the index) and becomes that partition's constraint at
+/// contract; the parent's ADD CONSTRAINT then adopts them all without building anything.
+fn on_partitions(
+    x: &mut Expansion,
+    on: &Ident,
+    name: &str,
+    columns: &str,
+    build: Phase,
+    partitions: &[Partition],
+) {
+    let table = x.table(on);
+    let index = quote::ident(name);
+    let children = partitions::children(partitions, name);
+    let step = x
+        .step(
+            "create_unique_index",
+            build,
+            format!("build unique index {index} concurrently on each partition"),
+            Some(on),
+        )
+        .outside_transaction();
+    for child in &children {
+        step.index_build(
+            format!(
+                "CREATE UNIQUE INDEX CONCURRENTLY {} ON {} ({columns})",
+                child.name, child.table
+            ),
+            &child.qualified,
+            &child.table,
+        )
+        .only_if(partitions::attached(&child.table, &table))
+        .undo(
+            format!("DROP INDEX CONCURRENTLY IF EXISTS {}", child.qualified),
+            LockMode::ShareUpdateExclusive,
+            &child.table,
+        );
+    }
+    // Statement by statement, so that a partition detached since expand is skipped.
+    let step = x
+        .step(
+            "attach_unique",
+            Phase::Contract,
+            format!("attach {index} as a UNIQUE constraint on each partition, then on the parent"),
+            Some(on),
+        )
+        .outside_transaction();
+    for child in &children {
+        let constraint = format!(
+            "EXISTS (SELECT FROM pg_constraint WHERE conindid = to_regclass({}))",
+            quote::literal(&child.qualified)
+        );
+        step.sql(
+            format!(
+                "ALTER TABLE {} ADD CONSTRAINT {} UNIQUE USING INDEX {}",
+                child.table, child.name, child.name
+            ),
+            LockMode::AccessExclusive,
+            &child.table,
+            Work::Instant,
+        )
+        .only_if(format!(
+            "{} AND NOT {constraint}",
+            partitions::attached(&child.table, &table)
+        ));
+    }
+    let alter = format!("ALTER TABLE {table} ADD CONSTRAINT {index} UNIQUE ({columns})");
+    step.sql(
+        partitions::adopt(
+            &table,
+            partitions,
+            "ACCESS EXCLUSIVE",
+            &alter,
+            &format!("detach them until the plan is complete (attaching one back builds its unique index), or build on each a unique index on ({columns}) made a UNIQUE constraint"),
+        ),
+        LockMode::AccessExclusive,
+        &table,
+        Work::Instant,
+    )
+    .only_if(format!(
+        "NOT EXISTS (SELECT FROM pg_constraint WHERE conrelid = to_regclass({}) AND conname = {})",
+        quote::literal(&table),
+        quote::literal(name)
+    ));
 }

@@ -1,8 +1,9 @@
 //! `drop_column`: nothing at expand (the old application still reads the column); dropped at
 //! contract, once the application that no longer uses it is deployed. Catalog-only.
 
+use crate::pg::catalog::PartitionKey;
 use crate::pg::lock::LockMode;
-use crate::plan::change::{ChangeKind, Footprint, RawTableColumn};
+use crate::plan::change::{ChangeKind, Footprint, OnPartitioned, RawTableColumn};
 use crate::plan::check::{Checker, Ident};
 use crate::plan::expand::Expansion;
 use crate::plan::live::Walk;
@@ -50,8 +51,10 @@ impl ChangeKind for DropColumn {
         );
     }
 
-    fn on_partitioned_table(&self) -> Option<&'static str> {
-        Some("the column is dropped on the parent at contract, and so from every partition")
+    fn on_partitioned_table(&self, _key: &PartitionKey) -> OnPartitioned {
+        OnPartitioned::Runs(
+            "the column is dropped on the parent at contract, and so from every partition",
+        )
     }
 
     fn check_live(&self, walk: &mut Walk, at: &FieldPath) {

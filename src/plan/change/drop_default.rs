@@ -1,7 +1,10 @@
 //! `drop_default`: catalog-only; affects rows inserted from then on.
 
+use crate::pg::catalog::PartitionKey;
 use crate::pg::lock::LockMode;
-use crate::plan::change::{Attribute, ChangeKind, ColumnNeed, Footprint, RawTableColumn};
+use crate::plan::change::{
+    Attribute, ChangeKind, ColumnNeed, Footprint, OnPartitioned, RawTableColumn,
+};
 use crate::plan::check::{Checker, Ident};
 use crate::plan::expand::Expansion;
 use crate::plan::live::Walk;
@@ -70,8 +73,8 @@ impl ChangeKind for DropDefault {
         vec![ColumnNeed::settings(&self.table, &self.column)]
     }
 
-    fn on_partitioned_table(&self) -> Option<&'static str> {
-        Some("the default is dropped on the parent and with it from every partition")
+    fn on_partitioned_table(&self, _key: &PartitionKey) -> OnPartitioned {
+        OnPartitioned::Runs("the default is dropped on the parent and with it from every partition")
     }
 
     fn check_live(&self, walk: &mut Walk, at: &FieldPath) {

@@ -1,4 +1,6 @@
-//! `drop_index`: DROP INDEX CONCURRENTLY at contract, once no deployed query needs it.
+//! `drop_index`: DROP INDEX CONCURRENTLY at contract, once no deployed query needs it; a
+//! partitioned table's index, which PostgreSQL cannot drop concurrently, by a plain DROP INDEX
+//! (catalog only, a brief ACCESS EXCLUSIVE lock).
 
 use crate::pg::lock::LockMode;
 use crate::pg::quote;
@@ -39,6 +41,13 @@ impl ChangeKind for DropIndex {
 
     fn expand(&self, x: &mut Expansion) {
         let index = quote::qualified(x.plan.schema.as_str(), self.name.as_str());
+        let table = format!("<table of {index}>");
+        // Which kind of index it is, the catalog says when the step runs: the plan names only
+        // the index.
+        let partitioned = format!(
+            "EXISTS (SELECT FROM pg_class WHERE oid = to_regclass({}) AND relkind = 'I')",
+            quote::literal(&index)
+        );
         x.step(
             "drop_index",
             Phase::Contract,
@@ -49,9 +58,21 @@ impl ChangeKind for DropIndex {
         .sql(
             format!("DROP INDEX CONCURRENTLY IF EXISTS {index}"),
             LockMode::ShareUpdateExclusive,
-            &format!("<table of {index}>"),
+            &table,
             Work::Instant,
-        );
+        )
+        .when("it is a plain table's index")
+        .only_if(format!("NOT {partitioned}"))
+        // A partitioned table's index cannot be dropped CONCURRENTLY, nor its partitions'
+        // indexes apart from it: one DROP, catalog only, under the lock_timeout's retries.
+        .sql(
+            format!("DROP INDEX IF EXISTS {index}"),
+            LockMode::AccessExclusive,
+            &table,
+            Work::Instant,
+        )
+        .when("it is a partitioned table's index, which PostgreSQL cannot drop concurrently")
+        .only_if(partitioned);
     }
 
     fn check_live(&self, walk: &mut Walk, at: &FieldPath) {

@@ -1,9 +1,12 @@
 //! `drop_not_null`: catalog-only, so it runs in the expand stage (the old application keeps
 //! writing non-NULL values, which stays valid).
 
+use crate::pg::catalog::PartitionKey;
 use crate::pg::lock::LockMode;
 use crate::pg::quote;
-use crate::plan::change::{Attribute, ChangeKind, ColumnNeed, Footprint, RawTableColumn};
+use crate::plan::change::{
+    Attribute, ChangeKind, ColumnNeed, Footprint, OnPartitioned, RawTableColumn,
+};
 use crate::plan::check::{Checker, Ident};
 use crate::plan::expand::Expansion;
 use crate::plan::live::Walk;
@@ -75,8 +78,8 @@ impl ChangeKind for DropNotNull {
         vec![ColumnNeed::settings(&self.table, &self.column)]
     }
 
-    fn on_partitioned_table(&self) -> Option<&'static str> {
-        Some("NOT NULL is dropped on the parent and on every partition")
+    fn on_partitioned_table(&self, _key: &PartitionKey) -> OnPartitioned {
+        OnPartitioned::Runs("NOT NULL is dropped on the parent and on every partition")
     }
 
     fn check_live(&self, walk: &mut Walk, at: &FieldPath) {

@@ -5,8 +5,9 @@
 
 pub mod column;
 mod column_pair;
+mod partitions;
 
-use crate::pg::catalog::Partitioning;
+use crate::pg::catalog::{PartitionKey, Partitioning};
 use crate::plan::check::{Checker, Ident};
 use crate::plan::expand::Expansion;
 use crate::plan::live::Walk;
@@ -36,10 +37,32 @@ pub trait ChangeKind: Sized {
     /// to the schema after the change, for the changes after it. No default: every kind says.
     fn check_live(&self, walk: &mut Walk, at: &FieldPath);
 
-    /// What the change does when its table is partitioned, for `validate` to say; None while
-    /// it cannot run on one, so that it is refused before the plan's first statement.
-    fn on_partitioned_table(&self) -> Option<&'static str> {
-        None
+    /// What the change does when its table is partitioned (with `key`), for `validate` to
+    /// say; anything but `Runs` is refused before the plan's first statement.
+    fn on_partitioned_table(&self, _key: &PartitionKey) -> OnPartitioned {
+        OnPartitioned::NotYet
+    }
+}
+
+/// A change's verdict on a partitioned table.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OnPartitioned {
+    /// It runs there; how, for validate's note.
+    Runs(&'static str),
+    /// It cannot run on this table, and why.
+    Refused(String),
+    /// switchback does not run this kind on a partitioned table.
+    NotYet,
+}
+
+impl OnPartitioned {
+    /// `how`, unless a unique index over `columns` cannot exist on a table with `key`.
+    pub fn unique(key: &PartitionKey, columns: &[Ident], how: &'static str) -> OnPartitioned {
+        let columns: Vec<&str> = columns.iter().map(Ident::as_str).collect();
+        match key.refuses_unique(&columns) {
+            Some(why) => OnPartitioned::Refused(why),
+            None => OnPartitioned::Runs(how),
+        }
     }
 }
 
@@ -111,13 +134,14 @@ impl Change {
             Partitioning::Unsupported(why) => Err(format!(
                 "`{table}` is partitioned and {why}; switchback supports one level of plain partitions"
             )),
-            Partitioning::Flat(partitions) => match self.on_partitioned_table() {
-                Some(how) => Ok(Some(format!(
+            Partitioning::Flat { partitions, key } => match self.on_partitioned_table(key) {
+                OnPartitioned::Runs(how) => Ok(Some(format!(
                     "`{table}` is partitioned ({} partition{}): {how}",
                     partitions.len(),
                     if partitions.len() == 1 { "" } else { "s" }
                 ))),
-                None => Err(format!(
+                OnPartitioned::Refused(why) => Err(format!("`{table}` is partitioned, and {why}")),
+                OnPartitioned::NotYet => Err(format!(
                     "`{table}` is partitioned, and switchback does not run {} on a partitioned table yet",
                     self.kind()
                 )),
@@ -184,8 +208,8 @@ macro_rules! change_kinds {
                 match self { $(Change::$kind(c) => c.check_live(walk, at),)* }
             }
 
-            fn on_partitioned_table(&self) -> Option<&'static str> {
-                match self { $(Change::$kind(c) => c.on_partitioned_table(),)* }
+            fn on_partitioned_table(&self, key: &PartitionKey) -> OnPartitioned {
+                match self { $(Change::$kind(c) => c.on_partitioned_table(key),)* }
             }
 
             /// Reads a change of kind `kind`; None when the kind is unknown, Some(None) when

@@ -1,7 +1,10 @@
 //! `set_default`: catalog-only; affects rows inserted from then on.
 
+use crate::pg::catalog::PartitionKey;
 use crate::pg::lock::LockMode;
-use crate::plan::change::{valid_if_clean, Attribute, ChangeKind, ColumnNeed, Footprint};
+use crate::plan::change::{
+    valid_if_clean, Attribute, ChangeKind, ColumnNeed, Footprint, OnPartitioned,
+};
 use crate::plan::check::{Checker, Ident, SqlText};
 use crate::plan::diagnostic::Code;
 use crate::plan::expand::Expansion;
@@ -96,8 +99,8 @@ impl ChangeKind for SetDefault {
         vec![ColumnNeed::settings(&self.table, &self.column)]
     }
 
-    fn on_partitioned_table(&self) -> Option<&'static str> {
-        Some("the default is set on the parent; every partition takes it")
+    fn on_partitioned_table(&self, _key: &PartitionKey) -> OnPartitioned {
+        OnPartitioned::Runs("the default is set on the parent; every partition takes it")
     }
 
     fn check_live(&self, walk: &mut Walk, at: &FieldPath) {

@@ -3,9 +3,10 @@
 //! application's NULL writes are filled by the trigger, a CHECK (c IS NOT NULL) is added
 //! NOT VALID and validated, and contract's SET NOT NULL then trusts that CHECK.
 
+use crate::pg::catalog::PartitionKey;
 use crate::pg::lock::LockMode;
 use crate::pg::quote;
-use crate::plan::change::{valid_if_clean, Attribute, ChangeKind, Footprint};
+use crate::plan::change::{valid_if_clean, Attribute, ChangeKind, Footprint, OnPartitioned};
 use crate::plan::check::{Checker, Ident, SqlText};
 use crate::plan::expand::{Expansion, SyncRule};
 use crate::plan::live::{Probe, Walk};
@@ -141,8 +142,8 @@ impl ChangeKind for SetNotNull {
         );
     }
 
-    fn on_partitioned_table(&self) -> Option<&'static str> {
-        Some("the trigger on the parent fires for every partition, the backfill walks the parent's key, and a validated CHECK spares SET NOT NULL its scan on each partition")
+    fn on_partitioned_table(&self, _key: &PartitionKey) -> OnPartitioned {
+        OnPartitioned::Runs("the trigger on the parent fires for every partition, the backfill walks the parent's key, and a validated CHECK spares SET NOT NULL its scan on each partition")
     }
 
     fn check_live(&self, walk: &mut Walk, at: &FieldPath) {

@@ -1,0 +1,87 @@
+//! What the kinds that run partition by partition share: the name of each partition's own
+//! index or constraint, the run-time test that a partition is still attached, and the guard
+//! that stops the parent's statement when a partition was attached since the plan started.
+//!
+//! PostgreSQL refuses part of the usual recipe on a partitioned table (CREATE INDEX
+//! CONCURRENTLY, ADD CONSTRAINT ... USING INDEX, a NOT VALID foreign key before 18), but
+//! allows each on a partition, and the parent's statement then adopts what every partition
+//! already has (a matching index, a validated foreign key) without building or scanning.
+
+use crate::pg::facts::Partition;
+use crate::pg::quote;
+
+/// One partition and the object made on it for the parent's `object`.
+pub(super) struct Child {
+    /// The partition, quoted and qualified.
+    pub table: String,
+    /// The object's name on this partition, quoted.
+    pub name: String,
+    /// The same, qualified with the partition's schema.
+    pub qualified: String,
+}
+
+/// Each partition with its own object for `object`: `<object>_<partition>`, shortened
+/// deterministically past PostgreSQL's 63 bytes.
+pub(super) fn children(partitions: &[Partition], object: &str) -> Vec<Child> {
+    partitions
+        .iter()
+        .map(|p| {
+            let name = quote::object_name(&[object, &p.name]);
+            Child {
+                table: quote::qualified(&p.schema, &p.name),
+                name: quote::ident(&name),
+                qualified: quote::qualified(&p.schema, &name),
+            }
+        })
+        .collect()
+}
+
+/// SQL true while `child` (quoted, qualified) is a partition of `parent`: a statement of a
+/// step that runs statement by statement skips a partition detached meanwhile.
+pub(super) fn attached(child: &str, parent: &str) -> String {
+    format!(
+        "EXISTS (SELECT FROM pg_inherits WHERE inhrelid = to_regclass({}) AND inhparent = to_regclass({}))",
+        quote::literal(child),
+        quote::literal(parent)
+    )
+}
+
+/// One statement running `alter` (the parent's statement that adopts what each partition
+/// has) once no partition was attached since the plan started: PostgreSQL would build or
+/// scan, under a lock that blocks writes, for one that has nothing to adopt. It fails naming
+/// them, with `hint`. The parent is locked (`mode`) first, as the application's writes lock
+/// it before its partitions, so that no partition is attached between the check and `alter`.
+pub(super) fn adopt(
+    parent: &str,
+    partitions: &[Partition],
+    mode: &str,
+    alter: &str,
+    hint: &str,
+) -> String {
+    let known = partitions
+        .iter()
+        .map(|p| quote::literal(&quote::qualified(&p.schema, &p.name)))
+        .collect::<Vec<_>>()
+        .join(", ");
+    format!(
+        "DO $adopt$
+DECLARE
+  attached text;
+BEGIN
+  LOCK TABLE {parent} IN {mode} MODE;
+  SELECT string_agg(i.inhrelid::regclass::text, ', ' ORDER BY i.inhrelid::regclass::text) INTO attached
+    FROM pg_inherits i
+   WHERE i.inhparent = {parent_literal}::regclass
+     AND i.inhrelid NOT IN (SELECT to_regclass(k) FROM unnest(ARRAY[{known}]::text[]) k WHERE to_regclass(k) IS NOT NULL);
+  IF attached IS NOT NULL THEN
+    RAISE EXCEPTION 'partitions of % attached since the plan started: %', {parent_literal}, attached
+      USING HINT = {hint};
+  END IF;
+  EXECUTE {alter};
+END
+$adopt$",
+        parent_literal = quote::literal(parent),
+        hint = quote::literal(hint),
+        alter = quote::literal(alter),
+    )
+}
