@@ -233,20 +233,20 @@ async fn killed_in_the_middle_of_a_partition_build() {
 async fn unsupported_kinds_are_refused_before_anything_runs() {
     let (db, client) = setup().await;
     let before = catalogs(&client).await;
-    let yaml = "changes:\n  - add_index: { table: events, name: events_note_idx, columns: [note] }\n  - rename_column: { table: events, from: note, to: remark }\n";
+    let yaml = "changes:\n  - add_index: { table: events, name: events_note_idx, columns: [note] }\n  - rename_table: { from: events, to: happenings }\n";
     let (_dir, plan) = plan_file("20261123_events_rename", yaml);
     let out = switchback(&db, &["validate", &plan, "--database-url", &db.url]);
     let said = text(&out.stdout);
     assert_eq!(out.status.code(), Some(1), "{said}{}", text(&out.stderr));
     assert!(
-        said.contains(":3:5: error[E709]: `events` is partitioned, and switchback does not run rename_column on a partitioned table yet (at changes[1].rename_column)"),
+        said.contains(":3:5: error[E709]: `events` is partitioned, and switchback does not run rename_table on a partitioned table yet (at changes[1].rename_table)"),
         "{said}"
     );
     let out = switchback(&db, &["advance", &plan]);
     let err = text(&out.stderr);
     assert_ne!(out.status.code(), Some(0));
     assert!(
-        err.contains("changes[1] (rename_column): `events` is partitioned, and switchback does not run rename_column on a partitioned table yet"),
+        err.contains("changes[1] (rename_table): `events` is partitioned, and switchback does not run rename_table on a partitioned table yet"),
         "{err}"
     );
     assert!(!err.contains("panicked"), "{err}");
@@ -262,6 +262,29 @@ async fn unsupported_kinds_are_refused_before_anything_runs() {
         .unwrap()
         .get(0);
     assert_eq!(recorded, 0);
+
+    // A column pair on a partition key column, or on a column with a unique index (the
+    // primary key here): refused, saying why, by validate and by advance.
+    for (yaml, says) in [
+        (
+            "changes:\n  - rename_column: { table: events, from: at, to: happened_at }\n",
+            "`events` is partitioned, and \"at\" is in its partition key, which PostgreSQL can neither drop nor retype",
+        ),
+        (
+            "changes:\n  - change_type: { table: events, column: id, type: numeric, up: \"id::numeric\", down: \"id::bigint\" }\n",
+            "`events` is partitioned, and switchback does not yet carry a unique index (\"events_pkey\") of \"id\" over to a new column on a partitioned table",
+        ),
+    ] {
+        let (_dir, plan) = plan_file("20261123_events_pair", yaml);
+        let out = switchback(&db, &["validate", &plan, "--database-url", &db.url]);
+        let said = text(&out.stdout);
+        assert_eq!(out.status.code(), Some(1), "{said}");
+        assert!(said.contains(&format!("error[E709]: {says}")), "{said}");
+        let out = switchback(&db, &["advance", &plan]);
+        assert_ne!(out.status.code(), Some(0));
+        assert!(text(&out.stderr).contains(says), "{}", text(&out.stderr));
+        assert_eq!(catalogs(&client).await, before);
+    }
 
     // A unique index must cover the partition key, which only the first statement would
     // find out; it is refused up front too, saying which key column is missing.
@@ -328,6 +351,26 @@ const CASES: &[Case] = &[
         plan: "drop_column: { table: events, column: n }",
         ddl: "ALTER TABLE events DROP COLUMN n",
         wrong_rows: "SELECT 0::bigint",
+        noted: true,
+    },
+    Case {
+        plan: "rename_column: { table: events, from: note, to: remark }",
+        ddl: "ALTER TABLE events RENAME COLUMN note TO remark",
+        wrong_rows: "SELECT count(*) FROM events WHERE id <= 20000
+                       AND remark IS DISTINCT FROM CASE WHEN id % 3 = 0 THEN NULL ELSE 'n' || id END
+                       AND remark IS DISTINCT FROM 'u'",
+        noted: true,
+    },
+    // A shadow column (int to bigint rewrites), with the index on the column copied ON ONLY
+    // the parent and on each partition under switchback's names.
+    Case {
+        plan: "change_type: { table: events, column: n, type: bigint, up: \"n::bigint\", down: \"n::int\" }",
+        ddl: "ALTER TABLE events ALTER COLUMN n TYPE bigint;
+              ALTER INDEX events_2024_n_idx RENAME TO sb_events_n_idx_events_2024;
+              ALTER INDEX events_2025_n_idx RENAME TO sb_events_n_idx_events_2025;
+              ALTER INDEX events_2026_n_idx RENAME TO sb_events_n_idx_events_2026;
+              ALTER INDEX events_default_n_idx RENAME TO sb_events_n_idx_events_default",
+        wrong_rows: "SELECT count(*) FROM events WHERE id <= 20000 AND n IS DISTINCT FROM id",
         noted: true,
     },
     // The partitions' indexes carry switchback's names (`<index>_<partition>`) where

@@ -8,6 +8,7 @@ use crate::error::Error;
 use crate::ledger::{Stage as LedgerStage, StepStatus};
 use crate::pg::catalog::{self, Partitioning};
 use crate::pg::facts::{CastFacts, Facts, PartitionedTable};
+use crate::plan::change::refuses_on_partitioned;
 use crate::plan::step::{JobKind, Stage, Step};
 use crate::plan::Plan;
 use std::collections::HashMap;
@@ -142,9 +143,21 @@ impl Executor<'_> {
                     need.table.as_str(),
                     need.column.as_str(),
                 );
-                facts.columns.push(
-                    catalog::column_facts(&self.client, schema, table, column, need.moves).await?,
-                );
+                let read =
+                    catalog::column_facts(&self.client, schema, table, column, need.moves).await?;
+                let partitioned =
+                    matches!(partitionings.get(table), Some(Partitioning::Flat { .. }));
+                let refused = (need.moves && partitioned)
+                    .then(|| refuses_on_partitioned(&read))
+                    .flatten();
+                if let Some(why) = refused {
+                    return Err(Error::Refused(format!(
+                        "plan {}: changes[{index}] ({}): `{table}` is partitioned, and {why}",
+                        plan.id,
+                        change.kind()
+                    )));
+                }
+                facts.columns.push(read);
                 if let Some(to) = need.new_type {
                     let change =
                         crate::pg::cast::type_change(&self.client, schema, table, column, &to)

@@ -17,6 +17,7 @@ use crate::pg::conninfo::ConnInfo;
 use crate::pg::model::Model;
 use crate::pg::{cast, catalog, connect, ddl, privileges, quote};
 use crate::plan::allow;
+use crate::plan::change::refuses_on_partitioned;
 use crate::plan::check::Checker;
 use crate::plan::diagnostic::{self, Code, Diagnostic};
 use crate::plan::folder::PlanSet;
@@ -104,7 +105,25 @@ async fn partitioned_tables(
             .key("changes")
             .index(index)
             .key(change.kind());
-        match change.on_partitioned(&partitioning) {
+        let mut verdict = change.on_partitioned(&partitioning);
+        if let Ok(Some(_)) = verdict {
+            // The column's objects decide too (a unique index, a foreign key): read as
+            // `advance` reads them. A missing column is reported by the other checks.
+            for need in change.catalog_columns().into_iter().filter(|n| n.moves) {
+                let read = catalog::column_facts(
+                    client,
+                    plan.schema.as_str(),
+                    need.table.as_str(),
+                    need.column.as_str(),
+                    false,
+                )
+                .await;
+                if let Some(why) = read.ok().as_ref().and_then(refuses_on_partitioned) {
+                    verdict = Err(format!("`{table}` is partitioned, and {why}"));
+                }
+            }
+        }
+        match verdict {
             Ok(None) => {}
             Ok(Some(note)) => cx.report_key(Code::Partitioned, &at, note, None),
             Err(why) => cx.report_key(

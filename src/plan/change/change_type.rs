@@ -5,13 +5,16 @@
 //! rewrite (varchar widening, varchar to text; see `pg::cast`) are found in the catalog when
 //! the plan first runs and done in place with one short lock instead.
 
+use crate::pg::catalog::PartitionKey;
 use crate::pg::lock::LockMode;
 use crate::pg::quote;
 use crate::plan::change::column_pair::{
-    copy_column_objects, default_of, finish_column_objects, move_default_to_trigger,
+    copy_column_objects, default_of, finish_column_objects, key_refuses, move_default_to_trigger,
     release_incoming_foreign_keys, validate_incoming_foreign_keys,
 };
-use crate::plan::change::{valid_if_clean, Attribute, ChangeKind, ColumnNeed, Footprint};
+use crate::plan::change::{
+    valid_if_clean, Attribute, ChangeKind, ColumnNeed, Footprint, OnPartitioned,
+};
 use crate::plan::check::{Checker, Ident, SqlText};
 use crate::plan::expand::{Expansion, SyncRule};
 use crate::plan::live::{Probe, Walk};
@@ -225,6 +228,10 @@ impl ChangeKind for ChangeType {
             );
         }
         validate_incoming_foreign_keys(x, &table, facts);
+    }
+
+    fn on_partitioned_table(&self, key: &PartitionKey) -> OnPartitioned {
+        key_refuses(key, &self.column)
     }
 
     fn check_live(&self, walk: &mut Walk, at: &FieldPath) {

@@ -4,9 +4,11 @@
 //! old column's NOT NULL, CHECKs, foreign keys and indexes are rebuilt on the new one without
 //! blocking writes, and contract swaps them in the transaction that drops the old column.
 
-use crate::pg::facts::ColumnFacts;
+use crate::pg::catalog::PartitionKey;
+use crate::pg::facts::{ColumnFacts, Partition};
 use crate::pg::lock::LockMode;
 use crate::pg::quote;
+use crate::plan::change::{partitions, OnPartitioned};
 use crate::plan::check::Ident;
 use crate::plan::expand::Expansion;
 use crate::plan::sql::{self, Work};
@@ -58,6 +60,48 @@ pub(super) fn move_default_to_trigger(
     }
 }
 
+/// Why the pair cannot run on a partitioned table with `key`: PostgreSQL neither drops nor
+/// retypes a partition key column.
+pub(super) fn key_refuses(key: &PartitionKey, column: &Ident) -> OnPartitioned {
+    if key.0.iter().flatten().any(|k| k == column.as_str()) {
+        return OnPartitioned::Refused(format!(
+            "{} is in its partition key, which PostgreSQL can neither drop nor retype",
+            column.quoted()
+        ));
+    }
+    OnPartitioned::Runs("the second column is added on the parent, the trigger on the parent fires for every partition and the backfill walks the parent's key; the column's indexes are copied ON ONLY the parent, then CONCURRENTLY on each partition and attached; its NOT NULL and CHECKs are copied NOT VALID on the parent and validated")
+}
+
+/// What of the column's objects switchback cannot carry over to the other column of a pair
+/// on a partitioned table yet: a unique or primary key index (its constraint would have to be
+/// adopted partition by partition in the contract transaction), a foreign key from or to it.
+pub fn refuses_on_partitioned(facts: &ColumnFacts) -> Option<String> {
+    let column = quote::ident(&facts.column);
+    if let Some(index) = facts
+        .indexes
+        .iter()
+        .find(|i| i.constraint.is_some() || i.definition.starts_with("CREATE UNIQUE"))
+    {
+        return Some(format!(
+            "switchback does not yet carry a unique index ({}) of {column} over to a new column on a partitioned table",
+            quote::ident(&index.name)
+        ));
+    }
+    if let Some(fk) = facts.foreign_keys.first() {
+        return Some(format!(
+            "switchback does not yet carry a foreign key ({}) of {column} over to a new column on a partitioned table",
+            quote::ident(&fk.name)
+        ));
+    }
+    facts.incoming.first().map(|fk| {
+        format!(
+            "switchback does not yet carry a foreign key that references {column} ({} of {}) over to a new column on a partitioned table",
+            quote::ident(&fk.name),
+            fk.table
+        )
+    })
+}
+
 /// The deterministic name of the copy of `original` (an index or constraint) made for `to`.
 fn copy_name(original: &str) -> String {
     crate::pg::quote::object_name(&["sb", original])
@@ -97,6 +141,7 @@ pub(super) fn copy_column_objects(x: &mut Expansion, table_name: &Ident, from: &
         );
         return;
     };
+    let partitions = x.partitions(table_name);
     if !facts.indexes.is_empty() {
         let step = x
             .step(
@@ -109,16 +154,16 @@ pub(super) fn copy_column_objects(x: &mut Expansion, table_name: &Ident, from: &
         step.nothing_to_undo();
         for index in &facts.indexes {
             let copy = quote::qualified(&schema, &copy_name(&index.name));
-            step.index_build(
-                copied_index_sql(&index.definition, from, to, &copy_name(&index.name)),
-                &copy,
-                &table,
-            )
-            .undo(
-                format!("DROP INDEX CONCURRENTLY IF EXISTS {copy}"),
-                LockMode::ShareUpdateExclusive,
-                &table,
-            );
+            let sql = copied_index_sql(&index.definition, from, to, &copy_name(&index.name));
+            let Some(partitions) = partitions else {
+                step.index_build(sql, &copy, &table).undo(
+                    format!("DROP INDEX CONCURRENTLY IF EXISTS {copy}"),
+                    LockMode::ShareUpdateExclusive,
+                    &table,
+                );
+                continue;
+            };
+            copy_partitioned_index(step, &sql, &table, &copy, partitions);
         }
     }
     let mut copies: Vec<(String, String, LockMode)> = Vec::new();
@@ -199,6 +244,69 @@ fn strip_not_valid(definition: &str) -> String {
         .trim_end_matches("NOT VALID")
         .trim_end()
         .to_owned()
+}
+
+/// A copy of a partitioned table's index, by PostgreSQL's recipe (as `add_index` does): the
+/// parent's `ON ONLY` (catalog only, invalid), each partition's CONCURRENTLY, attached one by
+/// one. `sql` is the copy as `copied_index_sql` writes it for the parent.
+fn copy_partitioned_index(
+    step: &mut Step,
+    sql: &str,
+    table: &str,
+    copy: &str,
+    partitions: &[Partition],
+) {
+    // pg_get_indexdef writes a partitioned index `... ON ONLY <table> USING <method> (...)`.
+    let (head, on) = sql.split_once(" ON ").unwrap_or((sql, ""));
+    let method_on = on.find(" USING ").map_or(on, |at| &on[at..]);
+    let head = head.replacen(" CONCURRENTLY ", " IF NOT EXISTS ", 1);
+    let unique = if head.starts_with("CREATE UNIQUE") {
+        "UNIQUE "
+    } else {
+        ""
+    };
+    step.sql(
+        format!("{head} ON ONLY {table}{method_on}"),
+        LockMode::Share,
+        table,
+        Work::Instant,
+    );
+    let name = copy
+        .rsplit_once('.')
+        .map_or(copy, |(_, n)| n)
+        .trim_matches('"');
+    let children = partitions::children(partitions, name);
+    for child in &children {
+        let attached = partitions::attached(&child.table, table);
+        step.index_build(
+            format!(
+                "CREATE {unique}INDEX CONCURRENTLY {} ON {}{method_on}",
+                child.name, child.table
+            ),
+            &child.qualified,
+            &child.table,
+        )
+        .only_if(attached.clone())
+        .sql(
+            format!("ALTER INDEX {copy} ATTACH PARTITION {}", child.qualified),
+            LockMode::ShareUpdateExclusive,
+            &child.table,
+            Work::Instant,
+        )
+        .only_if(attached);
+    }
+    step.undo(
+        format!("DROP INDEX IF EXISTS {copy}"),
+        LockMode::AccessExclusive,
+        table,
+    );
+    for child in &children {
+        step.undo(
+            format!("DROP INDEX CONCURRENTLY IF EXISTS {}", child.qualified),
+            LockMode::ShareUpdateExclusive,
+            &child.table,
+        );
+    }
 }
 
 /// `CREATE [UNIQUE] INDEX CONCURRENTLY "copy" ON ...` from the original's definition, with

@@ -5,6 +5,7 @@
 
 pub mod column;
 mod column_pair;
+pub use column_pair::refuses_on_partitioned;
 mod partitions;
 
 use crate::pg::catalog::{PartitionKey, Partitioning};

@@ -3,12 +3,13 @@
 //! run side by side. The old column's NOT NULL, CHECKs, foreign keys and indexes are rebuilt
 //! on the new one without blocking writes; contract drops the old column.
 
+use crate::pg::catalog::PartitionKey;
 use crate::pg::lock::LockMode;
 use crate::plan::change::column_pair::{
-    copy_column_objects, default_of, finish_column_objects, move_default_to_trigger,
+    copy_column_objects, default_of, finish_column_objects, key_refuses, move_default_to_trigger,
     release_incoming_foreign_keys, validate_incoming_foreign_keys,
 };
-use crate::plan::change::{valid_if_clean, ChangeKind, ColumnNeed, Footprint};
+use crate::plan::change::{valid_if_clean, ChangeKind, ColumnNeed, Footprint, OnPartitioned};
 use crate::plan::check::{Checker, Ident};
 use crate::plan::diagnostic::Code;
 use crate::plan::expand::{Expansion, SyncRule};
@@ -133,6 +134,10 @@ impl ChangeKind for RenameColumn {
         );
         finish_column_objects(step, &table, &schema, &self.from, &self.to, &nn, facts);
         validate_incoming_foreign_keys(x, &table, facts);
+    }
+
+    fn on_partitioned_table(&self, key: &PartitionKey) -> OnPartitioned {
+        key_refuses(key, &self.from)
     }
 
     fn check_live(&self, walk: &mut Walk, at: &FieldPath) {
