@@ -28,6 +28,10 @@ impl Report {
 
 pub struct App {
     phase: Arc<AtomicU8>,
+    /// Per session, the phase its last finished statement was chosen under: `run_for` waits
+    /// until every session is past statements of an earlier phase, so none of the old
+    /// version's is still in flight when contract starts.
+    settled: Arc<Vec<AtomicU8>>,
     done: Arc<AtomicUsize>,
     stop: Arc<AtomicBool>,
     handles: Vec<JoinHandle<Report>>,
@@ -46,22 +50,27 @@ impl App {
         let phase = Arc::new(AtomicU8::new(OLD));
         let stop = Arc::new(AtomicBool::new(false));
         let done = Arc::new(AtomicUsize::new(0));
+        let settled: Arc<Vec<AtomicU8>> =
+            Arc::new((0..sessions).map(|_| AtomicU8::new(OLD)).collect());
         let mut handles = Vec::new();
         for session in 0..sessions {
             let client = crate::support::connect(url).await;
             let (phase, stop, done) = (phase.clone(), stop.clone(), done.clone());
+            let settled = settled.clone();
             handles.push(tokio::spawn(async move {
                 let mut report = Report::default();
                 let mut n = session as u64 * 1_000_000;
                 while !stop.load(Ordering::SeqCst) {
                     n += 1;
-                    let statements = match phase.load(Ordering::SeqCst) {
+                    let chosen = phase.load(Ordering::SeqCst);
+                    let statements = match chosen {
                         OLD => old,
                         NEW => new,
                         _ if fastrand::bool() => old,
                         _ => new,
                     };
                     if statements.is_empty() {
+                        settled[session].store(chosen, Ordering::SeqCst);
                         tokio::time::sleep(Duration::from_millis(1)).await;
                         continue;
                     }
@@ -77,6 +86,7 @@ impl App {
                     }
                     report.latencies.push(took);
                     report.statements += 1;
+                    settled[session].store(chosen, Ordering::SeqCst);
                     done.fetch_add(1, Ordering::SeqCst);
                     if let Err(e) = result {
                         report.errors.push(format!("{sql}: {e}"));
@@ -87,6 +97,7 @@ impl App {
         }
         App {
             phase,
+            settled,
             done,
             stop,
             handles,
@@ -97,10 +108,17 @@ impl App {
         self.phase.store(phase, Ordering::SeqCst);
     }
 
-    /// Waits until `more` statements ran since the call.
+    /// Waits until `more` statements ran since the call, and every session finished those
+    /// it chose before the last `set_phase`.
     pub async fn run_for(&self, more: usize) {
         let target = self.done.load(Ordering::SeqCst) + more;
-        while self.done.load(Ordering::SeqCst) < target {
+        let phase = self.phase.load(Ordering::SeqCst);
+        while self.done.load(Ordering::SeqCst) < target
+            || self
+                .settled
+                .iter()
+                .any(|s| s.load(Ordering::SeqCst) != phase)
+        {
             tokio::time::sleep(Duration::from_millis(2)).await;
         }
     }

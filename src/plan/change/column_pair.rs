@@ -163,7 +163,14 @@ pub(super) fn copy_column_objects(x: &mut Expansion, table_name: &Ident, from: &
                 );
                 continue;
             };
-            copy_partitioned_index(step, &sql, &table, &copy, partitions);
+            copy_partitioned_index(
+                step,
+                &sql,
+                &table,
+                &schema,
+                &copy_name(&index.name),
+                partitions,
+            );
         }
     }
     let mut copies: Vec<(String, String, LockMode)> = Vec::new();
@@ -248,14 +255,16 @@ fn strip_not_valid(definition: &str) -> String {
 
 /// A copy of a partitioned table's index, by PostgreSQL's recipe (as `add_index` does): the
 /// parent's `ON ONLY` (catalog only, invalid), each partition's CONCURRENTLY, attached one by
-/// one. `sql` is the copy as `copied_index_sql` writes it for the parent.
+/// one. `sql` is the copy `name` (in `schema`) as `copied_index_sql` writes it for the parent.
 fn copy_partitioned_index(
     step: &mut Step,
     sql: &str,
     table: &str,
-    copy: &str,
+    schema: &str,
+    name: &str,
     partitions: &[Partition],
 ) {
+    let copy = quote::qualified(schema, name);
     // pg_get_indexdef writes a partitioned index `... ON ONLY <table> USING <method> (...)`.
     let (head, on) = sql.split_once(" ON ").unwrap_or((sql, ""));
     let method_on = on.find(" USING ").map_or(on, |at| &on[at..]);
@@ -271,10 +280,6 @@ fn copy_partitioned_index(
         table,
         Work::Instant,
     );
-    let name = copy
-        .rsplit_once('.')
-        .map_or(copy, |(_, n)| n)
-        .trim_matches('"');
     let children = partitions::children(partitions, name);
     for child in &children {
         let attached = partitions::attached(&child.table, table);
