@@ -9,7 +9,7 @@ use crate::plan::check::{Checker, Ident, SqlText};
 use crate::plan::expand::Expansion;
 use crate::plan::live::Walk;
 use crate::plan::source::FieldPath;
-use crate::plan::sql::{Expr, Work};
+use crate::plan::sql::Expr;
 use crate::plan::step::Phase;
 use serde::Deserialize;
 
@@ -120,6 +120,7 @@ impl ChangeKind for AddIndex {
             quote::ident_list(&self.columns.iter().map(Ident::as_str).collect::<Vec<_>>());
         let definition = |on: &str| format!("{on}{method} ({columns}){predicate}");
         let partitions = x.partitions(&self.table);
+        let schema = x.plan.schema.to_string();
         let step = x
             .step(
                 "create_index",
@@ -144,58 +145,26 @@ impl ChangeKind for AddIndex {
             );
             return;
         };
-        // PostgreSQL cannot build a partitioned table's index CONCURRENTLY. Its recipe: the
-        // parent's index ON ONLY the parent (catalog only, invalid), then each partition's
-        // CONCURRENTLY, attached one by one; the parent's becomes valid with the last. Each
-        // statement is safe to run again after a crash. A partition detached meanwhile is
-        // skipped; one attached meanwhile gets its index from the ATTACH itself.
-        let step = step.sql(
+        // PostgreSQL cannot build a partitioned table's index CONCURRENTLY: its recipe instead.
+        // A partition attached meanwhile gets its index from the ATTACH itself.
+        partitions::build_index(
+            step,
+            &table,
+            &schema,
+            self.name.as_str(),
             format!(
                 "CREATE {unique}INDEX IF NOT EXISTS {index} {}",
                 definition(&format!("ON ONLY {table}"))
             ),
-            LockMode::Share,
-            &table,
-            Work::Instant,
-        );
-        let children = partitions::children(partitions, self.name.as_str());
-        for child in &children {
-            let attached = partitions::attached(&child.table, &table);
-            step.index_build(
+            |child| {
                 format!(
                     "CREATE {unique}INDEX CONCURRENTLY {} {}",
                     child.name,
                     definition(&format!("ON {}", child.table))
-                ),
-                &child.qualified,
-                &child.table,
-            )
-            .only_if(attached.clone())
-            .sql(
-                format!(
-                    "ALTER INDEX {qualified_index} ATTACH PARTITION {}",
-                    child.qualified
-                ),
-                LockMode::ShareUpdateExclusive,
-                &child.table,
-                Work::Instant,
-            )
-            .only_if(attached);
-        }
-        // Dropping the parent's index drops the attached ones; a partition's index built but
-        // not attached yet (or whose partition was detached) is dropped on its own.
-        step.undo(
-            format!("DROP INDEX IF EXISTS {qualified_index}"),
-            LockMode::AccessExclusive,
-            &table,
+                )
+            },
+            partitions,
         );
-        for child in &children {
-            step.undo(
-                format!("DROP INDEX CONCURRENTLY IF EXISTS {}", child.qualified),
-                LockMode::ShareUpdateExclusive,
-                &child.table,
-            );
-        }
     }
 
     fn on_partitioned_table(&self, key: &PartitionKey) -> OnPartitioned {

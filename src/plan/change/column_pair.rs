@@ -264,7 +264,6 @@ fn copy_partitioned_index(
     name: &str,
     partitions: &[Partition],
 ) {
-    let copy = quote::qualified(schema, name);
     // pg_get_indexdef writes a partitioned index `... ON ONLY <table> USING <method> (...)`.
     let (head, on) = sql.split_once(" ON ").unwrap_or((sql, ""));
     let method_on = on.find(" USING ").map_or(on, |at| &on[at..]);
@@ -274,44 +273,20 @@ fn copy_partitioned_index(
     } else {
         ""
     };
-    step.sql(
-        format!("{head} ON ONLY {table}{method_on}"),
-        LockMode::Share,
+    partitions::build_index(
+        step,
         table,
-        Work::Instant,
-    );
-    let children = partitions::children(partitions, name);
-    for child in &children {
-        let attached = partitions::attached(&child.table, table);
-        step.index_build(
+        schema,
+        name,
+        format!("{head} ON ONLY {table}{method_on}"),
+        |child| {
             format!(
                 "CREATE {unique}INDEX CONCURRENTLY {} ON {}{method_on}",
                 child.name, child.table
-            ),
-            &child.qualified,
-            &child.table,
-        )
-        .only_if(attached.clone())
-        .sql(
-            format!("ALTER INDEX {copy} ATTACH PARTITION {}", child.qualified),
-            LockMode::ShareUpdateExclusive,
-            &child.table,
-            Work::Instant,
-        )
-        .only_if(attached);
-    }
-    step.undo(
-        format!("DROP INDEX IF EXISTS {copy}"),
-        LockMode::AccessExclusive,
-        table,
+            )
+        },
+        partitions,
     );
-    for child in &children {
-        step.undo(
-            format!("DROP INDEX CONCURRENTLY IF EXISTS {}", child.qualified),
-            LockMode::ShareUpdateExclusive,
-            &child.table,
-        );
-    }
 }
 
 /// `CREATE [UNIQUE] INDEX CONCURRENTLY "copy" ON ...` from the original's definition, with

@@ -8,7 +8,10 @@
 //! already has (a matching index, a validated foreign key) without building or scanning.
 
 use crate::pg::facts::Partition;
+use crate::pg::lock::LockMode;
 use crate::pg::quote;
+use crate::plan::sql::Work;
+use crate::plan::step::Step;
 
 /// One partition and the object made on it for the parent's `object`.
 pub(super) struct Child {
@@ -34,6 +37,50 @@ pub(super) fn children(partitions: &[Partition], object: &str) -> Vec<Child> {
             }
         })
         .collect()
+}
+
+/// PostgreSQL's recipe for an index `name` (in `schema`) on the partitioned `table`, added to
+/// `step` (which runs statement by statement): `parent`, the index `ON ONLY` the parent
+/// (catalog only, invalid), then each partition's, `child` (CONCURRENTLY), attached one by
+/// one; the parent's is valid once all are. Each statement is safe to run again after a
+/// crash; a partition detached meanwhile is skipped. Undo drops the parent's index, which
+/// takes the attached ones with it, then any partition's left unattached.
+pub(super) fn build_index(
+    step: &mut Step,
+    table: &str,
+    schema: &str,
+    name: &str,
+    parent: String,
+    child: impl Fn(&Child) -> String,
+    partitions: &[Partition],
+) {
+    let index = quote::qualified(schema, name);
+    step.sql(parent, LockMode::Share, table, Work::Instant);
+    let children = children(partitions, name);
+    for c in &children {
+        let attached = attached(&c.table, table);
+        step.index_build(child(c), &c.qualified, &c.table)
+            .only_if(attached.clone())
+            .sql(
+                format!("ALTER INDEX {index} ATTACH PARTITION {}", c.qualified),
+                LockMode::ShareUpdateExclusive,
+                &c.table,
+                Work::Instant,
+            )
+            .only_if(attached);
+    }
+    step.undo(
+        format!("DROP INDEX IF EXISTS {index}"),
+        LockMode::AccessExclusive,
+        table,
+    );
+    for c in &children {
+        step.undo(
+            format!("DROP INDEX CONCURRENTLY IF EXISTS {}", c.qualified),
+            LockMode::ShareUpdateExclusive,
+            &c.table,
+        );
+    }
 }
 
 /// SQL true while `child` (quoted, qualified) is a partition of `parent`: a statement of a
