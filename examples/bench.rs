@@ -19,7 +19,13 @@ use switchback::pg::query::Query;
 use switchback::plan::folder;
 use switchback::workload::{self, App, Writer};
 
-const PLAN: &str = "changes:\n  - rename_column: { table: users, from: name, to: full_name }\nbackfill: { batch_size: 10000, target_batch_time: 100ms }\nlock_timeout: 2s\n";
+/// The plan, with the batch length from `--batch-time` (the plan's default when not given).
+fn plan_text() -> String {
+    let backfill = argument("--batch-time")
+        .map(|t| format!("backfill: {{ target_batch_time: {t} }}\n"))
+        .unwrap_or_default();
+    format!("changes:\n  - rename_column: {{ table: users, from: name, to: full_name }}\n{backfill}lock_timeout: 2s\n")
+}
 const WRITER_PAUSE: Duration = Duration::from_millis(4);
 
 /// Records when each step started and finished.
@@ -83,12 +89,16 @@ fn validate_500_plans_ms() -> Result<f64, Box<dyn std::error::Error>> {
     Ok(times[2])
 }
 
+/// The value after `name` on the command line.
+fn argument(name: &str) -> Option<String> {
+    let args: Vec<String> = std::env::args().collect();
+    let at = args.iter().position(|a| a == name)?;
+    args.get(at + 1).cloned()
+}
+
 /// The table sizes to measure, from `--rows 1000000,10000000` (default 2,000,000).
 fn rows_argument() -> Vec<i64> {
-    let args: Vec<String> = std::env::args().collect();
-    args.iter()
-        .position(|a| a == "--rows")
-        .and_then(|i| args.get(i + 1))
+    argument("--rows")
         .map(|list| {
             list.split(',')
                 .map(|n| n.replace('_', "").parse().expect("--rows takes numbers"))
@@ -171,7 +181,7 @@ async fn measure(
     eprintln!("switchback expand stage with the writer running");
     let dir = tempfile::tempdir()?;
     let path = dir.path().join("20261122_bench.yaml");
-    std::fs::write(&path, PLAN)?;
+    std::fs::write(&path, plan_text())?;
     let set = folder::load(&[path])?;
     let plan = &set.plans[0];
     let times = StepTimes::default();
@@ -182,6 +192,7 @@ async fn measure(
         App::Old,
         WRITER_PAUSE,
     );
+    let writer_started = Instant::now();
     let started = Instant::now();
     let mut executor = Executor::connect(info, Options::default(), &times).await?;
     executor.advance(plan).await?;
@@ -219,6 +230,15 @@ async fn measure(
         })
         .collect();
     steps.sort_by_key(|(_, from, _)| *from);
+    // The step under way when the writer's slowest statement started.
+    let slowest_at = writer_started + Duration::from_secs_f64(during.max_at_s);
+    let slowest_during = steps
+        .iter()
+        .rev()
+        .find(|(_, from, _)| *from <= slowest_at)
+        .map_or("before the first step".to_owned(), |(name, ..)| {
+            name.clone()
+        });
     let steps: Vec<serde_json::Value> = steps
         .into_iter()
         .map(|(name, _, seconds)| serde_json::json!({ "step": name, "seconds": seconds }))
@@ -235,6 +255,7 @@ async fn measure(
             "baseline": baseline,
             "during_expand": during,
             "p99_ratio": during.p99_ms / baseline.p99_ms.max(1e-9),
+            "slowest_statement_during_step": slowest_during,
         },
         "lock_timeout_ms": lock_timeout_ms,
         "targets": {

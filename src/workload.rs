@@ -47,12 +47,24 @@ pub struct Latency {
     pub p50_ms: f64,
     pub p99_ms: f64,
     pub max_ms: f64,
+    /// When the slowest statement started, in seconds since the writer started.
+    pub max_at_s: f64,
     #[serde(skip)]
     pub first_error: Option<String>,
 }
 
 impl Latency {
-    fn from(mut samples: Vec<Duration>, errors: usize, first_error: Option<String>) -> Latency {
+    /// From each statement's start (since the writer started) and duration.
+    fn from(
+        samples: Vec<(Duration, Duration)>,
+        errors: usize,
+        first_error: Option<String>,
+    ) -> Latency {
+        let max_at_s = samples
+            .iter()
+            .max_by_key(|(_, took)| *took)
+            .map_or(0.0, |(at, _)| at.as_secs_f64());
+        let mut samples: Vec<Duration> = samples.into_iter().map(|(_, took)| took).collect();
         samples.sort();
         let at = |p: f64| {
             samples
@@ -65,6 +77,7 @@ impl Latency {
             p50_ms: at(0.5),
             p99_ms: at(0.99),
             max_ms: at(1.0),
+            max_at_s,
             first_error,
         }
     }
@@ -86,6 +99,7 @@ impl Writer {
         let handle = tokio::spawn(async move {
             let (mut samples, mut errors, mut first_error) = (Vec::new(), 0, None);
             let mut n = 0u64;
+            let began = Instant::now();
             while !stopping.load(Ordering::Relaxed) {
                 n += 1;
                 let new_app = current.load(Ordering::Relaxed) == App::New as u8;
@@ -110,7 +124,7 @@ impl Writer {
                         )
                         .await
                 };
-                samples.push(started.elapsed());
+                samples.push((started - began, started.elapsed()));
                 if let Err(e) = result {
                     errors += 1;
                     first_error.get_or_insert_with(|| {

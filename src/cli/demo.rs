@@ -20,7 +20,7 @@ changes:
   - set_not_null:  { table: users, column: email, fill: \"'unknown@example.com'\" }
 backfill:
   batch_size: 10000
-  target_batch_time: 100ms
+  target_batch_time: 50ms
 lock_timeout: 2s
 ";
 

@@ -49,7 +49,7 @@ impl Default for BackfillSettings {
     fn default() -> Self {
         BackfillSettings {
             batch_size: 10_000,
-            target_batch_time: Duration::from_millis(100),
+            target_batch_time: Duration::from_millis(50),
             max_rows_per_second: 0,
             max_replica_lag: Duration::from_secs(10),
         }

@@ -426,7 +426,10 @@ async fn commit_batch(
         .transaction()
         .await
         .map_err(Error::sql(context()))?;
-    txn.batch_execute(&format!("SET LOCAL switchback.backfill = 'on'; SET LOCAL lock_timeout = '{}ms'; SET LOCAL statement_timeout = 0", w.policy.lock_timeout.as_millis()))
+    // synchronous_commit off: the batch need not wait for its WAL to reach the disk, as the
+    // range's cursor commits with the rows. A crash loses the last batches and their cursor
+    // together, so they run again; the step's own record commits durably, after them.
+    txn.batch_execute(&format!("SET LOCAL switchback.backfill = 'on'; SET LOCAL synchronous_commit = off; SET LOCAL lock_timeout = '{}ms'; SET LOCAL statement_timeout = 0", w.policy.lock_timeout.as_millis()))
         .await
         .map_err(Error::sql(context()))?;
     if !ex

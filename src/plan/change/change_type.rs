@@ -187,6 +187,7 @@ impl ChangeKind for ChangeType {
         copy_column_objects(x, &self.table, &self.column, &shadow);
         let nn = quote::ident(&x.helper_name("nn", &self.table, &shadow));
         let schema = x.schema().to_owned();
+        let partitions = x.partitions(&self.table).map(<[_]>::to_vec);
         let step = x.step(
             "swap_columns",
             Phase::Contract,
@@ -214,6 +215,7 @@ impl ChangeKind for ChangeType {
             &self.column,
             &nn,
             facts,
+            partitions.as_deref(),
         );
         // A serial key widened to bigint wants its sequence to count that far too.
         let sequence = facts.and_then(|f| f.owned_sequence.as_ref());

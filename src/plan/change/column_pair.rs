@@ -5,7 +5,7 @@
 //! blocking writes, and contract swaps them in the transaction that drops the old column.
 
 use crate::pg::catalog::PartitionKey;
-use crate::pg::facts::{ColumnFacts, Partition};
+use crate::pg::facts::{ColumnFacts, IndexFacts, Partition};
 use crate::pg::lock::LockMode;
 use crate::pg::quote;
 use crate::plan::change::{partitions, OnPartitioned};
@@ -69,24 +69,15 @@ pub(super) fn key_refuses(key: &PartitionKey, column: &Ident) -> OnPartitioned {
             column.quoted()
         ));
     }
-    OnPartitioned::Runs("the second column is added on the parent, the trigger on the parent fires for every partition and the backfill walks the parent's key; the column's indexes are copied ON ONLY the parent, then CONCURRENTLY on each partition and attached; its NOT NULL and CHECKs are copied NOT VALID on the parent and validated")
+    OnPartitioned::Runs("the second column is added on the parent, the trigger on the parent fires for every partition and the backfill walks the parent's key; the column's indexes are copied ON ONLY the parent, then CONCURRENTLY on each partition and attached (a unique or primary key constraint's on each partition only, adopted by the parent's constraint at contract); its NOT NULL and CHECKs are copied NOT VALID on the parent and validated")
 }
 
 /// What of the column's objects switchback cannot carry over to the other column of a pair
-/// on a partitioned table yet: a unique or primary key index (its constraint would have to be
-/// adopted partition by partition in the contract transaction), a foreign key from or to it.
+/// on a partitioned table yet: a foreign key from or to it (PostgreSQL refuses a NOT VALID
+/// foreign key from a partitioned table before 18, and one to it needs its referenced key
+/// rebuilt partition by partition first).
 pub fn refuses_on_partitioned(facts: &ColumnFacts) -> Option<String> {
     let column = quote::ident(&facts.column);
-    if let Some(index) = facts
-        .indexes
-        .iter()
-        .find(|i| i.constraint.is_some() || i.definition.starts_with("CREATE UNIQUE"))
-    {
-        return Some(format!(
-            "switchback does not yet carry a unique index ({}) of {column} over to a new column on a partitioned table",
-            quote::ident(&index.name)
-        ));
-    }
     if let Some(fk) = facts.foreign_keys.first() {
         return Some(format!(
             "switchback does not yet carry a foreign key ({}) of {column} over to a new column on a partitioned table",
@@ -170,6 +161,7 @@ pub(super) fn copy_column_objects(x: &mut Expansion, table_name: &Ident, from: &
                 &schema,
                 &copy_name(&index.name),
                 partitions,
+                index.constraint.is_none(),
             );
         }
     }
@@ -256,6 +248,9 @@ fn strip_not_valid(definition: &str) -> String {
 /// A copy of a partitioned table's index, by PostgreSQL's recipe (as `add_index` does): the
 /// parent's `ON ONLY` (catalog only, invalid), each partition's CONCURRENTLY, attached one by
 /// one. `sql` is the copy `name` (in `schema`) as `copied_index_sql` writes it for the parent.
+/// A copy that will back a constraint is built on the partitions only (`with_parent` false):
+/// the parent's constraint adopts them at contract, and an index already attached to a parent
+/// index could not be adopted.
 fn copy_partitioned_index(
     step: &mut Step,
     sql: &str,
@@ -263,6 +258,7 @@ fn copy_partitioned_index(
     schema: &str,
     name: &str,
     partitions: &[Partition],
+    with_parent: bool,
 ) {
     // pg_get_indexdef writes a partitioned index `... ON ONLY <table> USING <method> (...)`.
     let (head, on) = sql.split_once(" ON ").unwrap_or((sql, ""));
@@ -273,20 +269,25 @@ fn copy_partitioned_index(
     } else {
         ""
     };
-    partitions::build_index(
-        step,
-        table,
-        schema,
-        name,
-        format!("{head} ON ONLY {table}{method_on}"),
-        |child| {
-            format!(
-                "CREATE {unique}INDEX CONCURRENTLY {} ON {}{method_on}",
-                child.name, child.table
-            )
-        },
-        partitions,
-    );
+    let child = |c: &partitions::Child| {
+        format!(
+            "CREATE {unique}INDEX CONCURRENTLY {} ON {}{method_on}",
+            c.name, c.table
+        )
+    };
+    if with_parent {
+        let parent = format!("{head} ON ONLY {table}{method_on}");
+        return partitions::build_index(step, table, schema, name, parent, child, partitions);
+    }
+    for c in partitions::children(partitions, name) {
+        step.index_build(child(&c), &c.qualified, &c.table)
+            .only_if(partitions::attached(&c.table, table))
+            .undo(
+                format!("DROP INDEX CONCURRENTLY IF EXISTS {}", c.qualified),
+                LockMode::ShareUpdateExclusive,
+                &c.table,
+            );
+    }
 }
 
 /// `CREATE [UNIQUE] INDEX CONCURRENTLY "copy" ON ...` from the original's definition, with
@@ -312,6 +313,7 @@ fn copied_index_sql(definition: &str, from: &Ident, to: &Ident, copy: &str) -> S
 /// Contract statements that turn the copies into the real thing, in the transaction that
 /// drops `from`, so the table is never without its NOT NULL or key in between. The copies
 /// take the originals' names, as a plain RENAME COLUMN would have left them.
+#[allow(clippy::too_many_arguments)]
 pub(super) fn finish_column_objects(
     step: &mut Step,
     table: &str,
@@ -320,6 +322,7 @@ pub(super) fn finish_column_objects(
     to: &Ident,
     nn: &str,
     facts: Option<&ColumnFacts>,
+    partitions: Option<&[Partition]>,
 ) {
     let (f, t) = (from.quoted(), to.quoted());
     let Some(facts) = facts else {
@@ -351,8 +354,11 @@ pub(super) fn finish_column_objects(
     }
     for index in &facts.indexes {
         let copy = quote::ident(&copy_name(&index.name));
-        match &index.constraint {
-            Some(constraint) => {
+        match (&index.constraint, partitions) {
+            (Some(constraint), Some(partitions)) => {
+                adopt_partition_constraints(step, table, index, constraint, from, to, partitions)
+            }
+            (Some(constraint), None) => {
                 let kind = if index.primary {
                     "PRIMARY KEY"
                 } else {
@@ -366,7 +372,7 @@ pub(super) fn finish_column_objects(
                     ),
                 );
             }
-            None => instant(
+            (None, _) => instant(
                 step,
                 format!(
                     "ALTER INDEX {} RENAME TO {}",
@@ -415,6 +421,77 @@ pub(super) fn finish_column_objects(
             Work::Instant,
         )
         .also_locks(LockMode::ShareRowExclusive, table);
+    }
+}
+
+/// On a partitioned table, where ADD CONSTRAINT ... USING INDEX is refused on the parent:
+/// each partition's copy becomes its own constraint (a partition's primary key takes the name
+/// PostgreSQL gives it, `<partition>_pkey`; a partition detached since expand is left alone),
+/// then the parent's ADD CONSTRAINT adopts them all without building or scanning.
+fn adopt_partition_constraints(
+    step: &mut Step,
+    table: &str,
+    index: &IndexFacts,
+    constraint: &str,
+    from: &Ident,
+    to: &Ident,
+    partitions: &[Partition],
+) {
+    let kind = if index.primary {
+        "PRIMARY KEY"
+    } else {
+        "UNIQUE"
+    };
+    let children = partitions::children(partitions, &copy_name(&index.name));
+    for (partition, child) in partitions.iter().zip(&children) {
+        let name = match index.primary {
+            true => quote::ident(&quote::object_name(&[&partition.name, "pkey"])),
+            false => child.name.clone(),
+        };
+        let alter = format!(
+            "ALTER TABLE {} ADD CONSTRAINT {name} {kind} USING INDEX {}",
+            child.table, child.name
+        );
+        step.sql(
+            format!(
+                "DO $attach$ BEGIN IF {} THEN EXECUTE {}; END IF; END $attach$",
+                partitions::attached(&child.table, table),
+                quote::literal(&alter)
+            ),
+            LockMode::AccessExclusive,
+            &child.table,
+            Work::Instant,
+        );
+    }
+    let alter = format!(
+        "ALTER TABLE {table} ADD CONSTRAINT {} {kind} {}",
+        quote::ident(constraint),
+        constraint_columns(&index.definition, from, to)
+    );
+    let hint = format!("detach them until the plan is complete, or build on each a unique index like {} and make it a {kind} constraint", quote::ident(&index.name));
+    step.sql(
+        partitions::adopt(table, partitions, "ACCESS EXCLUSIVE", &alter, &hint),
+        LockMode::AccessExclusive,
+        table,
+        Work::Instant,
+    );
+}
+
+/// A constraint's column list from the definition of the index behind it, with `from`
+/// replaced by `to`: `... USING btree (a, b) INCLUDE (c) NULLS NOT DISTINCT` gives
+/// `NULLS NOT DISTINCT (a, b) INCLUDE (c)`, in the order ADD CONSTRAINT takes them.
+fn constraint_columns(definition: &str, from: &Ident, to: &Ident) -> String {
+    let renamed =
+        sql::rename_identifier(definition, from.as_str(), to.as_str(), Some("USING"), None)
+            .unwrap_or_else(|_| definition.to_owned());
+    let on = renamed.find(" ON ").map_or(0, |at| at + 4);
+    let method = renamed[on..].find(" USING ").map_or(on, |at| on + at + 7);
+    let columns = renamed[method..]
+        .split_once(' ')
+        .map_or(&renamed[method..], |(_, rest)| rest);
+    match columns.split_once(" NULLS NOT DISTINCT") {
+        Some((list, rest)) => format!("NULLS NOT DISTINCT {list}{rest}"),
+        None => columns.to_owned(),
     }
 }
 

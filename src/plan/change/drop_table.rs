@@ -1,7 +1,8 @@
 //! `drop_table`: nothing at expand; dropped at contract, once no deployed code uses it.
 
+use crate::pg::catalog::PartitionKey;
 use crate::pg::lock::LockMode;
-use crate::plan::change::{valid_if_clean, ChangeKind, Footprint};
+use crate::plan::change::{valid_if_clean, ChangeKind, Footprint, OnPartitioned};
 use crate::plan::check::{Checker, Ident};
 use crate::plan::expand::Expansion;
 use crate::plan::live::{Probe, Walk};
@@ -51,6 +52,12 @@ impl ChangeKind for DropTable {
             &table,
             Work::Instant,
         );
+    }
+
+    fn on_partitioned_table(&self, _key: &PartitionKey) -> OnPartitioned {
+        OnPartitioned::Runs(
+            "contract drops it with its partitions; a partition detached before then is left as a table of its own",
+        )
     }
 
     fn check_live(&self, walk: &mut Walk, at: &FieldPath) {

@@ -119,6 +119,7 @@ impl ChangeKind for RenameColumn {
         copy_column_objects(x, &self.table, &self.from, &self.to);
         let nn = crate::pg::quote::ident(&x.helper_name("nn", &self.table, &self.to));
         let schema = x.schema().to_owned();
+        let partitions = x.partitions(&self.table).map(<[_]>::to_vec);
         let step = x.step(
             "drop_old_column",
             Phase::Contract,
@@ -132,7 +133,16 @@ impl ChangeKind for RenameColumn {
             &table,
             Work::Instant,
         );
-        finish_column_objects(step, &table, &schema, &self.from, &self.to, &nn, facts);
+        finish_column_objects(
+            step,
+            &table,
+            &schema,
+            &self.from,
+            &self.to,
+            &nn,
+            facts,
+            partitions.as_deref(),
+        );
         validate_incoming_foreign_keys(x, &table, facts);
     }
 

@@ -2,8 +2,9 @@
 //! place in the same transaction. A plain `SELECT *` view over one table is auto-updatable,
 //! so the old application keeps reading and writing through it; contract drops the view.
 
+use crate::pg::catalog::PartitionKey;
 use crate::pg::lock::LockMode;
-use crate::plan::change::{valid_if_clean, ChangeKind, Footprint};
+use crate::plan::change::{valid_if_clean, ChangeKind, Footprint, OnPartitioned};
 use crate::plan::check::{Checker, Ident};
 use crate::plan::diagnostic::Code;
 use crate::plan::expand::Expansion;
@@ -102,6 +103,14 @@ impl ChangeKind for RenameTable {
             &from,
             Work::Instant,
         );
+    }
+
+    fn on_partitioned_table(&self, _key: &PartitionKey) -> OnPartitioned {
+        // A view over a partitioned table is auto-updatable too: rows written through it are
+        // routed to their partitions like rows written to the table.
+        OnPartitioned::Runs(
+            "the parent takes the new name (its partitions keep theirs) and a view with the old name stands in for it until contract",
+        )
     }
 
     fn check_live(&self, walk: &mut Walk, at: &FieldPath) {
