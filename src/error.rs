@@ -47,6 +47,10 @@ pub enum Error {
     },
     #[error("failed to find plan files in {}: it has no .yaml or .yml file", .0.display())]
     NoPlans(PathBuf),
+    /// A migration folder whose layout is not what its tool writes (a journal that does not
+    /// parse, a file it names that is missing).
+    #[error("failed to read the migrations in {}: {reason}", path.display())]
+    Migrations { path: PathBuf, reason: String },
     /// `target` is the connection without its password; `reason` says what failed in the
     /// words of the parameters the user set (sslmode, sslrootcert, the password file).
     #[error("failed to connect to {target}: {reason}")]

@@ -15,7 +15,7 @@ mod validate;
 use clap::{Parser, Subcommand};
 use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
-use switchback::render::Style;
+use switchback::render::{diagnostics, Style};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -133,9 +133,11 @@ fn exit_code(error: &Failure) -> u8 {
     match error {
         Failure::Output(_) | Failure::Usage(_) | Failure::Cluster(_) => 2,
         Failure::Library(e) => match e {
-            Error::Read { .. } | Error::NoPlans(_) | Error::Connect { .. } | Error::ConnInfo(_) => {
-                2
-            }
+            Error::Read { .. }
+            | Error::NoPlans(_)
+            | Error::Migrations { .. }
+            | Error::Connect { .. }
+            | Error::ConnInfo(_) => 2,
             Error::PlanBusy { .. } | Error::LockBudget { .. } | Error::BackfillElsewhere { .. } => {
                 3
             }
@@ -175,9 +177,9 @@ fn load_plans(
 ) -> Result<Option<switchback::plan::folder::PlanSet>, Failure> {
     let set = switchback::plan::folder::load(paths)?;
     if !set.diagnostics.is_empty() {
-        write_stderr(&switchback::render::diagnostics::text(
+        write_stderr(&diagnostics::text(
             &set.diagnostics,
-            set.files,
+            diagnostics::Files::plans(set.files),
             stderr_style(),
         ));
     }

@@ -33,7 +33,11 @@ pub fn run(args: Args, state_schema: &str) -> Result<Outcome, Failure> {
         Ok(graph) => graph,
         Err(cycle) => {
             let finding = cycle_finding(&cycle);
-            write_stderr(&diagnostics::text(&[finding], set.files, stderr_style()));
+            write_stderr(&diagnostics::text(
+                &[finding],
+                diagnostics::Files::plans(set.files),
+                stderr_style(),
+            ));
             return Ok(Outcome::Failed);
         }
     };

@@ -1,13 +1,14 @@
 //! `switchback validate PATH...`: every check that needs no database, for CI; with
-//! `--database-url`, the checks against the live catalog too. `--explain CODE` documents a
-//! finding code.
+//! `--database-url`, the checks against the live catalog too. SQL migration files and
+//! folders (plain, Drizzle, Prisma, golang-migrate, sql-migrate, dbmate, goose) are linted
+//! with the same rule codes. `--explain CODE` documents a finding code.
 
 use crate::cli::database::block_on;
 use crate::cli::plan::cycle_finding;
 use crate::cli::{stdout_style, write_stdout, Failure, Outcome};
 use std::path::PathBuf;
 use switchback::plan::diagnostic::{self, Code, Severity};
-use switchback::plan::{explain, folder};
+use switchback::plan::{explain, folder, migration};
 use switchback::render::diagnostics;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -20,7 +21,7 @@ pub enum Format {
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// Plan files or folders of plans.
+    /// Plan files or folders of plans; SQL migration files or folders (Drizzle, Prisma, ...).
     #[arg(required_unless_present = "explain", value_name = "PATH")]
     paths: Vec<PathBuf>,
     /// Also check against this database's catalog (read-only; one sample batch per
@@ -42,10 +43,30 @@ pub fn run(args: Args, state_schema: &str) -> Result<Outcome, Failure> {
     if let Some(code) = &args.explain {
         return explain(code);
     }
-    let mut set = folder::load(&args.paths)?;
+    let (sql_paths, plan_paths): (Vec<PathBuf>, Vec<PathBuf>) = args
+        .paths
+        .iter()
+        .cloned()
+        .partition(|p| migration::is_migration_path(p));
+    let mut set = match plan_paths.is_empty() {
+        true => folder::PlanSet::default(),
+        false => folder::load(&plan_paths)?,
+    };
     if let Err(cycle) = switchback::graph::build(&set.plans, state_schema) {
         set.diagnostics.push(cycle_finding(&cycle));
     }
+    let migrations = migration::find(&sql_paths)?;
+    let mut sql_files: Vec<&std::path::Path> = Vec::new();
+    for m in &migrations {
+        sql_files.push(&m.up.file);
+        sql_files.extend(m.down.as_ref().map(|d| d.file.as_path()));
+        set.diagnostics.extend(migration::lint(m));
+    }
+    sql_files.dedup();
+    let files = diagnostics::Files {
+        plans: set.files,
+        sql: sql_files.len(),
+    };
     if let Some(url) = &args.database_url {
         let live = block_on(async {
             let info = switchback::pg::connect::resolve(Some(url))?;
@@ -63,8 +84,8 @@ pub fn run(args: Args, state_schema: &str) -> Result<Outcome, Failure> {
         },
     );
     let output = match format {
-        Format::Text => diagnostics::text(&set.diagnostics, set.files, stdout_style()),
-        Format::Json => diagnostics::json(&set.diagnostics, set.files),
+        Format::Text => diagnostics::text(&set.diagnostics, files, stdout_style()),
+        Format::Json => diagnostics::json(&set.diagnostics, files),
         Format::Github => diagnostics::github(&set.diagnostics),
     };
     write_stdout(&output)?;

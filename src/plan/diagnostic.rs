@@ -41,6 +41,8 @@ pub struct Rule {
     /// Lint rules judge a valid plan and may be silenced by `allow:`; the other codes say a
     /// plan cannot run at all, or are notes.
     pub allowable: bool,
+    /// The names of squawk's rules this one covers, for teams moving from squawk.
+    pub squawk: &'static str,
 }
 
 impl Rule {
@@ -64,6 +66,7 @@ impl Rule {
             why: "",
             instead: "",
             allowable: false,
+            squawk: "",
         }
     }
 
@@ -73,6 +76,10 @@ impl Rule {
 
     pub const fn instead(self, instead: &'static str) -> Rule {
         Rule { instead, ..self }
+    }
+
+    pub const fn squawk(self, squawk: &'static str) -> Rule {
+        Rule { squawk, ..self }
     }
 
     pub const fn allowable(self) -> Rule {
@@ -141,6 +148,14 @@ codes! {
     RawRewrite => crate::plan::lint::raw_rewrite::RULE;
     RawLockTable => crate::plan::lint::raw_lock_table::RULE;
     RawTruncate => crate::plan::lint::raw_truncate::RULE;
+    RawRequiredColumn => crate::plan::lint::raw_required_column::RULE;
+    RawDropIndex => crate::plan::lint::raw_drop_index::RULE;
+    RawReindex => crate::plan::lint::raw_reindex::RULE;
+    RawDomainConstraint => crate::plan::lint::raw_domain_constraint::RULE;
+    RawDropNotNull => crate::plan::lint::raw_drop_not_null::RULE;
+    TransactionNesting => crate::plan::lint::transaction_nesting::RULE;
+    ConcurrentInTransaction => crate::plan::lint::concurrent_in_transaction::RULE;
+    MissingTimeouts => crate::plan::lint::missing_timeouts::RULE;
     NotNullWithoutFill => crate::plan::lint::not_null_without_fill::RULE;
     TypeChangeWithoutDown => crate::plan::lint::type_change_without_down::RULE;
     DropStillRead => crate::plan::lint::drop_still_read::RULE;

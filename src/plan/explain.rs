@@ -149,10 +149,28 @@ pub const POOLER: Rule = Rule::note("N713", "connection through a pooler or prox
 pub fn text(code: Code) -> String {
     let rule = code.rule();
     format!(
-        "{code} ({}): {}\n\n{}\n\nInstead: {}\n",
-        rule.severity, rule.title, rule.why, rule.instead
+        "{code} ({}): {}\n\n{}\n\nInstead: {}\n{}",
+        rule.severity,
+        rule.title,
+        rule.why,
+        rule.instead,
+        squawk_line(rule)
     )
 }
+
+fn squawk_line(rule: &Rule) -> String {
+    match rule.squawk {
+        "" => String::new(),
+        names => format!("\nsquawk: {names}\n"),
+    }
+}
+
+/// squawk's safety rules that no switchback code carries, and why.
+const SQUAWK_ELSEWHERE: &[(&str, &str)] = &[
+    ("ban-create-domain-with-constraint", "a new domain is used by no column, so its CHECK locks nothing; adding a constraint to a domain in use later is E622"),
+    ("prefer-text-field", "widening varchar(n) (or varchar to text) is catalog-only since PostgreSQL 9.2, and a narrowing is E603; W614 flags char(n), whose padding is the real trap"),
+    ("prefer-robust-stmts", "switchback records each step it completes and re-runs only what did not finish, so a plan never needs IF NOT EXISTS to be retried; in a SQL file that runs outside a transaction, E625 and W626 cover the statements that fail half-way"),
+];
 
 /// Every code as the Markdown of `docs/rules.md`.
 pub fn markdown() -> String {
@@ -163,22 +181,36 @@ pub fn markdown() -> String {
          N = note (never fails). Lint rules can be silenced for one change with\n\
          `allow: [CODE]` and a `reason:` in that change's mapping, or for a whole plan at the top\n\
          of the file; a `sql` change may say `unsafe: true` with a `reason:` to allow E600-E609.\n\n\
-         | code | severity | lint rule | title |\n|---|---|---|---|\n",
+         The same rules check SQL migration files (`validate file.sql`, or a Drizzle, Prisma,\n\
+         golang-migrate, sql-migrate, dbmate or goose folder); there a comment\n\
+         `-- switchback:allow E600 <reason>` above a statement silences a rule for it, and\n\
+         `-- switchback:allow-file W626 <reason>` for the whole file. The squawk column names the\n\
+         squawk rules each code covers.\n\n\
+         | code | severity | lint rule | title | squawk |\n|---|---|---|---|---|\n",
     );
     for &code in Code::ALL {
         out.push_str(&format!(
-            "| [{code}](#{}) | {} | {} | {} |\n",
+            "| [{code}](#{}) | {} | {} | {} | {} |\n",
             code.as_str().to_lowercase(),
             code.severity(),
             if code.is_lint_rule() { "yes" } else { "" },
-            code.title()
+            code.title(),
+            code.rule().squawk
         ));
+    }
+    out.push_str("\nsquawk rules no code carries:\n\n");
+    for (name, why) in SQUAWK_ELSEWHERE {
+        out.push_str(&format!("- `{name}`: {why}.\n"));
     }
     for &code in Code::ALL {
         let rule = code.rule();
         out.push_str(&format!(
-            "\n## {code}\n\n**{}** ({})\n\n{}\n\nInstead: {}\n",
-            rule.title, rule.severity, rule.why, rule.instead
+            "\n## {code}\n\n**{}** ({})\n\n{}\n\nInstead: {}\n{}",
+            rule.title,
+            rule.severity,
+            rule.why,
+            rule.instead,
+            squawk_line(rule)
         ));
     }
     out

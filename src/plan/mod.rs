@@ -12,6 +12,7 @@ pub mod folder;
 mod lint;
 pub mod live;
 mod load;
+pub mod migration;
 mod semantics;
 pub mod source;
 pub mod sql;

@@ -5,7 +5,20 @@ use crate::plan::diagnostic::{Diagnostic, Severity};
 use crate::render::Style;
 use serde::Serialize;
 
-pub fn text(diagnostics: &[Diagnostic], files: usize, style: Style) -> String {
+/// How many files were read: plan files and SQL migration files.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Files {
+    pub plans: usize,
+    pub sql: usize,
+}
+
+impl Files {
+    pub fn plans(plans: usize) -> Files {
+        Files { plans, sql: 0 }
+    }
+}
+
+pub fn text(diagnostics: &[Diagnostic], files: Files, style: Style) -> String {
     let mut out = String::new();
     for d in diagnostics {
         let line = d.to_string();
@@ -33,17 +46,25 @@ fn count(diagnostics: &[Diagnostic], severity: Severity) -> usize {
         .count()
 }
 
-fn summary(diagnostics: &[Diagnostic], files: usize) -> String {
+fn summary(diagnostics: &[Diagnostic], files: Files) -> String {
     let plural = |n: usize, word: &str| format!("{n} {word}{}", if n == 1 { "" } else { "s" });
     let notes = match count(diagnostics, Severity::Note) {
         0 => String::new(),
         n => format!(", {}", plural(n, "note")),
     };
+    let read = match (files.plans, files.sql) {
+        (plans, 0) => plural(plans, "plan file"),
+        (0, sql) => plural(sql, "SQL file"),
+        (plans, sql) => format!(
+            "{} and {}",
+            plural(plans, "plan file"),
+            plural(sql, "SQL file")
+        ),
+    };
     format!(
-        "{}, {}{notes} in {}",
+        "{}, {}{notes} in {read}",
         plural(count(diagnostics, Severity::Error), "error"),
         plural(count(diagnostics, Severity::Warning), "warning"),
-        plural(files, "plan file")
     )
 }
 
@@ -57,10 +78,10 @@ struct Report<'a> {
     diagnostics: &'a [Diagnostic],
 }
 
-pub fn json(diagnostics: &[Diagnostic], files: usize) -> String {
+pub fn json(diagnostics: &[Diagnostic], files: Files) -> String {
     let report = Report {
         version: 1,
-        files,
+        files: files.plans + files.sql,
         errors: count(diagnostics, Severity::Error),
         warnings: count(diagnostics, Severity::Warning),
         notes: count(diagnostics, Severity::Note),

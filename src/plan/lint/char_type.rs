@@ -3,10 +3,12 @@
 use crate::plan::check::Checker;
 use crate::plan::diagnostic::{Code, Rule};
 use crate::plan::source::FieldPath;
+use pg_query::NodeEnum;
 
 pub const RULE: Rule = Rule::warning("W614", "char(n) column")
     .why("char(n) pads values with spaces, compares them with the padding ignored and is no faster than text; its length limit is better as a CHECK that can change without a rewrite.")
     .instead("Use text (or varchar(n)) and, if needed, a CHECK on length.")
+    .squawk("ban-char-field")
     .allowable();
 
 /// Called for every column type the plan writes, with its base name as the catalog knows it.
@@ -19,6 +21,12 @@ pub fn check(type_text: &str, base: &str, at: &FieldPath, cx: &mut Checker) {
             Some("use text or varchar(n)".into()),
         );
     }
+}
+
+/// The same, for the column types a raw statement writes.
+pub fn in_statement(statement: &NodeEnum, _text: &str) -> Option<&'static str> {
+    super::writes_type(statement, &["bpchar"])
+        .then_some("a char(n) column pads values with spaces and is no faster than text; use text or varchar(n)")
 }
 
 #[cfg(test)]
@@ -38,5 +46,13 @@ mod tests {
     #[test]
     fn the_safe_way_is_clean() {
         assert_clean("changes:\n  - add_column: { table: users, column: { name: country, type: varchar(2) } }\n");
+    }
+
+    #[test]
+    fn fires_in_sql() {
+        assert_eq!(
+            crate::plan::lint::testing::sql_findings("CREATE TABLE t (id bigint PRIMARY KEY, code char(3));"),
+            ["m.sql:1:1: warning[W614]: a char(n) column pads values with spaces and is no faster than text; use text or varchar(n)"]
+        );
     }
 }

@@ -3,10 +3,11 @@
 //! and tests that make it fire and show the safe way clean. A rule judges a plan that could
 //! run, so `allow:` with a reason may silence it.
 //!
-//! A rule reads one of five things, and is called from the one place that sees it:
+//! A rule reads one of six things, and is called from the one place that sees it:
 //! - an identifier the plan writes ([`identifier`], from the checker);
 //! - a column type ([`column_type`], from the checker);
-//! - a raw statement of a `sql` change ([`statement`], while the statement is parsed);
+//! - a raw statement, of a `sql` change or of a SQL migration file ([`statement`]);
+//! - a SQL migration file's statements together ([`sql_file`], from `plan::migration`);
 //! - the plan's validated changes ([`changes`]);
 //! - the plan's steps ([`steps`]).
 //!
@@ -15,30 +16,39 @@
 
 pub(super) mod case_folding;
 pub(super) mod char_type;
+pub(super) mod concurrent_in_transaction;
 pub(super) mod drop_still_read;
 pub(super) mod foreign_key_without_unique_target;
 pub(super) mod int_primary_key;
 pub(super) mod json_type;
 pub(super) mod many_tables_backfilled;
+pub(super) mod missing_timeouts;
 pub(super) mod not_null_without_fill;
 pub(super) mod raw_alter_type;
 pub(super) mod raw_create_index;
+pub(super) mod raw_domain_constraint;
 pub(super) mod raw_drop;
+pub(super) mod raw_drop_index;
+pub(super) mod raw_drop_not_null;
 pub(super) mod raw_lock_table;
+pub(super) mod raw_reindex;
 pub(super) mod raw_rename;
+pub(super) mod raw_required_column;
 pub(super) mod raw_rewrite;
 pub(super) mod raw_set_not_null;
 pub(super) mod raw_truncate;
 pub(super) mod raw_validating_constraint;
 pub(super) mod raw_volatile_default;
 pub(super) mod timestamp_without_time_zone;
+pub(super) mod transaction_nesting;
 pub(super) mod type_change_without_down;
 
 use crate::plan::change::Change;
 use crate::plan::check::Checker;
 use crate::plan::diagnostic::Code;
+use crate::plan::migration::Statement;
 use crate::plan::source::FieldPath;
-use crate::plan::sql::Hazard;
+use crate::plan::sql::{Hazard, RawStatement};
 use crate::plan::Plan;
 use pg_query::NodeEnum;
 
@@ -60,6 +70,49 @@ const STATEMENT_RULES: &[(Code, StatementRule)] = &[
     (Code::RawRewrite, raw_rewrite::check),
     (Code::RawLockTable, raw_lock_table::check),
     (Code::RawTruncate, raw_truncate::check),
+    (Code::RawRequiredColumn, raw_required_column::check),
+    (Code::RawDropIndex, raw_drop_index::check),
+    (Code::RawReindex, raw_reindex::check),
+    (Code::RawDomainConstraint, raw_domain_constraint::check),
+    (Code::RawDropNotNull, raw_drop_not_null::check),
+];
+
+/// The rules over the column types a raw statement writes: about the schema's design, not
+/// the lock, so they fire on a table created in the same migration too.
+const TYPE_RULES: &[(Code, StatementRule)] = &[
+    (Code::CharType, char_type::in_statement),
+    (Code::JsonType, json_type::in_statement),
+    (
+        Code::TimestampWithoutTimeZone,
+        timestamp_without_time_zone::in_statement,
+    ),
+    (Code::IntPrimaryKey, int_primary_key::in_statement),
+];
+
+/// A SQL migration file's up part, as the rules over a whole file see it.
+pub struct SqlFile<'a> {
+    pub statements: &'a [Statement],
+    /// Each statement's lock, work and whether it may run in a transaction.
+    pub classified: &'a [RawStatement],
+    /// Whether each statement changes a table created earlier in the same migration, which
+    /// is empty and unseen by the application: its locks hurt no one.
+    pub on_new_table: &'a [bool],
+    /// Whether each statement comes after a BEGIN of the file and before its COMMIT.
+    pub inside_begin: &'a [bool],
+    /// Why the tool runs the statements in one transaction, when it does.
+    pub transaction: Option<&'a str>,
+}
+
+/// A rule over a whole file: the statements (by index) it fires on, with why.
+type FileRule = fn(&SqlFile) -> Vec<(usize, String)>;
+
+const FILE_RULES: &[(Code, FileRule)] = &[
+    (Code::TransactionNesting, transaction_nesting::check),
+    (
+        Code::ConcurrentInTransaction,
+        concurrent_in_transaction::check,
+    ),
+    (Code::MissingTimeouts, missing_timeouts::check),
 ];
 
 pub fn identifier(name: &str, at: &FieldPath, cx: &mut Checker) {
@@ -73,12 +126,31 @@ pub fn column_type(type_text: &str, base: &str, at: &FieldPath, cx: &mut Checker
     timestamp_without_time_zone::check(type_text, base, at, cx);
 }
 
-/// What in one raw statement (its parse tree and its text) a running application would meet.
+/// What in one raw statement (its parse tree and its text) a running application would meet,
+/// and what its column types get wrong.
 pub fn statement(node: &NodeEnum, text: &str) -> Vec<Hazard> {
     STATEMENT_RULES
         .iter()
+        .chain(TYPE_RULES)
         .filter_map(|(code, rule)| rule(node, text).map(|why| Hazard { code: *code, why }))
         .collect()
+}
+
+/// What the rules over a whole SQL migration file find, by statement index.
+pub fn sql_file(file: &SqlFile) -> Vec<(usize, Code, String)> {
+    FILE_RULES
+        .iter()
+        .flat_map(|(code, rule)| rule(file).into_iter().map(|(i, why)| (i, *code, why)))
+        .collect()
+}
+
+/// Whether a statement writes a column of one of these types (by the catalog's names).
+fn writes_type(statement: &NodeEnum, bases: &[&str]) -> bool {
+    crate::plan::sql::column_defs(statement).iter().any(|def| {
+        def.type_name
+            .as_ref()
+            .is_some_and(|t| bases.contains(&crate::plan::sql::type_name_base(t).as_str()))
+    })
 }
 
 pub fn is_statement_rule(code: Code) -> bool {
@@ -105,6 +177,7 @@ pub fn steps(plan: &Plan, cx: &mut Checker) {
 #[cfg(test)]
 pub(crate) mod testing {
     use crate::plan::load::check_text;
+    use crate::plan::migration::{Format, Migration, Part, Transaction};
     use std::path::Path;
 
     /// The findings of `yaml` as a file `p.yaml`, each as
@@ -126,6 +199,42 @@ pub(crate) mod testing {
 
     pub fn assert_clean(yaml: &str) {
         assert_eq!(findings(yaml), Vec::<String>::new());
+    }
+
+    fn lint_sql(sql: &str, format: Format, transaction: Transaction) -> Vec<String> {
+        let migration = Migration {
+            name: "m".into(),
+            format,
+            up: Part::whole(Path::new("m.sql"), sql.into()),
+            down: None,
+            transaction,
+            created_at_ms: None,
+        };
+        crate::plan::migration::lint(&migration)
+            .iter()
+            .map(|d| d.to_string())
+            .collect()
+    }
+
+    /// The findings of `sql` as a plain migration file `m.sql`, without W626 (which fires on
+    /// almost every file that alters a table).
+    pub fn sql_findings(sql: &str) -> Vec<String> {
+        lint_sql(sql, Format::Plain, Transaction::Autocommit)
+            .into_iter()
+            .filter(|f| !f.contains("[W626]"))
+            .collect()
+    }
+
+    /// The same, as a Drizzle migration (which runs in a transaction).
+    pub fn sql_findings_in_transaction(sql: &str) -> Vec<String> {
+        lint_sql(sql, Format::Drizzle, Transaction::Wrapped)
+            .into_iter()
+            .filter(|f| !f.contains("[W626]"))
+            .collect()
+    }
+
+    pub fn sql_findings_with_timeouts_rule(sql: &str) -> Vec<String> {
+        lint_sql(sql, Format::Plain, Transaction::Autocommit)
     }
 }
 

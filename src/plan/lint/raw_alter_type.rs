@@ -8,6 +8,7 @@ use pg_query::NodeEnum;
 pub const RULE: Rule = Rule::error("E603", "ALTER COLUMN TYPE that may rewrite")
     .why("ALTER COLUMN ... TYPE rewrites the table and its indexes under ACCESS EXCLUSIVE unless the cast is binary-compatible (varchar widening, varchar to text). When the cast needs no rewrite, say so with `allow: [E603]` and a reason; a `change_type` change finds that out from pg_cast by itself.")
     .instead("Use a `change_type` change: in place when the cast needs no rewrite, otherwise a shadow column kept in sync by a trigger and backfilled in batches.")
+    .squawk("changing-column-type")
     .allowable();
 
 pub fn check(statement: &NodeEnum, _text: &str) -> Option<&'static str> {

@@ -6,6 +6,7 @@ use pg_query::NodeEnum;
 pub const RULE: Rule = Rule::error("E600", "CREATE INDEX without CONCURRENTLY")
     .why("CREATE INDEX without CONCURRENTLY holds a SHARE lock for the whole build: every INSERT, UPDATE and DELETE on the table waits, for minutes on a large table.")
     .instead("Use an `add_index` change (CREATE INDEX CONCURRENTLY, with an invalid leftover detected and rebuilt).")
+    .squawk("require-concurrent-index-creation")
     .allowable();
 
 pub fn check(statement: &NodeEnum, _text: &str) -> Option<&'static str> {

@@ -1,13 +1,15 @@
-//! E606: DROP COLUMN or DROP TABLE in a `sql` change, which runs at expand.
+//! E606: DROP COLUMN, DROP TABLE or DROP DATABASE in raw SQL (a `sql` change runs at
+//! expand; a migration file runs while the old application is live).
 
 use crate::plan::diagnostic::Rule;
 use crate::plan::sql::alter_commands;
 use pg_query::protobuf::{AlterTableType, ObjectType};
 use pg_query::NodeEnum;
 
-pub const RULE: Rule = Rule::error("E606", "raw DROP of a column or table")
+pub const RULE: Rule = Rule::error("E606", "raw DROP of a column, table or database")
     .why("A raw DROP COLUMN or DROP TABLE runs at expand, while the old application, which still reads the column or table, is live. It cannot be undone by abort.")
     .instead("Use `drop_column` or `drop_table`, which run at contract, after the application stopped using them.")
+    .squawk("ban-drop-column, ban-drop-table, ban-drop-database")
     .allowable();
 
 pub fn check(statement: &NodeEnum, _text: &str) -> Option<&'static str> {
@@ -17,6 +19,7 @@ pub fn check(statement: &NodeEnum, _text: &str) -> Option<&'static str> {
         {
             Some("DROP TABLE at expand removes what the running application still reads; use a drop_table change, which runs at contract")
         }
+        NodeEnum::DropdbStmt(_) => Some("DROP DATABASE removes every table the application uses"),
         _ => alter_commands(statement)
             .any(|(kind, _)| kind == AlterTableType::AtDropColumn)
             .then_some("DROP COLUMN at expand removes what the running application still reads; use a drop_column change, which runs at contract"),
@@ -40,6 +43,15 @@ mod tests {
     #[test]
     fn the_safe_way_is_clean() {
         assert_clean("changes:\n  - sql: { up: \"DROP INDEX CONCURRENTLY users_a_idx\" }\n");
+    }
+
+    #[test]
+    fn drop_database_fires_too() {
+        let found = findings("changes:\n  - sql: { up: \"DROP DATABASE app\" }\n");
+        assert!(
+            found[0].contains("error[E606]: `DROP DATABASE app`"),
+            "{found:?}"
+        );
     }
 
     #[test]

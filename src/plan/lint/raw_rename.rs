@@ -7,6 +7,7 @@ use pg_query::NodeEnum;
 pub const RULE: Rule = Rule::error("E605", "raw RENAME of a column or table")
     .why("Renaming a column or table breaks every running application server at once: the old code still uses the old name.")
     .instead("Use `rename_column` (a new column kept in sync both ways until contract) or `rename_table` (an updatable view under the old name).")
+    .squawk("renaming-column, renaming-table")
     .allowable();
 
 pub fn check(statement: &NodeEnum, _text: &str) -> Option<&'static str> {

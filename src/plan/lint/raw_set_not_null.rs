@@ -8,6 +8,7 @@ use pg_query::NodeEnum;
 pub const RULE: Rule = Rule::error("E602", "SET NOT NULL without a validated CHECK")
     .why("ALTER COLUMN ... SET NOT NULL scans the whole table under ACCESS EXCLUSIVE unless a validated CHECK (col IS NOT NULL) already proves it: reads and writes stop for the scan.")
     .instead("Use a `set_not_null` change: a NOT VALID CHECK, VALIDATE, then SET NOT NULL without a scan.")
+    .squawk("adding-not-nullable-field")
     .allowable();
 
 pub fn check(statement: &NodeEnum, _text: &str) -> Option<&'static str> {
@@ -32,8 +33,6 @@ mod tests {
 
     #[test]
     fn the_safe_way_is_clean() {
-        assert_clean(
-            "changes:\n  - sql: { up: \"ALTER TABLE users ALTER COLUMN a DROP NOT NULL\" }\n",
-        );
+        assert_clean("changes:\n  - set_not_null: { table: users, column: a, fill: 0 }\n");
     }
 }

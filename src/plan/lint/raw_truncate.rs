@@ -7,6 +7,7 @@ use pg_query::NodeEnum;
 pub const RULE: Rule = Rule::error("E609", "TRUNCATE")
     .why("TRUNCATE takes ACCESS EXCLUSIVE and removes every row at once; with CASCADE it empties every table that references this one as well, which a reviewer rarely notices.")
     .instead("Delete rows in batches, or remove the statement; if emptying the table is intended, say so with `allow: [E609]` and a reason.")
+    .squawk("ban-truncate-cascade")
     .allowable();
 
 pub fn check(statement: &NodeEnum, _text: &str) -> Option<&'static str> {

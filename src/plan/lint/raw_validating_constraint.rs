@@ -8,6 +8,7 @@ use pg_query::NodeEnum;
 pub const RULE: Rule = Rule::error("E601", "ADD CONSTRAINT that validates under lock")
     .why("ADD CONSTRAINT with CHECK, FOREIGN KEY, UNIQUE or PRIMARY KEY reads every row while holding a lock that blocks writes (ACCESS EXCLUSIVE for CHECK, SHARE ROW EXCLUSIVE on both tables for a foreign key).")
     .instead("Use `add_check` or `add_foreign_key` (NOT VALID, then VALIDATE under a lock that lets writes through) or `add_unique` (a concurrent unique index, then ADD CONSTRAINT ... USING INDEX).")
+    .squawk("constraint-missing-not-valid, adding-foreign-key-constraint, disallowed-unique-constraint, adding-primary-key-constraint")
     .allowable();
 
 pub fn check(statement: &NodeEnum, _text: &str) -> Option<&'static str> {

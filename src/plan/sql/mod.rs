@@ -10,12 +10,13 @@ mod types;
 
 pub use expr::{rename_identifier, Expr};
 pub use statement::{
-    adds_validating_constraint, adds_volatile_default, alter_commands, parse_statements,
-    vacuum_full, Hazard, RawStatement, Work,
+    adds_validating_constraint, adds_volatile_default, alter_commands, classify,
+    column_constraints, column_defs, parse_statements, primary_key_columns, reindex_concurrently,
+    target_table, type_name_base, vacuum_full, Hazard, RawStatement, Work,
 };
 pub use types::{parse_type, type_base_name};
 
-fn parse_error(error: pg_query::Error) -> String {
+pub(crate) fn parse_error(error: pg_query::Error) -> String {
     match error {
         pg_query::Error::Parse(message) => message,
         pg_query::Error::Conversion(_) => "SQL text cannot contain a NUL byte".into(),

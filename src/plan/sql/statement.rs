@@ -6,7 +6,10 @@ use super::expr::VOLATILE_FUNCTIONS;
 use super::parse_error;
 use crate::pg::lock::LockMode;
 use crate::plan::diagnostic::Code;
-use pg_query::protobuf::{AlterTableCmd, AlterTableType, ConstrType, Constraint, VacuumStmt};
+use pg_query::protobuf::{
+    AlterTableCmd, AlterTableType, ColumnDef, ConstrType, Constraint, ObjectType, ReindexStmt,
+    TypeName, VacuumStmt,
+};
 use pg_query::{NodeEnum, ParserOptions};
 use serde::Serialize;
 
@@ -96,7 +99,8 @@ pub fn calls_volatile_function(sql: &str) -> bool {
     })
 }
 
-fn classify(text: String, node: Option<&NodeEnum>) -> RawStatement {
+/// The lock, the work and whether it may run in a transaction, as the parse tree tells.
+pub fn classify(text: String, node: Option<&NodeEnum>) -> RawStatement {
     let mut s = RawStatement {
         lock: LockMode::AccessExclusive,
         work: Work::Instant,
@@ -110,6 +114,13 @@ fn classify(text: String, node: Option<&NodeEnum>) -> RawStatement {
             (s.lock, s.work, s.transactional) = (LockMode::ShareUpdateExclusive, Work::Scan, false);
         }
         Some(NodeEnum::IndexStmt(_)) => (s.lock, s.work) = (LockMode::Share, Work::Scan),
+        Some(NodeEnum::DropStmt(drop)) if drop.concurrent => {
+            (s.lock, s.transactional) = (LockMode::ShareUpdateExclusive, false);
+        }
+        Some(NodeEnum::ReindexStmt(reindex)) if reindex_concurrently(reindex) => {
+            (s.lock, s.work, s.transactional) = (LockMode::ShareUpdateExclusive, Work::Scan, false);
+        }
+        Some(NodeEnum::ReindexStmt(_)) => (s.lock, s.work) = (LockMode::Share, Work::Scan),
         Some(alter @ NodeEnum::AlterTableStmt(_)) => {
             for (kind, cmd) in alter_commands(alter) {
                 match kind {
@@ -214,4 +225,101 @@ pub fn vacuum_full(vacuum: &VacuumStmt) -> bool {
         .options
         .iter()
         .any(|o| matches!(o.node.as_ref(), Some(NodeEnum::DefElem(d)) if d.defname == "full"))
+}
+
+pub fn reindex_concurrently(reindex: &ReindexStmt) -> bool {
+    reindex.params.iter().any(
+        |o| matches!(o.node.as_ref(), Some(NodeEnum::DefElem(d)) if d.defname == "concurrently"),
+    )
+}
+
+/// The table a statement changes, for the statements that change one: ALTER TABLE, CREATE
+/// INDEX, a RENAME. (Other tables it names, like a foreign key's target, are not it.)
+pub fn target_table(statement: &NodeEnum) -> Option<&str> {
+    let relation = match statement {
+        NodeEnum::AlterTableStmt(a) => a.relation.as_ref(),
+        NodeEnum::IndexStmt(i) => i.relation.as_ref(),
+        NodeEnum::RenameStmt(r) if r.rename_type != ObjectType::ObjectIndex as i32 => {
+            r.relation.as_ref()
+        }
+        NodeEnum::CreateStmt(c) => c.relation.as_ref(),
+        _ => None,
+    };
+    relation.map(|r| r.relname.as_str())
+}
+
+/// The column definitions a statement writes: CREATE TABLE's, ADD COLUMN's, and ALTER COLUMN
+/// TYPE's (whose definition holds only the type).
+pub fn column_defs(statement: &NodeEnum) -> Vec<&ColumnDef> {
+    let mut defs = Vec::new();
+    if let NodeEnum::CreateStmt(create) = statement {
+        for element in &create.table_elts {
+            if let Some(NodeEnum::ColumnDef(def)) = element.node.as_ref() {
+                defs.push(def.as_ref());
+            }
+        }
+    }
+    for (kind, cmd) in alter_commands(statement) {
+        if matches!(
+            kind,
+            AlterTableType::AtAddColumn | AlterTableType::AtAlterColumnType
+        ) {
+            if let Some(NodeEnum::ColumnDef(def)) = cmd.def.as_ref().and_then(|d| d.node.as_ref()) {
+                defs.push(def.as_ref());
+            }
+        }
+    }
+    defs
+}
+
+/// A type's name as the catalog knows it (`int4` for `int`, `bpchar` for `char(3)`); the
+/// serial pseudo-types keep their names.
+pub fn type_name_base(type_name: &TypeName) -> String {
+    match type_name.names.last().and_then(|n| n.node.as_ref()) {
+        Some(NodeEnum::String(s)) => s.sval.clone(),
+        _ => String::new(),
+    }
+}
+
+/// The constraints written on a column definition, with their kinds.
+pub fn column_constraints(def: &ColumnDef) -> impl Iterator<Item = (ConstrType, &Constraint)> {
+    def.constraints
+        .iter()
+        .filter_map(|c| match c.node.as_ref() {
+            Some(NodeEnum::Constraint(c)) => ConstrType::try_from(c.contype)
+                .ok()
+                .map(|k| (k, c.as_ref())),
+            _ => None,
+        })
+}
+
+/// The primary key columns a CREATE TABLE or ADD COLUMN declares, with their types.
+pub fn primary_key_columns(statement: &NodeEnum) -> Vec<(String, String)> {
+    let defs = column_defs(statement);
+    let type_of = |name: &str| {
+        defs.iter()
+            .find(|d| d.colname == name)
+            .and_then(|d| d.type_name.as_ref())
+            .map(type_name_base)
+            .unwrap_or_default()
+    };
+    let mut keys: Vec<(String, String)> = defs
+        .iter()
+        .filter(|d| column_constraints(d).any(|(k, _)| k == ConstrType::ConstrPrimary))
+        .map(|d| (d.colname.clone(), type_of(&d.colname)))
+        .collect();
+    if let NodeEnum::CreateStmt(create) = statement {
+        for c in &create.table_elts {
+            if let Some(NodeEnum::Constraint(c)) = c.node.as_ref() {
+                if c.contype == ConstrType::ConstrPrimary as i32 {
+                    for key in &c.keys {
+                        if let Some(NodeEnum::String(s)) = key.node.as_ref() {
+                            keys.push((s.sval.clone(), type_of(&s.sval)));
+                        }
+                    }
+                }
+            }
+        }
+    }
+    keys
 }
