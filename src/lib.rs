@@ -9,6 +9,7 @@
 pub mod error;
 pub mod exec;
 pub mod graph;
+pub mod import;
 pub mod inspect;
 pub mod ledger;
 pub mod pg;

@@ -174,3 +174,37 @@ fn a_drizzle_journal_naming_a_missing_file_is_refused() {
         )
     );
 }
+
+#[test]
+fn import_check_reports_in_the_sql_files_and_writes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("plans");
+    let drizzle = switchback(&[
+        "import",
+        &format!("{FIXTURES}/drizzle"),
+        "--check",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    // `age integer NOT NULL` has no value for the rows there are: no safe rewrite.
+    assert_eq!(drizzle.status.code(), Some(1));
+    assert!(stdout(&drizzle).contains(&format!("{FIXTURES}/drizzle/0001_rename_email.sql:2:1: error[E303]: column `age` is NOT NULL but has neither `default` nor `backfill`")), "{}", stdout(&drizzle));
+    assert!(!out.exists(), "--check wrote plans");
+
+    let prisma = switchback(&[
+        "import",
+        &format!("{FIXTURES}/prisma"),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(prisma.status.code(), Some(0), "{}", stdout(&prisma));
+    assert!(stdout(&prisma).contains("warning[W800]: DROP COLUMN name and ADD COLUMN fullName on User (both text) look like a rename"));
+    let written = std::fs::read_to_string(out.join("20261121101500_full_name.yaml")).unwrap();
+    assert!(written.contains("depends_on: [20261120093000_init]"));
+    assert!(written.contains(&format!(
+        "  # from {FIXTURES}/prisma/20261121101500_full_name/migration.sql:9\n  # probable rename"
+    )));
+    // The written plans validate clean of errors.
+    let validate = switchback(&["validate", out.to_str().unwrap()]);
+    assert_eq!(validate.status.code(), Some(0), "{}", stdout(&validate));
+}

@@ -8,6 +8,7 @@ mod control;
 mod database;
 mod demo;
 mod history;
+mod import;
 mod plan;
 mod status;
 mod validate;
@@ -58,6 +59,9 @@ enum Command {
     Throttle(control::ThrottleArgs),
     /// The event log: step transitions, control actions and errors, with who and when.
     History(history::Args),
+    /// Turn SQL migrations (Drizzle, Prisma, golang-migrate, dbmate, goose, plain files) into
+    /// plans that do the same without blocking the application.
+    Import(import::Args),
     /// Run the whole story on a throwaway PostgreSQL with a concurrent writer.
     Demo(demo::Args),
 }
@@ -112,6 +116,7 @@ pub fn main() -> ExitCode {
         Command::Throttle(args) => control::throttle(args, &cli.state_schema),
         Command::History(args) => history::run(args, &cli.state_schema),
         Command::Demo(args) => demo::run(args, &cli.state_schema),
+        Command::Import(args) => import::run(args),
     };
     match result {
         Ok(Outcome::Done) => ExitCode::SUCCESS,

@@ -39,6 +39,17 @@ pub struct Args {
     deny_warnings: bool,
 }
 
+impl Format {
+    /// GitHub annotations inside a GitHub Actions job, text elsewhere.
+    pub fn from_environment() -> Format {
+        if std::env::var("GITHUB_ACTIONS").as_deref() == Ok("true") {
+            Format::Github
+        } else {
+            Format::Text
+        }
+    }
+}
+
 pub fn run(args: Args, state_schema: &str) -> Result<Outcome, Failure> {
     if let Some(code) = &args.explain {
         return explain(code);
@@ -76,14 +87,7 @@ pub fn run(args: Args, state_schema: &str) -> Result<Outcome, Failure> {
         set.diagnostics.extend(live);
     }
     diagnostic::sort(&mut set.diagnostics);
-    let format = args.format.unwrap_or(
-        if std::env::var("GITHUB_ACTIONS").as_deref() == Ok("true") {
-            Format::Github
-        } else {
-            Format::Text
-        },
-    );
-    let output = match format {
+    let output = match args.format.unwrap_or_else(Format::from_environment) {
         Format::Text => diagnostics::text(&set.diagnostics, files, stdout_style()),
         Format::Json => diagnostics::json(&set.diagnostics, files),
         Format::Github => diagnostics::github(&set.diagnostics),

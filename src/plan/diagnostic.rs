@@ -180,6 +180,9 @@ codes! {
     PlanState => crate::plan::explain::PLAN_STATE;
     Pooler => crate::plan::explain::POOLER;
     Partitioned => crate::plan::explain::PARTITIONED;
+    ProbableRename => crate::plan::explain::PROBABLE_RENAME;
+    KeptAsSql => crate::plan::explain::KEPT_AS_SQL;
+    LeftOut => crate::plan::explain::LEFT_OUT;
 }
 
 impl Code {

@@ -165,6 +165,16 @@ fn squawk_line(rule: &Rule) -> String {
     }
 }
 
+pub const PROBABLE_RENAME: Rule = Rule::warning("W800", "probable rename imported as a rename")
+    .why("A migration that drops a column and adds one of the same type to the same table is how Prisma and other generators write a rename. Run as written it loses every value of the column.")
+    .instead("`switchback import` writes a `rename_column`, which keeps the data; if the old values really should go, replace it with `drop_column` and `add_column`.");
+pub const KEPT_AS_SQL: Rule = Rule::note("N801", "statement imported as raw SQL")
+    .why("No change kind does what the statement does, so the imported plan runs it as written in a `sql` change; the plan's lint rules judge it like any other raw statement.")
+    .instead("Nothing, when the lint rules are silent; otherwise rewrite the statement as the finding says.");
+pub const LEFT_OUT: Rule = Rule::note("N802", "statement left out of the imported plan")
+    .why("BEGIN, COMMIT and timeout settings belong to the runner: switchback runs each step in its own transaction and bounds every lock with the plan's `lock_timeout`.")
+    .instead("Nothing; set `lock_timeout:` in the plan to change the bound.");
+
 /// squawk's safety rules that no switchback code carries, and why.
 const SQUAWK_ELSEWHERE: &[(&str, &str)] = &[
     ("ban-create-domain-with-constraint", "a new domain is used by no column, so its CHECK locks nothing; adding a constraint to a domain in use later is E622"),

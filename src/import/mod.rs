@@ -1,0 +1,263 @@
+//! `switchback import`: SQL migrations (as `plan::migration` reads them) become plan files.
+//! Each statement is mapped onto the change kind that does the same without blocking the
+//! application; statements that belong together become one change (`ADD COLUMN`, `UPDATE`
+//! and `SET NOT NULL` are one `add_column` with `backfill:`), a `DROP COLUMN` beside an
+//! `ADD COLUMN` of the same type is imported as the rename it probably is, and what has no
+//! safe equivalent stays a `sql` change, which the plan's own checks then judge. Every change
+//! says where it came from; every finding is placed in the SQL file.
+
+mod deparse;
+mod map;
+
+use crate::plan::diagnostic::{self, Code, Diagnostic, Position};
+use crate::plan::migration::{self, Migration};
+use serde_yaml::{Mapping, Value};
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+/// One imported migration: its plan file's text and what the import found.
+#[derive(Debug)]
+pub struct ImportedPlan {
+    /// The plan's id and file stem: the migration's name.
+    pub id: String,
+    pub text: String,
+    /// Findings placed in the SQL files: parse errors, probable renames, values to write,
+    /// statements kept as raw SQL, and what the plan's own checks say about the result.
+    pub findings: Vec<Diagnostic>,
+    /// Whether every statement found a change the plan checks accept.
+    pub valid: bool,
+}
+
+/// One change of the plan being built, with the statement it came from.
+struct Entry {
+    file: PathBuf,
+    at: Position,
+    kind: &'static str,
+    fields: Mapping,
+    /// Why it is what it is, as a comment above it (a raw statement's reason).
+    note: Option<String>,
+}
+
+/// The column types the migrations declare, so a later type change can write its `down`
+/// and a DROP + ADD pair can be compared.
+#[derive(Default)]
+struct Schema {
+    types: HashMap<(String, String), String>,
+}
+
+/// Imports `migrations` in order; each plan depends on the one before it.
+pub fn import(migrations: &[Migration], out_dir: &Path) -> Vec<ImportedPlan> {
+    let mut schema = Schema::default();
+    let mut previous: Option<String> = None;
+    let mut plans = Vec::new();
+    for m in migrations {
+        let plan = import_one(m, &mut schema, previous.as_deref(), out_dir);
+        previous = Some(plan.id.clone());
+        plans.push(plan);
+    }
+    plans
+}
+
+fn import_one(
+    m: &Migration,
+    schema: &mut Schema,
+    previous: Option<&str>,
+    out_dir: &Path,
+) -> ImportedPlan {
+    let (statements, mut findings) = migration::read(&m.up);
+    let mut builder = map::Builder::new(&m.up.file, schema);
+    for s in &statements {
+        builder.statement(s);
+    }
+    let (entries, found) = builder.finish();
+    findings.extend(found);
+    let id = m.name.clone();
+    let plan_path = out_dir.join(format!("{id}.yaml"));
+    let mut text = render(m, &entries, previous, false);
+    let (mut plan, mut checked) = crate::plan::check_text(&plan_path, &text);
+    // Upper-case names came from the SQL quoted, so the case is the one the catalog has.
+    if checked.iter().any(|d| d.code == Code::CaseFolding) {
+        text = render(m, &entries, previous, true);
+        (plan, checked) = crate::plan::check_text(&plan_path, &text);
+    }
+    for d in checked {
+        findings.push(place(d, &entries));
+    }
+    if entries.is_empty() {
+        findings.push(Diagnostic {
+            code: Code::EmptyPlan,
+            severity: Code::EmptyPlan.severity(),
+            file: m.up.file.clone(),
+            position: None,
+            field: String::new(),
+            message: "the migration has no statement to import".into(),
+            help: None,
+        });
+    }
+    diagnostic::sort(&mut findings);
+    let valid = plan.is_some() && !findings.iter().any(Diagnostic::is_error);
+    ImportedPlan {
+        id,
+        text,
+        findings,
+        valid,
+    }
+}
+
+/// A finding of the plan's checks, moved to the SQL statement its change came from.
+fn place(mut d: Diagnostic, entries: &[Entry]) -> Diagnostic {
+    let index = d
+        .field
+        .strip_prefix("changes[")
+        .and_then(|rest| rest.split(']').next())
+        .and_then(|i| i.parse::<usize>().ok());
+    if let Some(entry) = index.and_then(|i| entries.get(i)) {
+        d.message = format!("{} (in the imported plan, at {})", d.message, d.field);
+        d.file = entry.file.clone();
+        d.position = Some(entry.at);
+        d.field = String::new();
+    }
+    d
+}
+
+fn render(m: &Migration, entries: &[Entry], previous: Option<&str>, quoted_names: bool) -> String {
+    let mut out = format!(
+        "# Imported by `switchback import` from {} ({}).\n",
+        m.up.file.display(),
+        m.format.name()
+    );
+    let description = format!("{} migration {}", m.format.name(), m.name);
+    out.push_str(&yaml_line("description", &Value::String(description)));
+    if let Some(previous) = previous {
+        out.push_str(&format!("depends_on: [{}]\n", yaml_scalar(previous)));
+    }
+    if quoted_names {
+        out.push_str("allow: [W500]\nreason: the migration created these names quoted, so their case is the catalog's\n");
+    }
+    out.push_str("changes:\n");
+    for entry in entries {
+        out.push_str(&format!(
+            "  # from {}:{}\n",
+            entry.file.display(),
+            entry.at.line
+        ));
+        if let Some(note) = &entry.note {
+            for line in note.lines() {
+                out.push_str(&format!("  # {line}\n"));
+            }
+        }
+        let mut change = Mapping::new();
+        change.insert(
+            Value::String(entry.kind.into()),
+            Value::Mapping(entry.fields.clone()),
+        );
+        let body = serde_yaml::to_string(&Value::Mapping(change)).expect("a mapping serializes");
+        for (i, line) in body.lines().enumerate() {
+            out.push_str(if i == 0 { "  - " } else { "    " });
+            out.push_str(line);
+            out.push('\n');
+        }
+    }
+    out
+}
+
+fn yaml_scalar(text: &str) -> String {
+    serde_yaml::to_string(&Value::String(text.into()))
+        .expect("a string serializes")
+        .trim_end()
+        .to_owned()
+}
+
+fn yaml_line(key: &str, value: &Value) -> String {
+    let mut m = Mapping::new();
+    m.insert(Value::String(key.into()), value.clone());
+    serde_yaml::to_string(&Value::Mapping(m)).expect("a mapping serializes")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plan::migration::{Format, Part, Transaction};
+
+    fn imported(sql: &str) -> ImportedPlan {
+        let m = Migration {
+            name: "0001_x".into(),
+            format: Format::Plain,
+            up: Part::whole(Path::new("m.sql"), sql.into()),
+            down: None,
+            transaction: Transaction::Autocommit,
+            created_at_ms: None,
+        };
+        import(&[m], Path::new("out")).remove(0)
+    }
+
+    fn changes(plan: &ImportedPlan) -> String {
+        plan.text
+            .lines()
+            .skip_while(|l| *l != "changes:")
+            .skip(1)
+            .filter(|l| !l.trim_start().starts_with("# from"))
+            .map(|l| format!("{l}\n"))
+            .collect()
+    }
+
+    #[test]
+    fn joins_add_column_update_and_set_not_null() {
+        let plan = imported("ALTER TABLE orders ADD COLUMN status varchar(20);\nUPDATE orders SET status = 'new';\nALTER TABLE orders ALTER COLUMN status SET NOT NULL;\n");
+        assert_eq!(
+            changes(&plan),
+            "  - add_column:\n      table: orders\n      column:\n        name: status\n        type: varchar(20)\n        nullable: false\n      backfill: '''new'''\n"
+        );
+        assert!(plan.valid, "{:#?}", plan.findings);
+    }
+
+    #[test]
+    fn a_drop_and_add_of_one_type_is_a_probable_rename() {
+        let plan = imported("CREATE TABLE \"User\" (id bigint PRIMARY KEY, name text);\nALTER TABLE \"User\" DROP COLUMN \"name\",\nADD COLUMN \"fullName\" TEXT NOT NULL;\n");
+        let text = changes(&plan);
+        assert!(
+            text.contains(
+                "  - rename_column:\n      table: User\n      from: name\n      to: fullName\n"
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains("  - set_not_null:\n      table: User\n      column: fullName\n"),
+            "{text}"
+        );
+        assert!(!text.contains("drop_column"), "{text}");
+        let rename = plan
+            .findings
+            .iter()
+            .find(|d| d.code == Code::ProbableRename)
+            .expect("a probable rename finding");
+        assert_eq!(rename.position, Some(Position { line: 2, column: 1 }));
+    }
+
+    #[test]
+    fn unsafe_statements_without_a_kind_stay_sql_with_the_verdict() {
+        let plan = imported("TRUNCATE orders;\n");
+        assert!(changes(&plan).contains("  - sql:\n      up: TRUNCATE orders\n"));
+        assert!(!plan.valid);
+        let codes: Vec<Code> = plan.findings.iter().map(|d| d.code).collect();
+        assert!(codes.contains(&Code::RawTruncate), "{codes:?}");
+        assert_eq!(
+            plan.findings
+                .iter()
+                .find(|d| d.code == Code::RawTruncate)
+                .unwrap()
+                .position,
+            Some(Position { line: 1, column: 1 })
+        );
+    }
+
+    #[test]
+    fn type_change_down_from_the_type_the_migrations_declared() {
+        let plan = imported("CREATE TABLE t (id bigint PRIMARY KEY, amount integer NOT NULL);\nALTER TABLE t ALTER COLUMN amount TYPE bigint USING amount::bigint;\n");
+        assert!(
+            changes(&plan).contains("  - change_type:\n      table: t\n      column: amount\n      type: bigint\n      up: amount::bigint\n      down: amount::int\n"),
+            "{}",
+            plan.text
+        );
+    }
+}
