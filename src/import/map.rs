@@ -48,7 +48,7 @@ fn list(items: &[String]) -> Value {
 
 /// The table a statement names, when it is in the default schema (switchback's plans name
 /// tables without a schema).
-fn table(relation: Option<&RangeVar>) -> Option<String> {
+fn in_default_schema(relation: Option<&RangeVar>) -> Option<String> {
     let r = relation?;
     matches!(r.schemaname.as_str(), "" | "public").then(|| r.relname.clone())
 }
@@ -105,7 +105,7 @@ impl<'a> Builder<'a> {
     pub fn statement(&mut self, st: &Statement) {
         match &st.node {
             NodeEnum::CreateStmt(_) => self.create_table(st),
-            NodeEnum::AlterTableStmt(a) => match table(a.relation.as_ref()) {
+            NodeEnum::AlterTableStmt(a) => match in_default_schema(a.relation.as_ref()) {
                 Some(t) => self.alter_table(st, &t),
                 None => self.raw(st, "the table is outside the default schema"),
             },
@@ -165,7 +165,7 @@ impl<'a> Builder<'a> {
                     column.insert(s("check"), s(&deparse::expr(c.raw_expr.as_deref()?)?));
                 }
                 ConstrType::ConstrForeign => {
-                    let target = table_of(c.pktable.as_ref())?;
+                    let target = in_default_schema(c.pktable.as_ref())?;
                     let columns = names(&c.pk_attrs);
                     let mut reference = map(&[
                         ("table", s(&target)),
@@ -187,7 +187,7 @@ impl<'a> Builder<'a> {
         let NodeEnum::CreateStmt(c) = &st.node else {
             return;
         };
-        let Some(name) = table(c.relation.as_ref()) else {
+        let Some(name) = in_default_schema(c.relation.as_ref()) else {
             return self.raw(st, "the table is outside the default schema");
         };
         if c.partspec.is_some() || !c.inh_relations.is_empty() || c.partbound.is_some() {
@@ -247,7 +247,7 @@ impl<'a> Builder<'a> {
             }
             Ok(ConstrType::ConstrForeign) => {
                 let columns = names(&c.fk_attrs);
-                let Some(target) = table_of(c.pktable.as_ref()) else {
+                let Some(target) = in_default_schema(c.pktable.as_ref()) else {
                     return false;
                 };
                 let name = or_default(&c.conname, || format!("{table}_{}_fkey", columns.join("_")));
@@ -472,7 +472,7 @@ impl<'a> Builder<'a> {
             return;
         };
         let target = match (
-            table(u.relation.as_ref()),
+            in_default_schema(u.relation.as_ref()),
             u.target_list.as_slice(),
             u.from_clause.is_empty(),
         ) {
@@ -541,7 +541,7 @@ impl<'a> Builder<'a> {
     }
 
     fn rename(&mut self, st: &Statement, r: &pg_query::protobuf::RenameStmt) {
-        let Some(t) = table(r.relation.as_ref()) else {
+        let Some(t) = in_default_schema(r.relation.as_ref()) else {
             return self.raw(st, "the table is outside the default schema");
         };
         match ObjectType::try_from(r.rename_type) {
@@ -577,7 +577,7 @@ impl<'a> Builder<'a> {
         let NodeEnum::IndexStmt(i) = &st.node else {
             return;
         };
-        let Some(t) = table(i.relation.as_ref()) else {
+        let Some(t) = in_default_schema(i.relation.as_ref()) else {
             return self.raw(st, "the table is outside the default schema");
         };
         let mut columns = Vec::new();
@@ -651,10 +651,6 @@ fn or_default(name: &str, default: impl FnOnce() -> String) -> String {
     } else {
         name.to_owned()
     }
-}
-
-fn table_of(relation: Option<&RangeVar>) -> Option<String> {
-    table(relation)
 }
 
 fn on_delete(action: &str) -> Option<&'static str> {
