@@ -22,6 +22,9 @@ pub struct Builder<'a> {
     findings: Vec<Diagnostic>,
     /// Columns dropped by this migration: (table, column, type if known, entry index).
     dropped: Vec<(String, String, Option<String>, usize)>,
+    /// The last entry, when it is an `UPDATE t SET c = v WHERE c IS NULL` that a following
+    /// `SET NOT NULL` of `t`.`c` takes as its fill: (table, column, v).
+    pending_fill: Option<(String, String, String)>,
 }
 
 fn s(text: &str) -> Value {
@@ -61,25 +64,28 @@ impl<'a> Builder<'a> {
             entries: Vec::new(),
             findings: Vec::new(),
             dropped: Vec::new(),
+            pending_fill: None,
         }
     }
 
     pub fn finish(mut self) -> (Vec<Entry>, Vec<Diagnostic>) {
-        // An UPDATE that waited for a SET NOT NULL that never came runs as written.
-        for i in 0..self.entries.len() {
-            if self.entries[i].note.as_deref() == Some(FILL_NOTE) {
-                let why = "a data change runs as written, in one transaction";
-                let e = &mut self.entries[i];
-                e.fields.retain(|k, _| k.as_str() == Some("up"));
-                e.note = Some(format!("kept as raw SQL: {why}"));
-                let at = e.at;
-                self.note(at, Code::KeptAsSql, format!("kept as raw SQL: {why}"));
-            }
-        }
+        self.keep_pending_update();
         (self.entries, self.findings)
     }
 
+    /// An UPDATE no SET NOT NULL took as its fill runs as written.
+    fn keep_pending_update(&mut self) {
+        if self.pending_fill.take().is_some() {
+            let why = "a data change runs as written, in one transaction";
+            let e = self.entries.last_mut().expect("the UPDATE's entry");
+            e.note = Some(format!("kept as raw SQL: {why}"));
+            let at = e.at;
+            self.note(at, Code::KeptAsSql, format!("kept as raw SQL: {why}"));
+        }
+    }
+
     fn push(&mut self, at: Position, kind: &'static str, fields: Mapping) -> usize {
+        self.keep_pending_update();
         self.entries.push(Entry {
             file: self.file.clone(),
             at,
@@ -448,18 +454,16 @@ impl<'a> Builder<'a> {
             return;
         }
         // An UPDATE ... WHERE column IS NULL just before is the fill.
-        let fill = self.entries.last().and_then(|e| {
-            (e.kind == "sql" && e.note.as_deref() == Some(FILL_NOTE))
-                .then(|| e.fields.get(s("fill")).cloned())
-                .flatten()
-                .filter(|_| {
-                    e.fields.get(s("table")).and_then(Value::as_str) == Some(table)
-                        && e.fields.get(s("column")).and_then(Value::as_str) == Some(column)
-                })
-        });
-        if fill.is_some() {
-            self.entries.pop();
-        }
+        let fill = match self.pending_fill.take() {
+            Some((t, c, value)) if t == table && c == column => {
+                self.entries.pop();
+                Some(s(&value))
+            }
+            other => {
+                self.pending_fill = other;
+                None
+            }
+        };
         let mut fields = map(&[("table", s(table)), ("column", s(column))]);
         if let Some(fill) = fill {
             fields.insert(s("fill"), fill);
@@ -498,13 +502,8 @@ impl<'a> Builder<'a> {
             }
         }
         if fills_nulls {
-            // Kept until a SET NOT NULL of the column takes it as its fill.
-            let i = self.push(st.at, "sql", map(&[("up", s(&st.text))]));
-            let e = &mut self.entries[i];
-            e.note = Some(FILL_NOTE.into());
-            e.fields.insert(s("table"), s(&table));
-            e.fields.insert(s("column"), s(&column));
-            e.fields.insert(s("fill"), s(&value));
+            self.push(st.at, "sql", map(&[("up", s(&st.text))]));
+            self.pending_fill = Some((table, column, value));
             return;
         }
         self.raw(st, "a data change runs as written, in one transaction")
@@ -642,8 +641,6 @@ impl<'a> Builder<'a> {
         }
     }
 }
-
-const FILL_NOTE: &str = "fills NULLs before SET NOT NULL";
 
 fn or_default(name: &str, default: impl FnOnce() -> String) -> String {
     if name.is_empty() {

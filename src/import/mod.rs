@@ -212,6 +212,27 @@ mod tests {
     }
 
     #[test]
+    fn an_update_of_the_nulls_before_set_not_null_is_its_fill() {
+        let plan = imported("UPDATE orders SET status = 'pending' WHERE status IS NULL;\nALTER TABLE orders ALTER COLUMN status SET NOT NULL;\n");
+        assert_eq!(
+            changes(&plan),
+            "  - set_not_null:\n      table: orders\n      column: status\n      fill: '''pending'''\n"
+        );
+        // Without the SET NOT NULL of its column after it, the UPDATE runs as written.
+        let plan = imported("UPDATE orders SET status = 'pending' WHERE status IS NULL;\nALTER TABLE orders ALTER COLUMN amount SET NOT NULL;\n");
+        let text = changes(&plan);
+        assert!(
+            text.starts_with("  # kept as raw SQL: a data change runs as written, in one transaction\n  - sql:\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("  - set_not_null:\n      table: orders\n      column: amount\n"),
+            "{text}"
+        );
+        assert!(plan.findings.iter().any(|d| d.code == Code::KeptAsSql));
+    }
+
+    #[test]
     fn a_drop_and_add_of_one_type_is_a_probable_rename() {
         let plan = imported("CREATE TABLE \"User\" (id bigint PRIMARY KEY, name text);\nALTER TABLE \"User\" DROP COLUMN \"name\",\nADD COLUMN \"fullName\" TEXT NOT NULL;\n");
         let text = changes(&plan);
