@@ -82,8 +82,15 @@ fn each_tools_layout_and_transaction() {
             "000001_orders_status.up.sql:4:E625",
         ]
     );
-    // dbmate with transaction:false and both timeouts set: only the type change.
-    assert_eq!(codes("dbmate"), ["20261122120000_orders_amount.sql:4:E603"]);
+    // dbmate with transaction:false and both timeouts set: the type change, and the
+    // CONCURRENTLY build, which dbmate still sends in one query with the other statements.
+    assert_eq!(
+        codes("dbmate"),
+        [
+            "20261122120000_orders_amount.sql:4:E603",
+            "20261122120000_orders_amount.sql:5:E625"
+        ]
+    );
     // goose wraps the migration: its BEGIN nests; the allowed E603 stays silent.
     assert_eq!(
         codes("goose"),
@@ -115,7 +122,7 @@ fn plans_and_sql_files_together_and_github_annotations() {
         .count();
     assert!(
         stdout(&out).ends_with(&format!(
-            "1 error, 0 warnings in {plans} plan files and 1 SQL file\n"
+            "2 errors, 0 warnings in {plans} plan files and 1 SQL file\n"
         )),
         "{}",
         stdout(&out)
@@ -128,7 +135,7 @@ fn plans_and_sql_files_together_and_github_annotations() {
     ]);
     assert_eq!(
         stdout(&github),
-        format!("::error file={FIXTURES}/dbmate/20261122120000_orders_amount.sql,line=4,col=1,title=E603 ALTER COLUMN TYPE that may rewrite::ALTER COLUMN TYPE may rewrite the table under ACCESS EXCLUSIVE; use a change_type change\n")
+        format!("::error file={FIXTURES}/dbmate/20261122120000_orders_amount.sql,line=4,col=1,title=E603 ALTER COLUMN TYPE that may rewrite::ALTER COLUMN TYPE may rewrite the table under ACCESS EXCLUSIVE; use a change_type change\n::error file={FIXTURES}/dbmate/20261122120000_orders_amount.sql,line=5,col=1,title=E625 CONCURRENTLY inside a transaction::this statement cannot run inside a transaction block, and dbmate sends the file as one query, which PostgreSQL runs as one transaction\n")
     );
 }
 

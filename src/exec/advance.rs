@@ -269,9 +269,45 @@ impl Executor<'_> {
                 Outcome::Completed,
             ),
         };
-        self.ledger.set_stage(&self.client, &plan.id, stage).await?;
+        if stage == LedgerStage::Completed && plan.record.is_some() {
+            self.complete_and_record(plan).await?;
+        } else {
+            self.ledger.set_stage(&self.client, &plan.id, stage).await?;
+        }
         self.reporter.report(&event);
         Ok(outcome)
+    }
+
+    /// Marks the plan completed and writes its row in the migration tool's table in one
+    /// transaction: after a crash, either both say it ran or neither does.
+    async fn complete_and_record(&mut self, plan: &Plan) -> Result<(), Error> {
+        let txn = self
+            .client
+            .transaction()
+            .await
+            .map_err(Error::sql("open a transaction"))?;
+        txn.batch_execute(&format!(
+            "SET LOCAL lock_timeout = '{}ms'",
+            plan.lock_timeout.as_millis()
+        ))
+        .await
+        .map_err(Error::sql("set lock_timeout"))?;
+        let written = crate::ledger::record::write(&txn, plan).await?;
+        self.ledger
+            .set_stage(&txn, &plan.id, LedgerStage::Completed)
+            .await?;
+        txn.commit()
+            .await
+            .map_err(Error::sql("commit the plan's completion"))?;
+        if let (true, Some(record)) = (written, &plan.record) {
+            let schema = record.schema.as_ref().unwrap_or(&plan.schema);
+            self.reporter.report(&Event::Recorded {
+                plan: plan.id.clone(),
+                tool: record.entry.tool().to_owned(),
+                table: crate::pg::quote::qualified(schema.as_str(), record.table.as_str()),
+            });
+        }
+        Ok(())
     }
 }
 

@@ -79,6 +79,12 @@ pub enum Event {
     Completed {
         plan: String,
     },
+    /// The migration's own tool now has it as applied (`record:` of an imported plan).
+    Recorded {
+        plan: String,
+        tool: String,
+        table: String,
+    },
     Waiting {
         plan: String,
         dependency: String,

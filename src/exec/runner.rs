@@ -99,6 +99,8 @@ impl Executor<'_> {
             &crate::plan::step::relation_uses(steps.iter().copied()),
         )
         .await?;
+        let mut problems = problems;
+        problems.extend(crate::ledger::record::problem(&self.client, plan).await?);
         if !problems.is_empty() {
             return Err(Error::Refused(format!(
                 "run plan {}: {}",

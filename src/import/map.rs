@@ -35,7 +35,8 @@ fn map(pairs: &[(&str, Value)]) -> Mapping {
     pairs.iter().map(|(k, v)| (s(k), v.clone())).collect()
 }
 
-fn names(nodes: &[Node]) -> Vec<String> {
+/// The strings of a name list (`schema`, `table`), as the parser gives them.
+pub(super) fn names(nodes: &[Node]) -> Vec<String> {
     nodes
         .iter()
         .filter_map(|n| match n.node.as_ref() {

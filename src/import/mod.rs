@@ -4,9 +4,11 @@
 //! and `SET NOT NULL` are one `add_column` with `backfill:`), a `DROP COLUMN` beside an
 //! `ADD COLUMN` of the same type is imported as the rename it probably is, and what has no
 //! safe equivalent stays a `sql` change, which the plan's own checks then judge. Every change
-//! says where it came from; every finding is placed in the SQL file.
+//! says where it came from; every finding is placed in the SQL file. A down part, where
+//! the migration has one, is compared with the plan's own undo.
 
 mod deparse;
+mod down;
 mod map;
 
 use crate::plan::diagnostic::{self, Code, Diagnostic, Position};
@@ -71,6 +73,11 @@ fn import_one(
     }
     let (entries, found) = builder.finish();
     findings.extend(found);
+    if let Some(down) = &m.down {
+        let (statements, found) = migration::read(down);
+        findings.extend(found);
+        findings.extend(down::compare(&entries, &statements, &down.file));
+    }
     let id = m.name.clone();
     let plan_path = out_dir.join(format!("{id}.yaml"));
     let mut text = render(m, &entries, previous, false);
@@ -130,6 +137,20 @@ fn render(m: &Migration, entries: &[Entry], previous: Option<&str>, quoted_names
     out.push_str(&yaml_line("description", &Value::String(description)));
     if let Some(previous) = previous {
         out.push_str(&format!("depends_on: [{}]\n", yaml_scalar(previous)));
+    }
+    if let Some(entry) = m.record() {
+        let mut header = Mapping::new();
+        header.insert(
+            Value::String("record".into()),
+            Value::Mapping(entry.to_yaml()),
+        );
+        out.push_str(&format!(
+            "# Written to {}'s own table when the plan completes, so its migrate skips it.\n",
+            m.format.name()
+        ));
+        out.push_str(
+            &serde_yaml::to_string(&Value::Mapping(header)).expect("a mapping serializes"),
+        );
     }
     if quoted_names {
         out.push_str("allow: [W500]\nreason: the migration created these names quoted, so their case is the catalog's\n");

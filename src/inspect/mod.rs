@@ -156,8 +156,9 @@ async fn reach(
     if let Some(problem) = ledger_problem {
         cx.report(Code::MissingPrivilege, &root, problem.clone(), None);
     }
-    let problems = privileges::missing(client, &relation_uses(steps.iter())).await?;
+    let mut problems = privileges::missing(client, &relation_uses(steps.iter())).await?;
     let allowed = problems.is_empty();
+    problems.extend(crate::ledger::record::problem(client, plan).await?);
     for problem in problems {
         cx.report(Code::MissingPrivilege, &root, problem, None);
     }

@@ -3,7 +3,8 @@
 //! ranges and batch log; the values fills overwrote; the runners holding plans; and an event
 //! log. `Ledger` is the whole contract: nobody else names these tables or writes their SQL,
 //! and the states they hold are enums everywhere else. One file per concern; the schema is
-//! versioned so later releases can migrate it in place.
+//! versioned so later releases can migrate it in place. Beside it, `record` keeps the
+//! migration tools' own ledgers true for imported plans.
 
 mod events;
 mod fills;
@@ -11,6 +12,7 @@ mod jobs;
 mod migrations;
 mod plans;
 mod ranges;
+pub mod record;
 mod runners;
 mod state;
 mod steps;

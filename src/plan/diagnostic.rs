@@ -183,6 +183,8 @@ codes! {
     ProbableRename => crate::plan::explain::PROBABLE_RENAME;
     KeptAsSql => crate::plan::explain::KEPT_AS_SQL;
     LeftOut => crate::plan::explain::LEFT_OUT;
+    DownDiffers => crate::plan::explain::DOWN_DIFFERS;
+    DownLosesData => crate::plan::explain::DOWN_LOSES_DATA;
 }
 
 impl Code {

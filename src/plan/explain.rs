@@ -174,6 +174,12 @@ pub const KEPT_AS_SQL: Rule = Rule::note("N801", "statement imported as raw SQL"
 pub const LEFT_OUT: Rule = Rule::note("N802", "statement left out of the imported plan")
     .why("BEGIN, COMMIT and timeout settings belong to the runner: switchback runs each step in its own transaction and bounds every lock with the plan's `lock_timeout`.")
     .instead("Nothing; set `lock_timeout:` in the plan to change the bound.");
+pub const DOWN_DIFFERS: Rule = Rule::warning("W803", "down part differs from the plan's undo")
+    .why("`switchback import` compares the migration's down part with what undoes the imported plan. switchback does not run the down part (until contract, `switchback abort` undoes the plan exactly), but the down part says what the team believes the migration does: an undo it forgets (an index or constraint left behind) or a statement that undoes nothing the up part did means one of the two is wrong.")
+    .instead("Fix the down part, so that the tool's own rollback is right too, or check that the up part does what was meant.");
+pub const DOWN_LOSES_DATA: Rule = Rule::note("N804", "down part re-creates what the up part dropped")
+    .why("A down part that adds back a dropped column or table adds it empty: once contract has run, its values are gone, whatever the down part says.")
+    .instead("Before contract, `switchback abort` puts the column or table back with its data; after contract, restore the values from a backup.");
 
 /// squawk's safety rules that no switchback code carries, and why.
 const SQUAWK_ELSEWHERE: &[(&str, &str)] = &[

@@ -6,6 +6,7 @@ use crate::plan::allow::{self, Allow};
 use crate::plan::change::{Change, KINDS};
 use crate::plan::check::{did_you_mean, Checker, SqlText};
 use crate::plan::diagnostic::{Code, Diagnostic, Position};
+use crate::plan::record::RawRecord;
 use crate::plan::source::{FieldPath, SourceMap};
 use crate::plan::{
     duration, lint, semantics, BackfillSettings, Dependency, Plan, DEFAULT_LOCK_TIMEOUT,
@@ -27,6 +28,7 @@ struct RawHeader {
     schema: Option<String>,
     backfill: Option<RawBackfill>,
     lock_timeout: Option<SqlText>,
+    record: Option<RawRecord>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -184,9 +186,15 @@ fn check_document(
             }
         })
         .collect();
+    let record = header.record.map(|raw| raw.check(&root.key("record"), cx));
     let changes = changes?;
     let change_dependencies = semantics::check(&changes, cx);
     lint::changes(&changes, cx);
+    // A record that did not check is an error already reported.
+    let record = match record {
+        Some(None) => return None,
+        checked => checked.flatten(),
+    };
     let plan = Plan {
         id: id_of(path),
         file: path.to_path_buf(),
@@ -200,6 +208,7 @@ fn check_document(
         text: text.to_owned(),
         change_dependencies,
         allows: Vec::new(),
+        record,
     };
     lint::steps(&plan, cx);
     Some(plan)

@@ -13,6 +13,7 @@ mod lint;
 pub mod live;
 mod load;
 pub mod migration;
+pub mod record;
 mod semantics;
 pub mod source;
 pub mod sql;
@@ -86,4 +87,6 @@ pub struct Plan {
     pub change_dependencies: Vec<(usize, usize)>,
     /// Lint rules the plan silences, and where.
     pub allows: Vec<allow::Allow>,
+    /// The row the migration's own tool keeps for it, written when the plan completes.
+    pub record: Option<record::Record>,
 }

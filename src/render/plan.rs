@@ -123,6 +123,11 @@ fn step_text(
         for line in statement.sql.lines() {
             out.push_str(&format!("      {}\n", style.cyan(line)));
         }
+        if let Some(table) = crate::plan::sql::reshapes_rows(&statement.sql) {
+            out.push_str(&style.dim(&format!(
+                "        rows of {table} change shape: prepared `SELECT *` / `RETURNING *` on it fail in psycopg 3 and named node-postgres statements until prepared again (docs/drivers.md)\n"
+            )));
+        }
         for lock in &statement.locks {
             let blocks = format!("blocks {}", lock.mode.blocks());
             let blocks = if lock.mode.blocks_writes() {

@@ -68,6 +68,7 @@ fn line(event: &Event) -> Option<String> {
         Event::Verified { plan, step, rows } => format!("{plan}: {step}: {rows} rows verified"),
         Event::Gate { plan } => format!("{plan}: expand done — deploy the application that uses the new shape, then run `switchback advance` again"),
         Event::Completed { plan } => format!("{plan}: completed"),
+        Event::Recorded { plan, tool, table } => format!("{plan}: recorded as applied in {tool}'s table {table}"),
         Event::Waiting { plan, dependency } => format!("{plan}: waiting for plan {dependency} to complete"),
         Event::Undo { plan, step } => format!("{plan}: undoing {step}"),
         Event::Aborted { plan } => format!("{plan}: aborted; the schema and data are as before the plan"),

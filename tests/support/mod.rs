@@ -10,6 +10,7 @@ pub mod app;
 pub mod findings;
 pub mod runner;
 pub mod servers;
+pub mod tools;
 pub mod writer;
 
 use std::sync::atomic::{AtomicUsize, Ordering};

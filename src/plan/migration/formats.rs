@@ -198,6 +198,10 @@ struct Markers {
     down: &'static str,
     /// Words on the up line (or anywhere, for goose) that turn the transaction off.
     no_transaction: &'static str,
+    /// How the part runs then: goose and sql-migrate send statement by statement; dbmate
+    /// sends the part as one query, which PostgreSQL still runs as one transaction (dbmate's
+    /// own run of `CREATE INDEX CONCURRENTLY` beside another statement fails so).
+    without_transaction: Transaction,
 }
 
 const MARKERS: &[Markers] = &[
@@ -206,18 +210,21 @@ const MARKERS: &[Markers] = &[
         up: "+migrate up",
         down: "+migrate down",
         no_transaction: "notransaction",
+        without_transaction: Transaction::Autocommit,
     },
     Markers {
         format: Format::Dbmate,
         up: "migrate:up",
         down: "migrate:down",
         no_transaction: "transaction:false",
+        without_transaction: Transaction::OneQuery,
     },
     Markers {
         format: Format::Goose,
         up: "+goose up",
         down: "+goose down",
         no_transaction: "+goose no transaction",
+        without_transaction: Transaction::Autocommit,
     },
 ];
 
@@ -272,7 +279,7 @@ fn marked(path: &Path, text: String) -> Migration {
             up: part(up_range),
             down: down_range.map(part),
             transaction: if no_transaction {
-                Transaction::Autocommit
+                markers.without_transaction
             } else {
                 Transaction::Wrapped
             },
@@ -311,7 +318,7 @@ mod tests {
             "-- migrate:up transaction:false\nCREATE INDEX CONCURRENTLY i ON a (id);\n\n-- migrate:down\nDROP INDEX i;\n".into(),
         );
         assert_eq!(m.format, Format::Dbmate);
-        assert_eq!(m.transaction, Transaction::Autocommit);
+        assert_eq!(m.transaction, Transaction::OneQuery);
         assert_eq!(m.up.sql(), "CREATE INDEX CONCURRENTLY i ON a (id);\n\n");
 
         let m = marked(

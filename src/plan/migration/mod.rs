@@ -13,6 +13,7 @@ mod lint;
 pub mod statements;
 
 use crate::plan::diagnostic::Position;
+use crate::plan::record::Entry;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 
@@ -123,6 +124,47 @@ impl Migration {
                 self.format.name()
             )),
             Transaction::Autocommit => None,
+        }
+    }
+
+    /// The row the migration's tool keeps once it has run the migration, computed the way
+    /// the tool computes it; `None` for plain files, which no tool records.
+    pub fn record(&self) -> Option<Entry> {
+        let version = || {
+            let digits: String = self.name.chars().take_while(char::is_ascii_digit).collect();
+            (!digits.is_empty()).then_some(digits)
+        };
+        // Drizzle and Prisma hash the file exactly as read.
+        let sha256 = || {
+            use sha2::Digest;
+            let digest = sha2::Sha256::digest(self.up.text.as_bytes());
+            digest
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect::<String>()
+        };
+        match self.format {
+            Format::Plain => None,
+            Format::Drizzle => Some(Entry::Drizzle {
+                hash: sha256(),
+                created_at: self.created_at_ms?,
+            }),
+            Format::Prisma => Some(Entry::Prisma {
+                name: self.name.clone(),
+                checksum: sha256(),
+            }),
+            Format::UpDownFiles => Some(Entry::GolangMigrate {
+                version: version()?.parse().ok()?,
+            }),
+            Format::Goose => Some(Entry::Goose {
+                version: version()?.parse().ok()?,
+            }),
+            Format::Dbmate => Some(Entry::Dbmate {
+                version: version()?,
+            }),
+            Format::SqlMigrate => Some(Entry::SqlMigrate {
+                id: self.up.file.file_name()?.to_string_lossy().into_owned(),
+            }),
         }
     }
 }

@@ -12,7 +12,7 @@ pub use expr::{rename_identifier, Expr};
 pub use statement::{
     adds_validating_constraint, adds_volatile_default, alter_commands, classify,
     column_constraints, column_defs, parse_statements, primary_key_columns, reindex_concurrently,
-    target_table, type_name_base, vacuum_full, Hazard, RawStatement, Work,
+    reshapes_rows, target_table, type_name_base, vacuum_full, Hazard, RawStatement, Work,
 };
 pub use types::{parse_type, type_base_name};
 

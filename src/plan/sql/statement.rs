@@ -235,6 +235,32 @@ pub fn reindex_concurrently(reindex: &ReindexStmt) -> bool {
 
 /// The table a statement changes, for the statements that change one: ALTER TABLE, CREATE
 /// INDEX, a RENAME. (Other tables it names, like a foreign key's target, are not it.)
+/// The table whose row type `sql` changes (a column added, dropped or retyped), so that a
+/// prepared `SELECT *` or `RETURNING *` on it must be prepared again.
+pub fn reshapes_rows(sql: &str) -> Option<String> {
+    // A step shown before the catalog is read names a type it will read (`<type of "c">`).
+    let mut sql = sql.to_owned();
+    while let Some(start) = sql.find("<type of ") {
+        let end = sql[start..].find('>').map_or(sql.len(), |e| start + e + 1);
+        sql.replace_range(start..end, "text");
+    }
+    let parsed = pg_query::parse(&sql, ParserOptions::DEFAULT).ok()?;
+    parsed.protobuf.stmts.iter().find_map(|raw| {
+        let node = raw.stmt.as_ref()?.node.as_ref()?;
+        alter_commands(node)
+            .any(|(kind, _)| {
+                matches!(
+                    kind,
+                    AlterTableType::AtAddColumn
+                        | AlterTableType::AtDropColumn
+                        | AlterTableType::AtAlterColumnType
+                )
+            })
+            .then(|| target_table(node).map(str::to_owned))
+            .flatten()
+    })
+}
+
 pub fn target_table(statement: &NodeEnum) -> Option<&str> {
     let relation = match statement {
         NodeEnum::AlterTableStmt(a) => a.relation.as_ref(),
