@@ -413,3 +413,35 @@ async fn a_table_that_is_not_the_tools_is_refused_before_anything_runs() {
     assert_eq!(out.status.code(), Some(1), "{said}");
     assert!(said.contains("says version 1 is dirty"), "{said}");
 }
+
+#[tokio::test]
+async fn a_role_that_may_only_create_tables_gets_the_tools_table_made() {
+    let db = TestDb::new().await;
+    let client = db.client().await;
+    // As on managed PostgreSQL: CREATE on the schema, none on the database.
+    let role = format!("tool_writer_{}", std::process::id());
+    client
+        .batch_execute(&format!(
+            "CREATE ROLE {role} LOGIN; GRANT CREATE, USAGE ON SCHEMA public TO {role};
+             CREATE SCHEMA switchback AUTHORIZATION {role};"
+        ))
+        .await
+        .unwrap();
+    let Some(rest) = db.url.strip_prefix("postgres://postgres@") else {
+        return; // a DATABASE_URL of another shape: the harness's own role is used there
+    };
+    let as_role = TestDb {
+        url: format!("postgres://{role}@{rest}"),
+        direct: db.direct.clone(),
+    };
+    let dirs = tempfile::tempdir().unwrap();
+    import_and_complete(&as_role, &write_migration(dirs.path(), "goose"));
+    assert_eq!(
+        rows(
+            &client,
+            "SELECT version_id || ' ' || is_applied FROM goose_db_version ORDER BY id"
+        )
+        .await,
+        vec!["0 true", "20261123090000 true"]
+    );
+}

@@ -135,13 +135,22 @@ pub async fn write(client: &impl Query, plan: &Plan) -> Result<bool, Error> {
         .map_err(sql_error("find"))?
         .get::<_, bool>(0);
     if !exists {
-        client
-            .exec(
-                &format!("CREATE SCHEMA IF NOT EXISTS {}", ident(schema)),
-                &[],
+        // CREATE SCHEMA IF NOT EXISTS needs CREATE on the database even when the schema is
+        // there, which a role that may create tables in it often lacks: only a missing one is made.
+        let schema_exists = client
+            .fetch_one(
+                "SELECT EXISTS (SELECT FROM pg_namespace WHERE nspname = $1::text)",
+                &[&schema],
             )
             .await
-            .map_err(sql_error("create the schema of"))?;
+            .map_err(sql_error("find the schema of"))?
+            .get::<_, bool>(0);
+        if !schema_exists {
+            client
+                .exec(&format!("CREATE SCHEMA {}", ident(schema)), &[])
+                .await
+                .map_err(sql_error("create the schema of"))?;
+        }
         for statement in table(&record.entry).create {
             client
                 .exec(&statement.replace("{t}", &name), &[])
