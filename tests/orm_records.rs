@@ -15,6 +15,10 @@ use tokio_postgres::Client;
 
 const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/migrations");
 
+/// goose's table as `version applied` lines, oldest first.
+const GOOSE_VERSIONS: &str =
+    "SELECT version_id || ' ' || is_applied FROM goose_db_version ORDER BY id";
+
 fn sha256_of(path: &str) -> String {
     let digest = sha2::Sha256::digest(std::fs::read(path).unwrap());
     digest.iter().map(|b| format!("{b:02x}")).collect()
@@ -339,11 +343,7 @@ async fn each_tools_table_gets_the_row_the_tool_writes() {
         vec!["2 false"]
     );
     assert_eq!(
-        rows(
-            &client,
-            "SELECT version_id || ' ' || is_applied FROM goose_db_version ORDER BY id"
-        )
-        .await,
+        rows(&client, GOOSE_VERSIONS).await,
         vec!["0 true", "20261123090000 true"]
     );
     assert_eq!(
@@ -437,11 +437,7 @@ async fn a_role_that_may_only_create_tables_gets_the_tools_table_made() {
     let dirs = tempfile::tempdir().unwrap();
     import_and_complete(&as_role, &write_migration(dirs.path(), "goose"));
     assert_eq!(
-        rows(
-            &client,
-            "SELECT version_id || ' ' || is_applied FROM goose_db_version ORDER BY id"
-        )
-        .await,
+        rows(&client, GOOSE_VERSIONS).await,
         vec!["0 true", "20261123090000 true"]
     );
 }
