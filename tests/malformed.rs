@@ -260,6 +260,12 @@ case!(two_changes_set_one_default, "changes:\n  - set_default: { table: users, c
 case!(backfill_reading_a_column_filled_in_the_same_pass, "changes:\n  - set_not_null: { table: users, column: email, fill: \"'x'\" }\n  - add_column: { table: users, column: { name: domain, type: text }, backfill: \"split_part(email, '@', 2)\" }\n", [
     "p.yaml:3:5: error[E301]: this change computes from column `email` of `users`, which changes[0] fills in the same backfill pass (at changes[1].add_column) [help: one UPDATE cannot read its own result; move this change to a later plan]",
 ]);
+case!(index_on_a_column_retyped_in_the_same_plan, "changes:\n  - add_index: { table: orders, name: i, columns: [amount] }\n  - change_type: { table: orders, column: amount, type: bigint, down: \"amount::int\" }\n", [
+    "p.yaml:2:5: error[E301]: this change makes an index or constraint on column `amount` of `orders`, and changes[1] changes its type: the new column takes over only the objects the column had before the plan, so this one would be dropped with the old column at contract (at changes[0].add_index) [help: put this change in a plan that depends on this one]",
+]);
+case!(unique_on_a_column_renamed_later_in_the_plan, "changes:\n  - add_unique: { table: users, name: u, columns: [name] }\n  - rename_column: { table: users, from: name, to: full_name }\n", [
+    "p.yaml:2:5: error[E301]: this change makes an index or constraint on column `name` of `users`, and changes[1] has it renamed to `full_name`: the new column takes over only the objects the column had before the plan, so this one would be dropped with the old column at contract (at changes[0].add_unique) [help: put this change in a plan that depends on this one]",
+]);
 case!(duplicate_index_name, "changes:\n  - add_index: { table: users, name: i, columns: [a] }\n  - add_unique: { table: users, name: i, columns: [b] }\n", [
     "p.yaml:3:39: error[E302]: changes[0] already creates an index or constraint named `i` (at changes[1].add_unique.name)",
 ]);

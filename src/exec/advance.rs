@@ -7,8 +7,8 @@ use super::{backfill, ordered_steps, Event, Executor, Outcome};
 use crate::error::Error;
 use crate::ledger::{Stage as LedgerStage, StepStatus};
 use crate::pg::catalog::{self, Partitioning};
-use crate::pg::facts::{CastFacts, Facts, PartitionedTable};
-use crate::plan::change::refuses_on_partitioned;
+use crate::pg::facts::{CastFacts, Facts, PartitionedTable, SkippedChange};
+use crate::plan::change::{refuses_on_partitioned, Decision};
 use crate::plan::step::{JobKind, Stage, Step};
 use crate::plan::Plan;
 use std::collections::HashMap;
@@ -111,6 +111,24 @@ impl Executor<'_> {
         // Read once per table, however many changes touch it.
         let mut partitionings: HashMap<String, Partitioning> = HashMap::new();
         for (index, change) in plan.changes.iter().enumerate() {
+            if let Some(condition) = change.condition() {
+                let schema = plan.schema.as_str();
+                let presence = catalog::presence(&self.client, schema, condition.named()).await?;
+                match condition.decide(presence, schema) {
+                    Decision::Runs => {}
+                    Decision::Skipped(why) => {
+                        facts.skipped.push(SkippedChange { change: index, why });
+                        continue;
+                    }
+                    Decision::Refused(why) => {
+                        return Err(Error::Refused(format!(
+                            "plan {}: changes[{index}] ({}): {why}",
+                            plan.id,
+                            change.kind()
+                        )));
+                    }
+                }
+            }
             // Partitioned tables first: what cannot run on one is refused before any step.
             if let Some(table) = change.footprint().subject() {
                 if !partitionings.contains_key(table.as_str()) {
@@ -185,7 +203,22 @@ impl Executor<'_> {
         Ok((facts, steps))
     }
 
+    /// Says which conditional changes will not run, as decided when the plan first ran.
+    fn report_skipped(&self, plan: &Plan, facts: &Facts) {
+        for skipped in &facts.skipped {
+            self.reporter.report(&Event::Skipped {
+                plan: plan.id.clone(),
+                change: skipped.change,
+                kind: plan.changes[skipped.change].kind().to_owned(),
+                why: skipped.why.clone(),
+            });
+        }
+    }
+
     fn dry_run(&self, plan: &Plan, admitted: &Admitted) -> Outcome {
+        if admitted.statuses.is_empty() {
+            self.report_skipped(plan, &admitted.facts);
+        }
         for step in admitted.pending() {
             self.reporter.report(&Event::DryRun {
                 plan: plan.id.clone(),
@@ -220,6 +253,7 @@ impl Executor<'_> {
                     &names,
                 )
                 .await?;
+            self.report_skipped(plan, &facts);
         }
         if run_stage == Stage::Contract {
             self.ledger

@@ -12,6 +12,14 @@ pub enum Event {
         plan: String,
         stage: String,
     },
+    /// A change written with `IF [NOT] EXISTS` will not run: the catalog said no when the plan
+    /// first ran (or, with `--dry-run`, says no now).
+    Skipped {
+        plan: String,
+        change: usize,
+        kind: String,
+        why: String,
+    },
     StepStarted {
         plan: String,
         step: String,

@@ -8,8 +8,8 @@ use crate::plan::diagnostic::{Code, Diagnostic, Position};
 use crate::plan::migration::statements::{finding, Statement};
 use crate::plan::sql::{alter_commands, column_constraints};
 use pg_query::protobuf::{
-    AlterTableType, ColumnDef, ConstrType, Constraint, Node, ObjectType, RangeVar, SortByDir,
-    SortByNulls, TransactionStmtKind,
+    AlterTableType, ColumnDef, ConstrType, Constraint, DropBehavior, Node, ObjectType, RangeVar,
+    SortByDir, SortByNulls, TransactionStmtKind,
 };
 use pg_query::NodeEnum;
 use serde_yaml::{Mapping, Value};
@@ -104,6 +104,10 @@ impl<'a> Builder<'a> {
         self.note(st.at, Code::KeptAsSql, format!("kept as raw SQL: {why}"));
     }
 
+    fn cascade_left_out(&mut self, at: Position, what: &str) {
+        self.note(at, Code::CascadeLeftOut, format!("CASCADE left out: the plan drops {what} alone; validate --database-url lists what depends on it, and contract stops at a dependent rather than drop it unseen"));
+    }
+
     fn note(&mut self, at: Position, code: Code, message: String) {
         self.findings
             .push(finding(&self.file, at, code, message, None));
@@ -113,7 +117,15 @@ impl<'a> Builder<'a> {
         match &st.node {
             NodeEnum::CreateStmt(_) => self.create_table(st),
             NodeEnum::AlterTableStmt(a) => match in_default_schema(a.relation.as_ref()) {
-                Some(t) => self.alter_table(st, &t),
+                // ALTER TABLE IF EXISTS skips the whole statement when the table is missing;
+                // a DROP COLUMN IF EXISTS says the same, as a table without the column.
+                Some(_)
+                    if a.missing_ok
+                        && !alter_commands(&st.node).all(|(k, _)| k == AlterTableType::AtDropColumn) =>
+                {
+                    self.raw(st, "ALTER TABLE IF EXISTS runs only when the table is there, which no change kind but drop_column's if_exists can say")
+                }
+                Some(t) => self.alter_table(st, &t, a.missing_ok),
                 None => self.raw(st, "the table is outside the default schema"),
             },
             NodeEnum::RenameStmt(r) => self.rename(st, r),
@@ -225,6 +237,9 @@ impl<'a> Builder<'a> {
         if !primary_key.is_empty() {
             fields.insert(s("primary_key"), list(&primary_key));
         }
+        if c.if_not_exists {
+            fields.insert(s("if_not_exists"), Value::Bool(true));
+        }
         self.push(st.at, "create_table", fields);
         for k in later {
             if !self.constraint(st, &name, &k) {
@@ -292,7 +307,9 @@ impl<'a> Builder<'a> {
         true
     }
 
-    fn alter_table(&mut self, st: &Statement, table: &str) {
+    /// `table_if_exists`: the statement is ALTER TABLE IF EXISTS (then every subcommand is a
+    /// DROP COLUMN).
+    fn alter_table(&mut self, st: &Statement, table: &str, table_if_exists: bool) {
         let commands: Vec<_> = alter_commands(&st.node).collect();
         let before = self.entries.len();
         for (kind, cmd) in &commands {
@@ -300,7 +317,9 @@ impl<'a> Builder<'a> {
             let mapped = match kind {
                 AlterTableType::AtAddColumn => match cmd.def.as_ref().and_then(|d| d.node.as_ref())
                 {
-                    Some(NodeEnum::ColumnDef(def)) => self.add_column(st, table, def),
+                    Some(NodeEnum::ColumnDef(def)) => {
+                        self.add_column(st, table, def, cmd.missing_ok)
+                    }
                     _ => false,
                 },
                 AlterTableType::AtDropColumn => {
@@ -309,13 +328,19 @@ impl<'a> Builder<'a> {
                         .types
                         .get(&(table.to_owned(), column.to_owned()))
                         .cloned();
-                    let i = self.push(
-                        st.at,
-                        "drop_column",
-                        map(&[("table", s(table)), ("column", s(column))]),
-                    );
-                    self.dropped
-                        .push((table.to_owned(), column.to_owned(), known, i));
+                    if cmd.behavior == DropBehavior::DropCascade as i32 {
+                        self.cascade_left_out(st.at, &format!("column `{table}`.`{column}`"));
+                    }
+                    let mut fields = map(&[("table", s(table)), ("column", s(column))]);
+                    if cmd.missing_ok || table_if_exists {
+                        // Conditional: not a half of a rename, which would run regardless.
+                        fields.insert(s("if_exists"), Value::Bool(true));
+                        self.push(st.at, "drop_column", fields);
+                    } else {
+                        let i = self.push(st.at, "drop_column", fields);
+                        self.dropped
+                            .push((table.to_owned(), column.to_owned(), known, i));
+                    }
                     true
                 }
                 AlterTableType::AtSetNotNull => {
@@ -367,18 +392,28 @@ impl<'a> Builder<'a> {
         }
     }
 
-    fn add_column(&mut self, st: &Statement, table: &str, def: &ColumnDef) -> bool {
-        let Some(mut column) = self.column(table, def) else {
+    fn add_column(
+        &mut self,
+        st: &Statement,
+        table: &str,
+        def: &ColumnDef,
+        if_not_exists: bool,
+    ) -> bool {
+        let Some(column) = self.column(table, def) else {
             return false;
         };
+
         // A DROP of a column of the same type earlier in this migration: a rename, most likely
         // (Prisma writes renames this way), which must keep the data.
         let added_type = column
             .get(s("type"))
             .and_then(Value::as_str)
             .map(str::to_owned);
+        // A conditional ADD is never the second half of a rename, which would run regardless.
         let candidate = self.dropped.iter().position(|(t, _, known, _)| {
-            t == table && (known.is_none() || known.as_deref() == added_type.as_deref())
+            !if_not_exists
+                && t == table
+                && (known.is_none() || known.as_deref() == added_type.as_deref())
         });
         if let Some(k) = candidate {
             let (_, from, known, index) = self.dropped.remove(k);
@@ -409,28 +444,14 @@ impl<'a> Builder<'a> {
             }
             return true;
         }
-        // A volatile default is a backfill: a trigger fills new rows, batches the old ones.
-        if let Some(default) = column
-            .get(s("default"))
-            .and_then(Value::as_str)
-            .map(str::to_owned)
-        {
-            if crate::plan::sql::Expr::parse(&default).is_ok_and(|e| e.is_volatile()) {
-                column.remove(s("default"));
-                let i = self.push(
-                    st.at,
-                    "add_column",
-                    map(&[("table", s(table)), ("column", Value::Mapping(column))]),
-                );
-                self.entries[i].fields.insert(s("backfill"), s(&default));
-                return true;
-            }
-        }
-        self.push(
-            st.at,
-            "add_column",
-            map(&[("table", s(table)), ("column", Value::Mapping(column))]),
-        );
+        // A volatile default stays the column's default: add_column fills the existing rows
+        // with it in batches and the old application's new rows by trigger, and sets it as the
+        // DEFAULT at contract, as the migration leaves it.
+        let mut fields = map(&[("table", s(table))]);
+        let condition = if_not_exists.then(|| (s("if_not_exists"), Value::Bool(true)));
+        fields.insert(s("column"), Value::Mapping(column));
+        fields.extend(condition);
+        self.push(st.at, "add_column", fields);
         true
     }
 
@@ -616,6 +637,9 @@ impl<'a> Builder<'a> {
         if !matches!(i.access_method.as_str(), "" | "btree") {
             fields.insert(s("method"), s(&i.access_method));
         }
+        if i.if_not_exists {
+            fields.insert(s("if_not_exists"), Value::Bool(true));
+        }
         self.push(st.at, "add_index", fields);
     }
 
@@ -628,6 +652,7 @@ impl<'a> Builder<'a> {
             Ok(ObjectType::ObjectIndex) => "drop_index",
             _ => return self.raw(st, "no change kind drops this object"),
         };
+        let cascade = d.behavior == DropBehavior::DropCascade as i32;
         for object in &d.objects {
             let Some(NodeEnum::List(l)) = object.node.as_ref() else {
                 return self.raw(st, "no change kind drops this object");
@@ -635,7 +660,14 @@ impl<'a> Builder<'a> {
             let parts = names(&l.items);
             match parts.as_slice() {
                 [name] | [_, name] if parts.len() == 1 || parts[0] == "public" => {
-                    self.push(st.at, kind, map(&[("name", s(name))]));
+                    let mut fields = map(&[("name", s(name))]);
+                    if d.missing_ok {
+                        fields.insert(s("if_exists"), Value::Bool(true));
+                    }
+                    self.push(st.at, kind, fields);
+                    if cascade {
+                        self.cascade_left_out(st.at, &format!("`{name}`"));
+                    }
                 }
                 _ => return self.raw(st, "the object is outside the default schema"),
             }

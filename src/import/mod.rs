@@ -53,42 +53,95 @@ pub fn import(migrations: &[Migration], out_dir: &Path) -> Vec<ImportedPlan> {
     let mut previous: Option<String> = None;
     let mut plans = Vec::new();
     for m in migrations {
-        let plan = import_one(m, &mut schema, previous.as_deref(), out_dir);
-        previous = Some(plan.id.clone());
-        plans.push(plan);
+        let (statements, mut findings) = migration::read(&m.up);
+        let mut builder = map::Builder::new(&m.up.file, &mut schema);
+        for s in &statements {
+            builder.statement(s);
+        }
+        let (entries, found) = builder.finish();
+        findings.extend(found);
+        if let Some(down) = &m.down {
+            let (statements, found) = migration::read(down);
+            findings.extend(found);
+            findings.extend(down::compare(&entries, &statements, &down.file));
+        }
+        // The second part, when there is one, sorts after the first and completes the
+        // migration: it carries the record.
+        let (first, then) = split_after_type_changes(entries);
+        let second = format!("{}_2", m.name);
+        let mut parts = vec![Part {
+            id: &m.name,
+            record: then.is_empty(),
+            entries: &first,
+        }];
+        if !then.is_empty() {
+            parts.push(Part {
+                id: &second,
+                record: true,
+                entries: &then,
+            });
+        }
+        for part in parts {
+            let found = std::mem::take(&mut findings);
+            let plan = import_part(m, part, found, previous.as_deref(), out_dir);
+            previous = Some(plan.id.clone());
+            plans.push(plan);
+        }
     }
     plans
 }
 
-fn import_one(
+/// The changes of a migration that make an index or constraint over a column another of its
+/// changes retypes go to a second plan, after the first has completed: the type change's new
+/// column takes over only the objects the column had when its plan first ran (E301).
+fn split_after_type_changes(entries: Vec<Entry>) -> (Vec<Entry>, Vec<Entry>) {
+    let field = |e: &Entry, key: &str| e.fields.get(key).and_then(Value::as_str).map(str::to_owned);
+    let retyped: Vec<(String, String)> = entries
+        .iter()
+        .filter(|e| e.kind == "change_type")
+        .filter_map(|e| Some((field(e, "table")?, field(e, "column")?)))
+        .collect();
+    entries.into_iter().partition(|e| {
+        let over = e.fields.get("columns").and_then(Value::as_sequence);
+        let table = field(e, "table");
+        !(matches!(e.kind, "add_index" | "add_unique" | "add_foreign_key")
+            && over.is_some_and(|columns| {
+                columns.iter().filter_map(Value::as_str).any(|c| {
+                    retyped
+                        .iter()
+                        .any(|(t, r)| Some(t) == table.as_ref() && r == c)
+                })
+            }))
+    })
+}
+
+/// One plan of a migration: all of it, or one of the two parts a type change splits it in.
+struct Part<'a> {
+    id: &'a str,
+    /// Whether completing this plan completes the migration, for the tool's own table.
+    record: bool,
+    entries: &'a [Entry],
+}
+
+fn import_part(
     m: &Migration,
-    schema: &mut Schema,
+    part: Part,
+    mut findings: Vec<Diagnostic>,
     previous: Option<&str>,
     out_dir: &Path,
 ) -> ImportedPlan {
-    let (statements, mut findings) = migration::read(&m.up);
-    let mut builder = map::Builder::new(&m.up.file, schema);
-    for s in &statements {
-        builder.statement(s);
-    }
-    let (entries, found) = builder.finish();
-    findings.extend(found);
-    if let Some(down) = &m.down {
-        let (statements, found) = migration::read(down);
-        findings.extend(found);
-        findings.extend(down::compare(&entries, &statements, &down.file));
-    }
-    let id = m.name.clone();
+    let entries = part.entries;
+    let id = part.id.to_owned();
     let plan_path = out_dir.join(format!("{id}.yaml"));
-    let mut text = render(m, &entries, previous, false);
+    let mut text = render(m, &part, previous, false);
     let (mut plan, mut checked) = crate::plan::check_text(&plan_path, &text);
     // Upper-case names came from the SQL quoted, so the case is the one the catalog has.
     if checked.iter().any(|d| d.code == Code::CaseFolding) {
-        text = render(m, &entries, previous, true);
+        text = render(m, &part, previous, true);
         (plan, checked) = crate::plan::check_text(&plan_path, &text);
     }
     for d in checked {
-        findings.push(place(d, &entries));
+        findings.push(place(d, entries));
     }
     if entries.is_empty() {
         findings.push(Diagnostic {
@@ -127,18 +180,22 @@ fn place(mut d: Diagnostic, entries: &[Entry]) -> Diagnostic {
     d
 }
 
-fn render(m: &Migration, entries: &[Entry], previous: Option<&str>, quoted_names: bool) -> String {
+fn render(m: &Migration, part: &Part, previous: Option<&str>, quoted_names: bool) -> String {
+    let entries = part.entries;
     let mut out = format!(
         "# Imported by `switchback import` from {} ({}).\n",
         m.up.file.display(),
         m.format.name()
     );
-    let description = format!("{} migration {}", m.format.name(), m.name);
+    let mut description = format!("{} migration {}", m.format.name(), m.name);
+    if part.id != m.name {
+        description.push_str(": its indexes and constraints over the columns it retypes, once the new types are in place");
+    }
     out.push_str(&yaml_line("description", &Value::String(description)));
     if let Some(previous) = previous {
         out.push_str(&format!("depends_on: [{}]\n", yaml_scalar(previous)));
     }
-    if let Some(entry) = m.record() {
+    if let Some(entry) = m.record().filter(|_| part.record) {
         let mut header = Mapping::new();
         header.insert(
             Value::String("record".into()),
@@ -274,6 +331,89 @@ mod tests {
             .find(|d| d.code == Code::ProbableRename)
             .expect("a probable rename finding");
         assert_eq!(rename.position, Some(Position { line: 2, column: 1 }));
+    }
+
+    #[test]
+    fn if_not_exists_and_if_exists_are_carried_as_conditions() {
+        let plan = imported(concat!(
+            "CREATE TABLE IF NOT EXISTS \"audit\" (id bigint PRIMARY KEY);\n",
+            "CREATE INDEX IF NOT EXISTS \"audit_id_idx\" ON \"audit\" (id);\n",
+            "ALTER TABLE \"users\" ADD COLUMN IF NOT EXISTS \"nick\" text;\n",
+            "ALTER TABLE \"users\" DROP COLUMN IF EXISTS \"legacy\";\n",
+            "ALTER TABLE IF EXISTS \"users\" DROP COLUMN \"old\";\n",
+            "DROP INDEX IF EXISTS \"users_legacy_idx\";\n",
+            "DROP TABLE IF EXISTS \"scratch\";\n",
+        ));
+        assert_eq!(
+            changes(&plan),
+            concat!(
+                "  - create_table:\n      name: audit\n      columns:\n      - name: id\n        type: bigint\n        nullable: false\n      primary_key:\n      - id\n      if_not_exists: true\n",
+                "  - add_index:\n      table: audit\n      name: audit_id_idx\n      columns:\n      - id\n      if_not_exists: true\n",
+                "  - add_column:\n      table: users\n      column:\n        name: nick\n        type: text\n      if_not_exists: true\n",
+                "  - drop_column:\n      table: users\n      column: legacy\n      if_exists: true\n",
+                "  - drop_column:\n      table: users\n      column: old\n      if_exists: true\n",
+                "  - drop_index:\n      name: users_legacy_idx\n      if_exists: true\n",
+                "  - drop_table:\n      name: scratch\n      if_exists: true\n",
+            )
+        );
+        assert!(plan.valid, "{:#?}", plan.findings);
+        // A conditional DROP and ADD is no rename: each runs on its own condition.
+        let plan = imported("ALTER TABLE \"User\" DROP COLUMN IF EXISTS \"name\", ADD COLUMN IF NOT EXISTS \"fullName\" text;\n");
+        assert!(!changes(&plan).contains("rename_column"), "{}", plan.text);
+        // ALTER TABLE IF EXISTS with more than drops has no kind that says it.
+        let plan = imported("ALTER TABLE IF EXISTS \"users\" ADD COLUMN \"nick\" text;\n");
+        assert!(changes(&plan).contains("  - sql:\n"), "{}", plan.text);
+    }
+
+    #[test]
+    fn an_index_over_a_retyped_column_goes_to_a_second_plan() {
+        let m = Migration {
+            name: "0001_x".into(),
+            format: Format::Plain,
+            up: Part::whole(Path::new("m.sql"), "ALTER TABLE orders ALTER COLUMN amount TYPE bigint;\nCREATE INDEX CONCURRENTLY orders_amount_idx ON orders (amount);\nCREATE INDEX orders_note_idx ON orders (note);\n".into()),
+            down: None,
+            transaction: Transaction::Autocommit,
+            created_at_ms: None,
+        };
+        let plans = import(&[m], Path::new("out"));
+        let ids: Vec<&str> = plans.iter().map(|p| p.id.as_str()).collect();
+        assert_eq!(ids, ["0001_x", "0001_x_2"]);
+        assert!(plans.iter().all(|p| p.valid), "{plans:#?}");
+        let first = changes(&plans[0]);
+        assert!(
+            first.contains("change_type") && first.contains("orders_note_idx"),
+            "{first}"
+        );
+        assert!(!first.contains("orders_amount_idx"), "{first}");
+        assert!(
+            plans[1].text.contains("depends_on: [0001_x]\n"),
+            "{}",
+            plans[1].text
+        );
+        assert!(changes(&plans[1]).contains("name: orders_amount_idx"));
+    }
+
+    #[test]
+    fn cascade_is_reported_not_carried() {
+        let plan = imported("DROP TABLE \"scratch\" CASCADE;\nALTER TABLE \"users\" DROP COLUMN \"legacy\" CASCADE;\n");
+        let text = changes(&plan);
+        assert!(
+            text.contains("  - drop_table:\n      name: scratch\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("  - drop_column:\n      table: users\n      column: legacy\n"),
+            "{text}"
+        );
+        let lines: Vec<usize> = plan
+            .findings
+            .iter()
+            .filter(|d| d.code == Code::CascadeLeftOut)
+            .filter_map(|d| d.position.map(|p| p.line))
+            .collect();
+        assert_eq!(lines, [1, 2]);
+        let plan = imported("DROP TABLE \"scratch\";\n");
+        assert!(plan.findings.iter().all(|d| d.code != Code::CascadeLeftOut));
     }
 
     #[test]

@@ -14,10 +14,11 @@ mod estimate;
 use crate::error::Error;
 use crate::ledger::{Ledger, Stage};
 use crate::pg::conninfo::ConnInfo;
+use crate::pg::facts::{Facts, SkippedChange};
 use crate::pg::model::Model;
 use crate::pg::{cast, catalog, connect, ddl, privileges, quote};
 use crate::plan::allow;
-use crate::plan::change::refuses_on_partitioned;
+use crate::plan::change::{refuses_on_partitioned, Decision};
 use crate::plan::check::Checker;
 use crate::plan::diagnostic::{self, Code, Diagnostic};
 use crate::plan::folder::PlanSet;
@@ -59,22 +60,24 @@ pub async fn check(
         if let Some((checksum, stage)) = recorded.get(&plan.id) {
             ledger_state(plan, checksum, *stage, &mut cx);
         } else {
+            let decided = conditions(&*client, plan, &mut cx).await?;
             let allowed = reach(
                 &*client,
                 plan,
+                &decided,
                 state_schema,
                 &pooled,
                 &ledger_problem,
                 &mut cx,
             )
             .await?;
-            partitioned_tables(&*client, plan, &mut cx).await?;
+            partitioned_tables(&*client, plan, &decided, &mut cx).await?;
             let schema = plan.schema.as_str();
             if !models.contains_key(schema) {
                 models.insert(schema.to_owned(), Model::read(&*client, schema).await?);
             }
             let model = models.get_mut(schema).expect("model was just read");
-            let probes = walk(plan, state_schema, model, &mut cx);
+            let probes = walk(plan, &decided, state_schema, model, &mut cx);
             // Probes read the tables; without the grants they could only fail.
             if allowed {
                 run_probes(client, plan, state_schema, probes, &mut cx).await?;
@@ -88,23 +91,56 @@ pub async fn check(
     Ok(findings)
 }
 
+fn at_of(plan: &Plan, index: usize) -> FieldPath {
+    FieldPath::root()
+        .key("changes")
+        .index(index)
+        .key(plan.changes[index].kind())
+}
+
+/// The changes written with `IF [NOT] EXISTS` that would not run, decided as `advance`
+/// decides them at the plan's first run (as facts, which the steps are expanded with).
+async fn conditions(client: &Client, plan: &Plan, cx: &mut Checker<'_>) -> Result<Facts, Error> {
+    let mut decided = Facts::default();
+    let schema = plan.schema.as_str();
+    for (index, change) in plan.changes.iter().enumerate() {
+        let Some(condition) = change.condition() else {
+            continue;
+        };
+        let presence = catalog::presence(client, schema, condition.named()).await?;
+        match condition.decide(presence, schema) {
+            Decision::Runs => {}
+            Decision::Skipped(why) => {
+                let note = format!("skipped: {why}");
+                cx.report_key(Code::Skipped, &at_of(plan, index), note, None);
+                decided.skipped.push(SkippedChange { change: index, why });
+            }
+            Decision::Refused(why) => {
+                cx.report_key(Code::AlreadyExists, &at_of(plan, index), why, None)
+            }
+        }
+    }
+    Ok(decided)
+}
+
 /// What each change does to a partitioned table, or why it cannot: the same verdict
 /// `advance` reaches before its first statement.
 async fn partitioned_tables(
     client: &Client,
     plan: &Plan,
+    decided: &Facts,
     cx: &mut Checker<'_>,
 ) -> Result<(), Error> {
     for (index, change) in plan.changes.iter().enumerate() {
         let Some(table) = change.footprint().subject().cloned() else {
             continue;
         };
+        if decided.is_skipped(index) {
+            continue;
+        }
         let partitioning =
             catalog::partitioning(client, plan.schema.as_str(), table.as_str()).await?;
-        let at = FieldPath::root()
-            .key("changes")
-            .index(index)
-            .key(change.kind());
+        let at = at_of(plan, index);
         let mut verdict = change.on_partitioned(&partitioning);
         if let Ok(Some(_)) = verdict {
             // The column's objects decide too (a unique index, a foreign key): read as
@@ -146,13 +182,14 @@ async fn partitioned_tables(
 async fn reach(
     client: &Client,
     plan: &Plan,
+    decided: &Facts,
     state_schema: &str,
     pooled: &Option<String>,
     ledger_problem: &Option<String>,
     cx: &mut Checker<'_>,
 ) -> Result<bool, Error> {
     let root = FieldPath::root();
-    let steps = plan.steps(state_schema, None).steps;
+    let steps = plan.steps(state_schema, Some(decided)).steps;
     if let Some(problem) = ledger_problem {
         cx.report(Code::MissingPrivilege, &root, problem.clone(), None);
     }
@@ -224,13 +261,14 @@ enum Work {
 }
 
 /// Checks names change by change, moving the model forward, and returns the slower probes.
-fn walk(plan: &Plan, state_schema: &str, model: &mut Model, cx: &mut Checker) -> Vec<Work> {
-    let at_of = |index: usize| {
-        FieldPath::root()
-            .key("changes")
-            .index(index)
-            .key(plan.changes[index].kind())
-    };
+fn walk(
+    plan: &Plan,
+    decided: &Facts,
+    state_schema: &str,
+    model: &mut Model,
+    cx: &mut Checker,
+) -> Vec<Work> {
+    let at_of = |index: usize| at_of(plan, index);
     let live_before: BTreeSet<String> = model
         .tables
         .iter()
@@ -246,10 +284,12 @@ fn walk(plan: &Plan, state_schema: &str, model: &mut Model, cx: &mut Checker) ->
         missing: BTreeSet::new(),
     };
     for (index, change) in plan.changes.iter().enumerate() {
-        change.check_live(&mut walk, &at_of(index));
+        if !decided.is_skipped(index) {
+            change.check_live(&mut walk, &at_of(index));
+        }
     }
     let mut work: Vec<Work> = walk.probes.drain(..).map(Work::Probe).collect();
-    let steps = plan.steps(state_schema, None);
+    let steps = plan.steps(state_schema, Some(decided));
     let mut seen = BTreeSet::new();
     for step in &steps.steps {
         let (Some(job), Some(&first)) = (&step.job, step.changes.first()) else {

@@ -120,6 +120,7 @@ impl Ledger {
             .transaction()
             .await
             .map_err(Error::sql("open a transaction"))?;
+        let skipped = facts.skipped.clone();
         let facts = serde_json::to_value(facts).expect("facts serialize");
         txn.exec(
             &format!("INSERT INTO {} (id, checksum, definition, facts, stage) VALUES ($1, $2, $3, $4, 'expanding')", self.table("plans")),
@@ -139,6 +140,10 @@ impl Ledger {
             .map_err(Error::sql("record the plan's steps"))?;
         }
         self.event(&txn, id, None, "plan started", "").await?;
+        for s in &skipped {
+            let kind = format!("changes[{}] skipped", s.change);
+            self.event(&txn, id, None, &kind, &s.why).await?;
+        }
         txn.commit()
             .await
             .map_err(Error::sql("commit the plan's first ledger rows"))

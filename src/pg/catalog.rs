@@ -280,6 +280,64 @@ impl PartitionKey {
     }
 }
 
+/// An object a change's `IF [NOT] EXISTS` looks for.
+#[derive(Debug, Clone, Copy)]
+pub enum Named<'a> {
+    /// A relation of any kind, as `IF NOT EXISTS` looks: a view or index takes the name too.
+    Relation(&'a str),
+    Column {
+        table: &'a str,
+        column: &'a str,
+    },
+}
+
+/// Whether a named object is in the schema.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Presence {
+    Missing,
+    Present,
+    /// An INVALID index: the leftover of a failed concurrent build.
+    InvalidIndex,
+}
+
+pub async fn presence(
+    client: &impl Query,
+    schema: &str,
+    object: Named<'_>,
+) -> Result<Presence, Error> {
+    let row = match object {
+        Named::Relation(name) => client
+            .fetch_opt(
+                "SELECT coalesce(i.indisvalid, true)
+                   FROM pg_class c
+                   JOIN pg_namespace n ON n.oid = c.relnamespace
+                   LEFT JOIN pg_index i ON i.indexrelid = c.oid
+                  WHERE n.nspname = $1 AND c.relname = $2",
+                &[&schema, &name],
+            )
+            .await
+            .map_err(Error::sql(format!("look for {schema}.{name}")))?,
+        Named::Column { table, column } => client
+            .fetch_opt(
+                "SELECT true FROM pg_attribute a
+                   JOIN pg_class c ON c.oid = a.attrelid
+                   JOIN pg_namespace n ON n.oid = c.relnamespace
+                  WHERE n.nspname = $1 AND c.relname = $2 AND a.attname = $3
+                    AND a.attnum > 0 AND NOT a.attisdropped",
+                &[&schema, &table, &column],
+            )
+            .await
+            .map_err(Error::sql(format!(
+                "look for column {column} of {schema}.{table}"
+            )))?,
+    };
+    Ok(match row.map(|r| r.get::<_, bool>(0)) {
+        None => Presence::Missing,
+        Some(true) => Presence::Present,
+        Some(false) => Presence::InvalidIndex,
+    })
+}
+
 /// None when the index does not exist, else whether it is valid.
 pub async fn index_valid(client: &impl Query, index: &str) -> Result<Option<bool>, Error> {
     Ok(client

@@ -17,6 +17,18 @@ pub struct Facts {
     /// first ran.
     #[serde(default)]
     pub partitioned: Vec<PartitionedTable>,
+    /// Changes written with `IF [NOT] EXISTS` whose condition said no when the plan first
+    /// ran: they have no steps, and abort leaves their objects alone.
+    #[serde(default)]
+    pub skipped: Vec<SkippedChange>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SkippedChange {
+    /// The change's index in the plan's `changes`.
+    pub change: usize,
+    /// What the catalog said: "`audit_log` exists already (if_not_exists)".
+    pub why: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -60,6 +72,10 @@ impl Facts {
             .iter()
             .find(|p| p.table == table)
             .map(|p| p.partitions.as_slice())
+    }
+
+    pub fn is_skipped(&self, change: usize) -> bool {
+        self.skipped.iter().any(|s| s.change == change)
     }
 
     pub fn key(&self, table: &str) -> Option<&TableKey> {

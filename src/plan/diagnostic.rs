@@ -180,10 +180,12 @@ codes! {
     PlanState => crate::plan::explain::PLAN_STATE;
     Pooler => crate::plan::explain::POOLER;
     Partitioned => crate::plan::explain::PARTITIONED;
+    Skipped => crate::plan::explain::SKIPPED;
     ProbableRename => crate::plan::explain::PROBABLE_RENAME;
     KeptAsSql => crate::plan::explain::KEPT_AS_SQL;
     LeftOut => crate::plan::explain::LEFT_OUT;
     DownDiffers => crate::plan::explain::DOWN_DIFFERS;
+    CascadeLeftOut => crate::plan::explain::CASCADE_LEFT_OUT;
     DownLosesData => crate::plan::explain::DOWN_LOSES_DATA;
 }
 

@@ -141,6 +141,9 @@ pub const PLAN_STATE: Rule = Rule::note("N712", "plan state in the ledger")
 pub const PARTITIONED: Rule = Rule::note("N714", "partitioned table")
     .why("With `--database-url`: the change's table is partitioned; the note says how the change runs there (an index: built ON ONLY the parent, then CONCURRENTLY on each partition and attached, after which the parent's index is valid; a unique constraint or foreign key: made on each partition, then on the parent, which adopts them without a scan).")
     .instead("Nothing to do. A partition attached while the plan runs gets an index from PostgreSQL as part of its `ATTACH PARTITION` (built there, under the attach's lock), but not a unique constraint or foreign key: the parent's statement refuses, naming it, until it is detached. One detached meanwhile is skipped by the steps that name it.");
+pub const SKIPPED: Rule = Rule::note("N715", "change skipped by its IF [NOT] EXISTS")
+    .why("With `--database-url`: a change written with `if_not_exists` finds its table, column or index already there, or one with `if_exists` finds it gone, so it will not run, as PostgreSQL would skip the statement. `advance` decides this once, before the plan's first statement, and keeps the decision with the plan: a re-run after a crash does not decide again, and an abort leaves the object that was already there alone. An INVALID index of the name (a failed concurrent build) is refused instead, as E701: skipping would keep the broken index.")
+    .instead("Nothing to do, if the object there is the one the migration meant; if it is not, rename one of them.");
 pub const POOLER: Rule = Rule::note("N713", "connection through a pooler or proxy")
     .why("With `--database-url`: the connection reaches PostgreSQL through a pooler or proxy (the server's port is not the one dialed, or a session setting did not last). switchback uses no session state there: every statement is one unnamed round trip, settings are SET LOCAL, and the runner's hold on a plan is a lease row.")
     .instead("Nothing to do.");
@@ -174,6 +177,9 @@ pub const KEPT_AS_SQL: Rule = Rule::note("N801", "statement imported as raw SQL"
 pub const LEFT_OUT: Rule = Rule::note("N802", "statement left out of the imported plan")
     .why("BEGIN, COMMIT and timeout settings belong to the runner: switchback runs each step in its own transaction and bounds every lock with the plan's `lock_timeout`.")
     .instead("Nothing; set `lock_timeout:` in the plan to change the bound.");
+pub const CASCADE_LEFT_OUT: Rule = Rule::warning("W805", "CASCADE not carried into the imported plan")
+    .why("The migration drops a table or column with CASCADE, which also drops, without a word, every view, foreign key and index that depends on it. The imported `drop_table` / `drop_column` drops only what it names: `validate --database-url` lists what depends on it (E704), and contract stops at the first dependent PostgreSQL will not drop alone, instead of losing it unseen.")
+    .instead("Drop what depends on it with changes of its own before this one (`drop_index`, a `sql` change for a view or a foreign key), or check with `validate --database-url` that nothing does.");
 pub const DOWN_DIFFERS: Rule = Rule::warning("W803", "down part differs from the plan's undo")
     .why("`switchback import` compares the migration's down part with what undoes the imported plan. switchback does not run the down part (until contract, `switchback abort` undoes the plan exactly), but the down part says what the team believes the migration does: an undo it forgets (an index or constraint left behind) or a statement that undoes nothing the up part did means one of the two is wrong.")
     .instead("Fix the down part, so that the tool's own rollback is right too, or check that the up part does what was meant.");

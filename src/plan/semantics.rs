@@ -36,8 +36,48 @@ fn attribute_name(a: Attribute) -> &'static str {
     }
 }
 
+/// An index or constraint made on a column another change of the plan moves away: a
+/// change_type's shadow and a rename's new column take over the objects the column had when
+/// the plan first ran (read before any step), so one made by this plan would stay on the old
+/// column and go with it at contract. A later change using a renamed or dropped column is
+/// E300's; this covers a type change in either order and an object made before the move.
+fn objects_on_moved_columns(changes: &[(Change, FieldPath)], cx: &mut Checker) {
+    let footprints: Vec<_> = changes.iter().map(|(c, _)| c.footprint()).collect();
+    for (index, (f, (_, at))) in footprints.iter().zip(changes).enumerate() {
+        let Some(table) = f.table.as_ref().filter(|_| !f.names.is_empty()) else {
+            continue;
+        };
+        for (by, other) in footprints.iter().enumerate() {
+            if by == index || other.table.as_ref() != Some(table) {
+                continue;
+            }
+            let retyped = other
+                .alters
+                .iter()
+                .filter(|(_, a)| *a == Attribute::Type)
+                .map(|(c, _)| (c, "changes its type".to_owned()));
+            let removed = other
+                .removes
+                .iter()
+                .filter(|_| by > index)
+                .map(|(c, how)| (c, format!("has it {how}")));
+            for (column, how) in retyped.chain(removed) {
+                if f.uses.contains(column) {
+                    cx.report_key(
+                        Code::ColumnConflict,
+                        at,
+                        format!("this change makes an index or constraint on column `{column}` of `{table}`, and changes[{by}] {how}: the new column takes over only the objects the column had before the plan, so this one would be dropped with the old column at contract"),
+                        Some("put this change in a plan that depends on this one".into()),
+                    );
+                }
+            }
+        }
+    }
+}
+
 /// Reports conflicts to `cx` and returns (later, earlier) pairs of dependent changes.
 pub fn check(changes: &[(Change, FieldPath)], cx: &mut Checker) -> Vec<(usize, usize)> {
+    objects_on_moved_columns(changes, cx);
     let mut seen = Seen::default();
     let mut dependencies = Vec::new();
     for (index, (change, at)) in changes.iter().enumerate() {

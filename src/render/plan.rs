@@ -73,20 +73,15 @@ pub fn text(plans: &[Plan], graph: &StepGraph, style: Style) -> String {
             }
             for step in steps {
                 number += 1;
-                step_text(&mut out, number, step, &plan.backfill, style);
+                step_text(&mut out, number, step, plan, style);
             }
         }
     }
     out
 }
 
-fn step_text(
-    out: &mut String,
-    number: usize,
-    step: &Step,
-    backfill: &BackfillSettings,
-    style: Style,
-) {
+fn step_text(out: &mut String, number: usize, step: &Step, plan: &Plan, style: Style) {
+    let backfill = &plan.backfill;
     let changes = step
         .changes
         .iter()
@@ -99,6 +94,12 @@ fn step_text(
         style.bold(&format!("[{}] {}", step.phase, step.title)),
         style.dim(&format!("({changes})"))
     ));
+    for &c in &step.changes {
+        if let Some(condition) = plan.changes[c].condition() {
+            let when = condition.describe();
+            out.push_str(&style.dim(&format!("      changes[{c}] runs {when}\n")));
+        }
+    }
     if !step.transactional {
         let why = if step.statements.iter().any(|s| s.work == Work::Batched) {
             format!(
@@ -171,6 +172,9 @@ struct JsonPlan<'a> {
 struct JsonChange {
     index: usize,
     kind: &'static str,
+    /// When a change written with `if_exists` / `if_not_exists` runs.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    runs: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -200,6 +204,7 @@ pub fn json(plans: &[Plan], graph: &StepGraph) -> String {
                 .map(|(index, c)| JsonChange {
                     index,
                     kind: c.kind(),
+                    runs: c.condition().map(|k| k.describe()),
                 })
                 .collect(),
             steps: graph

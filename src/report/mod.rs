@@ -50,6 +50,7 @@ struct Plain {
 fn line(event: &Event) -> Option<String> {
     Some(match event {
         Event::Stage { plan, stage } => format!("{plan}: {stage} stage"),
+        Event::Skipped { plan, change, kind, why } => format!("{plan}: changes[{change}] ({kind}) skipped: {why}"),
         Event::StepStarted { plan, step, title } => format!("{plan}: {step}: {title}"),
         Event::StepDone { plan, step, seconds } => format!("{plan}: {step}: done in {seconds:.2}s"),
         Event::LockRetry { plan, step, attempt, wait_ms, blockers } => {

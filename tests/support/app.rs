@@ -89,7 +89,11 @@ impl App {
                     settled[session].store(chosen, Ordering::SeqCst);
                     done.fetch_add(1, Ordering::SeqCst);
                     if let Err(e) = result {
-                        report.errors.push(format!("{sql}: {e}"));
+                        // The server's message: a db error's Display says only "db error".
+                        let why = e
+                            .as_db_error()
+                            .map_or(e.to_string(), |d| d.message().to_owned());
+                        report.errors.push(format!("{sql}: {why}"));
                     }
                 }
                 report

@@ -6,7 +6,9 @@ use crate::pg::catalog::PartitionKey;
 use crate::pg::lock::LockMode;
 use crate::pg::quote;
 use crate::plan::change::column::{Column, RawColumn};
-use crate::plan::change::{add_unique, valid_if_clean, ChangeKind, Footprint, OnPartitioned};
+use crate::plan::change::{
+    add_unique, valid_if_clean, ChangeKind, Condition, Footprint, Object, OnPartitioned,
+};
 use crate::plan::check::{Checker, Ident, SqlText};
 use crate::plan::diagnostic::Code;
 use crate::plan::expand::{Expansion, SyncRule};
@@ -19,12 +21,14 @@ use serde::Deserialize;
 #[derive(Debug, Deserialize)]
 #[serde(
     deny_unknown_fields,
-    expecting = "a mapping with table, column and optionally backfill"
+    expecting = "a mapping with table, column and optionally backfill, if_not_exists"
 )]
 pub struct Raw {
     table: String,
     column: RawColumn,
     backfill: Option<SqlText>,
+    #[serde(default)]
+    if_not_exists: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -32,6 +36,8 @@ pub struct AddColumn {
     pub table: Ident,
     pub column: Column,
     pub backfill: Option<Expr>,
+    /// ADD COLUMN IF NOT EXISTS: skipped when the table has a column of that name.
+    pub if_not_exists: bool,
     at: FieldPath,
 }
 
@@ -79,6 +85,7 @@ impl ChangeKind for AddColumn {
                 table,
                 column: column?,
                 backfill,
+                if_not_exists: raw.if_not_exists,
                 at: at.clone(),
             })
         })
@@ -309,6 +316,15 @@ impl ChangeKind for AddColumn {
             );
         }
         OnPartitioned::Runs("the column is added on the parent and so on every partition; the trigger on the parent fires for every partition, and the backfill walks the parent's key")
+    }
+
+    fn condition(&self) -> Option<Condition> {
+        self.if_not_exists.then(|| {
+            Condition::if_not_exists(Object::Column {
+                table: self.table.clone(),
+                column: self.column.name.clone(),
+            })
+        })
     }
 
     fn check_live(&self, walk: &mut Walk, at: &FieldPath) {

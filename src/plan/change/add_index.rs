@@ -4,7 +4,9 @@
 use crate::pg::catalog::PartitionKey;
 use crate::pg::lock::LockMode;
 use crate::pg::quote;
-use crate::plan::change::{partitions, valid_if_clean, ChangeKind, Footprint, OnPartitioned};
+use crate::plan::change::{
+    partitions, valid_if_clean, ChangeKind, Condition, Footprint, Object, OnPartitioned,
+};
 use crate::plan::check::{Checker, Ident, SqlText};
 use crate::plan::expand::Expansion;
 use crate::plan::live::Walk;
@@ -40,7 +42,7 @@ impl IndexMethod {
 #[derive(Debug, Deserialize)]
 #[serde(
     deny_unknown_fields,
-    expecting = "a mapping with table, name, columns and optionally unique, where, method"
+    expecting = "a mapping with table, name, columns and optionally unique, where, method, if_not_exists"
 )]
 pub struct Raw {
     table: String,
@@ -51,6 +53,8 @@ pub struct Raw {
     #[serde(rename = "where")]
     predicate: Option<SqlText>,
     method: Option<IndexMethod>,
+    #[serde(default)]
+    if_not_exists: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -61,6 +65,9 @@ pub struct AddIndex {
     pub unique: bool,
     pub predicate: Option<Expr>,
     pub method: Option<IndexMethod>,
+    /// CREATE INDEX IF NOT EXISTS: skipped when the name is taken (refused when it is an
+    /// INVALID index, which PostgreSQL would keep as it is).
+    pub if_not_exists: bool,
     at: FieldPath,
 }
 
@@ -81,6 +88,7 @@ impl ChangeKind for AddIndex {
                 unique: raw.unique,
                 predicate,
                 method: raw.method,
+                if_not_exists: raw.if_not_exists,
                 at: at.clone(),
             })
         })
@@ -176,6 +184,11 @@ impl ChangeKind for AddIndex {
         } else {
             OnPartitioned::Runs(HOW)
         }
+    }
+
+    fn condition(&self) -> Option<Condition> {
+        self.if_not_exists
+            .then(|| Condition::if_not_exists(Object::Relation(self.name.clone())))
     }
 
     fn check_live(&self, walk: &mut Walk, at: &FieldPath) {

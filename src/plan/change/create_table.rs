@@ -5,7 +5,7 @@ use crate::pg::lock::LockMode;
 use crate::pg::model;
 use crate::pg::quote;
 use crate::plan::change::column::{Column, RawColumn};
-use crate::plan::change::{valid_if_clean, ChangeKind, Footprint};
+use crate::plan::change::{valid_if_clean, ChangeKind, Condition, Footprint, Object};
 use crate::plan::check::{Checker, Ident};
 use crate::plan::diagnostic::Code;
 use crate::plan::expand::Expansion;
@@ -18,13 +18,15 @@ use serde::Deserialize;
 #[derive(Debug, Deserialize)]
 #[serde(
     deny_unknown_fields,
-    expecting = "a mapping with name, columns and optionally primary_key"
+    expecting = "a mapping with name, columns and optionally primary_key, if_not_exists"
 )]
 pub struct Raw {
     name: String,
     columns: Vec<RawColumn>,
     #[serde(default)]
     primary_key: Vec<String>,
+    #[serde(default)]
+    if_not_exists: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -32,6 +34,8 @@ pub struct CreateTable {
     pub name: Ident,
     pub columns: Vec<Column>,
     pub primary_key: Vec<Ident>,
+    /// CREATE TABLE IF NOT EXISTS: skipped when the name is taken.
+    pub if_not_exists: bool,
     at: FieldPath,
 }
 
@@ -86,6 +90,7 @@ impl ChangeKind for CreateTable {
                 name,
                 columns: columns.into_iter().collect::<Option<Vec<_>>>()?,
                 primary_key,
+                if_not_exists: raw.if_not_exists,
                 at: at.clone(),
             })
         })
@@ -155,6 +160,11 @@ impl ChangeKind for CreateTable {
         for target in &targets {
             step.also_locks(LockMode::ShareRowExclusive, target);
         }
+    }
+
+    fn condition(&self) -> Option<Condition> {
+        self.if_not_exists
+            .then(|| Condition::if_not_exists(Object::Relation(self.name.clone())))
     }
 
     fn check_live(&self, walk: &mut Walk, at: &FieldPath) {

@@ -4,7 +4,7 @@
 
 use crate::pg::lock::LockMode;
 use crate::pg::quote;
-use crate::plan::change::{valid_if_clean, ChangeKind, Footprint};
+use crate::plan::change::{valid_if_clean, ChangeKind, Condition, Footprint, Object};
 use crate::plan::check::did_you_mean;
 use crate::plan::check::{Checker, Ident};
 use crate::plan::diagnostic::Code;
@@ -16,14 +16,21 @@ use crate::plan::step::Phase;
 use serde::Deserialize;
 
 #[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields, expecting = "a mapping with name")]
+#[serde(
+    deny_unknown_fields,
+    expecting = "a mapping with name and optionally if_exists"
+)]
 pub struct Raw {
     name: String,
+    #[serde(default)]
+    if_exists: bool,
 }
 
 #[derive(Debug, Clone)]
 pub struct DropIndex {
     pub name: Ident,
+    /// DROP INDEX IF EXISTS: skipped when the index is not there.
+    pub if_exists: bool,
 }
 
 impl ChangeKind for DropIndex {
@@ -32,7 +39,12 @@ impl ChangeKind for DropIndex {
     fn check(raw: Raw, at: &FieldPath, cx: &mut Checker) -> Option<Self> {
         let before = cx.error_count();
         let name = cx.ident(&at.key("name"), &raw.name);
-        valid_if_clean(cx, before, || Some(DropIndex { name }))
+        valid_if_clean(cx, before, || {
+            Some(DropIndex {
+                name,
+                if_exists: raw.if_exists,
+            })
+        })
     }
 
     fn footprint(&self) -> Footprint {
@@ -73,6 +85,11 @@ impl ChangeKind for DropIndex {
         )
         .when("it is a partitioned table's index, which PostgreSQL cannot drop concurrently")
         .only_if(partitioned);
+    }
+
+    fn condition(&self) -> Option<Condition> {
+        self.if_exists
+            .then(|| Condition::if_exists(Object::Relation(self.name.clone())))
     }
 
     fn check_live(&self, walk: &mut Walk, at: &FieldPath) {

@@ -2,7 +2,9 @@
 
 use crate::pg::catalog::PartitionKey;
 use crate::pg::lock::LockMode;
-use crate::plan::change::{valid_if_clean, ChangeKind, Footprint, OnPartitioned};
+use crate::plan::change::{
+    valid_if_clean, ChangeKind, Condition, Footprint, Object, OnPartitioned,
+};
 use crate::plan::check::{Checker, Ident};
 use crate::plan::expand::Expansion;
 use crate::plan::live::{Probe, Walk};
@@ -12,14 +14,21 @@ use crate::plan::step::Phase;
 use serde::Deserialize;
 
 #[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields, expecting = "a mapping with name")]
+#[serde(
+    deny_unknown_fields,
+    expecting = "a mapping with name and optionally if_exists"
+)]
 pub struct Raw {
     name: String,
+    #[serde(default)]
+    if_exists: bool,
 }
 
 #[derive(Debug, Clone)]
 pub struct DropTable {
     pub name: Ident,
+    /// DROP TABLE IF EXISTS: skipped when the table is not there.
+    pub if_exists: bool,
 }
 
 impl ChangeKind for DropTable {
@@ -28,7 +37,12 @@ impl ChangeKind for DropTable {
     fn check(raw: Raw, at: &FieldPath, cx: &mut Checker) -> Option<Self> {
         let before = cx.error_count();
         let name = cx.ident(&at.key("name"), &raw.name);
-        valid_if_clean(cx, before, || Some(DropTable { name }))
+        valid_if_clean(cx, before, || {
+            Some(DropTable {
+                name,
+                if_exists: raw.if_exists,
+            })
+        })
     }
 
     fn footprint(&self) -> Footprint {
@@ -47,7 +61,10 @@ impl ChangeKind for DropTable {
             Some(&self.name),
         )
         .sql(
-            format!("DROP TABLE {table}"),
+            format!(
+                "DROP TABLE {}{table}",
+                if self.if_exists { "IF EXISTS " } else { "" }
+            ),
             LockMode::AccessExclusive,
             &table,
             Work::Instant,
@@ -58,6 +75,11 @@ impl ChangeKind for DropTable {
         OnPartitioned::Runs(
             "contract drops it with its partitions; a partition detached before then is left as a table of its own",
         )
+    }
+
+    fn condition(&self) -> Option<Condition> {
+        self.if_exists
+            .then(|| Condition::if_exists(Object::Relation(self.name.clone())))
     }
 
     fn check_live(&self, walk: &mut Walk, at: &FieldPath) {

@@ -8,7 +8,8 @@ mod column_pair;
 pub use column_pair::refuses_on_partitioned;
 mod partitions;
 
-use crate::pg::catalog::{PartitionKey, Partitioning};
+use crate::pg::catalog::{Named, PartitionKey, Partitioning, Presence};
+use crate::pg::quote;
 use crate::plan::check::{Checker, Ident};
 use crate::plan::expand::Expansion;
 use crate::plan::live::Walk;
@@ -42,6 +43,129 @@ pub trait ChangeKind: Sized {
     /// say; anything but `Runs` is refused before the plan's first statement.
     fn on_partitioned_table(&self, _key: &PartitionKey) -> OnPartitioned {
         OnPartitioned::NotYet
+    }
+
+    /// The change's `if_exists` / `if_not_exists`, when it has one.
+    fn condition(&self) -> Option<Condition> {
+        None
+    }
+}
+
+/// A change written with `IF [NOT] EXISTS`: it runs only when its object exists, or only
+/// when it does not, as PostgreSQL would decide the statement. Decided once, against the
+/// catalog before the plan's first statement, and kept with the plan's facts, so a re-run
+/// after a crash and an abort see that decision, not the objects the plan has made since
+/// (an aborted `create_table` whose table was there before must leave that table alone).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Condition {
+    pub object: Object,
+    /// True for `if_exists`, false for `if_not_exists`.
+    pub runs_if_present: bool,
+}
+
+/// Whether a conditional change runs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Decision {
+    Runs,
+    /// It does not, and why: "`audit_log` exists already (if_not_exists)".
+    Skipped(String),
+    /// Neither running nor skipping would do what the migration meant.
+    Refused(String),
+}
+
+/// What a condition looks for in the plan's schema.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Object {
+    /// Any relation of that name: a table, index, view or sequence takes the name, as in
+    /// PostgreSQL's own `IF NOT EXISTS`.
+    Relation(Ident),
+    Column {
+        table: Ident,
+        column: Ident,
+    },
+}
+
+impl Condition {
+    pub fn if_exists(object: Object) -> Condition {
+        Condition {
+            object,
+            runs_if_present: true,
+        }
+    }
+
+    pub fn if_not_exists(object: Object) -> Condition {
+        Condition {
+            object,
+            runs_if_present: false,
+        }
+    }
+
+    /// The object as the catalog query names it.
+    pub fn named(&self) -> Named<'_> {
+        match &self.object {
+            Object::Relation(name) => Named::Relation(name.as_str()),
+            Object::Column { table, column } => Named::Column {
+                table: table.as_str(),
+                column: column.as_str(),
+            },
+        }
+    }
+
+    /// What `advance` (at the plan's first run) and `validate --database-url` make of what the
+    /// catalog holds. An INVALID index of the name is refused: PostgreSQL's IF NOT EXISTS
+    /// would keep the broken leftover of a failed concurrent build and call the index made.
+    pub fn decide(&self, presence: Presence, schema: &str) -> Decision {
+        match (&self.object, presence) {
+            (Object::Relation(name), Presence::InvalidIndex) if !self.runs_if_present => {
+                Decision::Refused(format!(
+                    "`{name}` is an INVALID index, left by a failed concurrent build, and `if_not_exists` would keep it as it is; drop it (DROP INDEX CONCURRENTLY {}) and run again",
+                    quote::qualified(schema, name.as_str())
+                ))
+            }
+            (_, presence) if (presence != Presence::Missing) == self.runs_if_present => {
+                Decision::Runs
+            }
+            _ => Decision::Skipped(self.skipped()),
+        }
+    }
+
+    fn object_text(&self) -> String {
+        match &self.object {
+            Object::Relation(name) => format!("`{name}`"),
+            Object::Column { table, column } => format!("column `{table}`.`{column}`"),
+        }
+    }
+
+    fn field(&self) -> &'static str {
+        if self.runs_if_present {
+            "if_exists"
+        } else {
+            "if_not_exists"
+        }
+    }
+
+    /// When the change runs, for `plan`: "only if `x` does not exist when the plan first runs".
+    pub fn describe(&self) -> String {
+        let state = if self.runs_if_present {
+            "exists"
+        } else {
+            "does not exist"
+        };
+        format!(
+            "only if {} {state} when the plan first runs ({})",
+            self.object_text(),
+            self.field()
+        )
+    }
+
+    /// Why the change is skipped, given that the object's presence made it so.
+    fn skipped(&self) -> String {
+        let state = if self.runs_if_present {
+            "does not exist"
+        } else {
+            "exists already"
+        };
+        format!("{} {state} ({})", self.object_text(), self.field())
     }
 }
 
@@ -213,6 +337,10 @@ macro_rules! change_kinds {
                 match self { $(Change::$kind(c) => c.on_partitioned_table(key),)* }
             }
 
+            pub fn condition(&self) -> Option<Condition> {
+                match self { $(Change::$kind(c) => c.condition(),)* }
+            }
+
             /// Reads a change of kind `kind`; None when the kind is unknown, Some(None) when
             /// the change is invalid (already reported).
             pub(crate) fn check(
@@ -254,7 +382,7 @@ change_kinds! {
     sql => Sql,
 }
 
-/// The `{ table, column }` mapping that drop_column, drop_not_null and drop_default share.
+/// The `{ table, column }` mapping that drop_not_null and drop_default share.
 #[derive(Debug, serde::Deserialize)]
 #[serde(deny_unknown_fields, expecting = "a mapping with table and column")]
 pub struct RawTableColumn {

@@ -22,6 +22,9 @@ impl Plan {
     pub fn steps(&self, state_schema: &str, facts: Option<&Facts>) -> PlanSteps {
         let mut x = Expansion::new(self, state_schema, facts);
         for (index, change) in self.changes.iter().enumerate() {
+            if facts.is_some_and(|f| f.is_skipped(index)) {
+                continue;
+            }
             x.set_current(index);
             change.expand(&mut x);
         }
@@ -200,7 +203,7 @@ impl<'p> Expansion<'p> {
         for work in &self.tables {
             let key = self.facts.and_then(|f| f.key(work.table.as_str()));
             let mut shared = shared_steps(self.plan, self.state_schema, work, key);
-            absorb_pair_contracts(&mut shared, &mut ranked, work, self.plan.schema.as_str());
+            absorb_trigger_contracts(&mut shared, &mut ranked, work, self.plan.schema.as_str());
             ranked.extend(shared);
         }
         let steps: Vec<Step> = ranked.iter().map(|(s, _)| s.clone()).collect();
@@ -241,21 +244,23 @@ impl<'p> Expansion<'p> {
     }
 }
 
-/// Moves the contract steps of the changes that keep a column pair (rename_column,
-/// change_type) into the step that drops the table's trigger, so the trigger and the old
-/// columns go in one transaction. Apart, the new application's writes in between would
-/// reach only one column of a pair: a NOT NULL old column would reject them, and a shadow
-/// about to be renamed into place would miss them.
-fn absorb_pair_contracts(
+/// Moves the contract steps of the changes whose column the trigger keeps (rename_column and
+/// change_type's pairs, add_column's computed column) into the step that drops the table's
+/// trigger, so the trigger and what replaces it go in one transaction. Apart, the new
+/// application's writes in between would reach only one column of a pair (a NOT NULL old
+/// column would reject them, and a shadow about to be renamed into place would miss them),
+/// and an INSERT relying on a computed column's DEFAULT would find neither the trigger nor
+/// the DEFAULT.
+fn absorb_trigger_contracts(
     shared: &mut [(Step, u8)],
     own: &mut Vec<(Step, u8)>,
     work: &TableWork,
     schema: &str,
 ) {
-    let pairs: Vec<usize> = work
+    let kept_by_trigger: Vec<usize> = work
         .sync
         .iter()
-        .filter(|(_, r)| matches!(r, SyncRule::Pair { .. }))
+        .filter(|(_, r)| matches!(r, SyncRule::Pair { .. } | SyncRule::Computed { .. }))
         .map(|(c, _)| *c)
         .collect();
     let Some((drop, _)) = shared.iter_mut().find(|(s, _)| s.phase == Phase::Contract) else {
@@ -264,7 +269,7 @@ fn absorb_pair_contracts(
     let (absorbed, kept): (Vec<_>, Vec<_>) = std::mem::take(own).into_iter().partition(|(s, _)| {
         s.phase == Phase::Contract
             && s.table.as_deref() == Some(work.table.as_str())
-            && s.changes.iter().all(|c| pairs.contains(c))
+            && s.changes.iter().all(|c| kept_by_trigger.contains(c))
     });
     *own = kept;
     let table = quote::qualified(schema, work.table.as_str());
