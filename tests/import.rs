@@ -333,6 +333,7 @@ async fn if_not_exists_skips_what_is_there_and_ends_in_the_same_catalog() {
     }
     assert_eq!(skipped, [0, 2, 5, 6]);
     runner.kill();
+    support::wait_for_runner_to_go(&db).await;
     app.run_for(50).await;
     let rerun = run_async(&db, &["advance", dir, "--progress", "plain"]).await;
     assert_ok(&rerun);
