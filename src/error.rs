@@ -37,6 +37,10 @@ fn list(blockers: &[Blocker]) -> String {
         .collect()
 }
 
+fn list_lines(lines: &[String]) -> String {
+    lines.iter().map(|l| format!("\n  {l}")).collect()
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     #[error("failed to read {}: {source}", path.display())]
@@ -100,6 +104,12 @@ pub enum Error {
         step: String,
         cause: String,
         rows: Vec<String>,
+    },
+    #[error("failed to start the contract of plan {plan}: the application still runs statements that use what it removes{}\ndeploy the application that no longer uses them and advance again: contract starts once none has run for {window} (or, knowing why, advance --force REASON)", list_lines(.statements))]
+    InUse {
+        plan: String,
+        window: String,
+        statements: Vec<String>,
     },
     #[error("failed to {0}")]
     Refused(String),

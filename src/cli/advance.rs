@@ -32,6 +32,14 @@ pub struct Args {
     /// hold runs out after this.
     #[arg(long, env = "SWITCHBACK_RUNNER_LEASE", value_parser = duration, default_value = "30s", value_name = "DURATION")]
     runner_lease: Duration,
+    /// Contract starts only when no statement that uses what it removes has run for this
+    /// long (read from pg_stat_statements); one seen running refuses it with exit code 3.
+    #[arg(long, env = "SWITCHBACK_UNUSED_FOR", value_parser = duration, default_value = "1m", value_name = "DURATION")]
+    unused_for: Duration,
+    /// Start contract even though pg_stat_statements shows statements that use what it
+    /// removes; REASON is recorded in the plan's history.
+    #[arg(long, value_name = "REASON")]
+    force: Option<String>,
     #[arg(long, value_enum, default_value = "auto")]
     progress: Progress,
     /// A replica whose replay lag the backfill respects (the plan's max_replica_lag); may be
@@ -58,6 +66,8 @@ pub fn run(args: Args, state_schema: &str) -> Result<Outcome, Failure> {
         detach: args.detach,
         application: "switchback advance".into(),
         runner_lease: args.runner_lease,
+        unused_for: args.unused_for,
+        force: args.force,
     };
     block_on(async {
         let mut executor =

@@ -50,6 +50,9 @@ pub fn run(args: Args, state_schema: &str) -> Result<Outcome, Failure> {
     let options = Options {
         state_schema: state_schema.to_owned(),
         application: "switchback demo".into(),
+        // Short, for a demo: contract starts once the old application's statements have
+        // not run for this long (pg_stat_statements).
+        unused_for: Duration::from_secs(2),
         ..Options::default()
     };
     block_on(async {
@@ -60,6 +63,11 @@ pub fn run(args: Args, state_schema: &str) -> Result<Outcome, Failure> {
         ));
         let started = Instant::now();
         workload::create_users(&client, "users", args.rows).await?;
+        // Where the server has the library, contract can see the old application's
+        // statements; without it contract says it cannot check, and goes on.
+        let _ = client
+            .batch_execute("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
+            .await;
         let _ = write_stdout(&format!(
             "    done in {:.1}s\n",
             started.elapsed().as_secs_f64()
@@ -93,9 +101,9 @@ pub fn run(args: Args, state_schema: &str) -> Result<Outcome, Failure> {
             "    expand took {expand_seconds:.1}s; verification: {total} rows, {differ} where full_name differs from name, {nulls} NULL emails\n"
         ));
 
-        say("deploy N+1: the new application writes `full_name`; `switchback advance` runs the contract stage");
+        say("deploy N+1: the new application writes `full_name`; `switchback advance` runs the contract stage once pg_stat_statements shows the old application's statements have stopped");
         writer.play(App::New);
-        tokio::time::sleep(Duration::from_millis(500)).await;
+        tokio::time::sleep(Duration::from_millis(2500)).await;
         executor.advance(&plan).await?;
         tokio::time::sleep(Duration::from_millis(500)).await;
         let latency = writer.stop().await;

@@ -143,9 +143,10 @@ fn exit_code(error: &Failure) -> u8 {
             | Error::Migrations { .. }
             | Error::Connect { .. }
             | Error::ConnInfo(_) => 2,
-            Error::PlanBusy { .. } | Error::LockBudget { .. } | Error::BackfillElsewhere { .. } => {
-                3
-            }
+            Error::PlanBusy { .. }
+            | Error::LockBudget { .. }
+            | Error::BackfillElsewhere { .. }
+            | Error::InUse { .. } => 3,
             Error::Sql { .. }
             | Error::PlanEdited { .. }
             | Error::Verification { .. }

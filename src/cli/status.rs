@@ -5,7 +5,7 @@ use crate::cli::database::{block_on, duration, Format, LedgerQuery};
 use crate::cli::{write_stdout, Failure, Outcome};
 use std::io::IsTerminal;
 use std::time::Duration;
-use switchback::exec::status::{self, PlanStatus};
+use switchback::exec::status::{self, ContractCheck, PlanStatus};
 use switchback::ledger::Ledger;
 use switchback::pg::connect;
 
@@ -78,6 +78,26 @@ fn text(plans: &[PlanStatus]) -> String {
                 out.push_str(&format!("  — {error}"));
             }
             out.push('\n');
+        }
+        match &plan.contract {
+            Some(ContractCheck::Unchecked { why }) => out.push_str(&format!(
+                "  contract: cannot check whether the application still uses what it removes: {why}\n"
+            )),
+            Some(ContractCheck::Checked { statements, since, hidden }) => {
+                if statements.is_empty() {
+                    let since = since.as_deref().map_or(String::new(), |s| format!(" since {s}"));
+                    out.push_str(&format!("  contract: no statement has used what it removes{since}\n"));
+                } else {
+                    out.push_str(&format!("  contract: {} statement(s) used what it removes; contract waits until none has run for a while, and refuses while one runs:\n", statements.len()));
+                    for statement in statements {
+                        out.push_str(&format!("    {statement}\n"));
+                    }
+                }
+                if *hidden > 0 {
+                    out.push_str(&format!("    ({hidden} statement(s) of other roles could not be read: grant pg_read_all_stats)\n"));
+                }
+            }
+            None => {}
         }
         for job in &plan.jobs {
             let eta = job

@@ -20,6 +20,8 @@ struct Admitted {
     facts: Facts,
     /// Empty when the plan has not started.
     statuses: HashMap<String, StepStatus>,
+    /// Where the ledger has the plan; a plan not yet recorded is expanding.
+    stage: LedgerStage,
 }
 
 impl Executor<'_> {
@@ -98,6 +100,7 @@ impl Executor<'_> {
             steps,
             facts,
             statuses,
+            stage,
         };
         if !self.options.dry_run {
             self.admit(plan, &admitted.pending().collect::<Vec<_>>())
@@ -237,6 +240,7 @@ impl Executor<'_> {
             steps,
             facts,
             statuses,
+            stage,
         } = admitted;
         if statuses.is_empty() {
             let names: Vec<(String, String)> = steps
@@ -254,6 +258,11 @@ impl Executor<'_> {
                 )
                 .await?;
             self.report_skipped(plan, &facts);
+        }
+        // Once a contract step has run there is no going back: a re-run after a crash
+        // finishes it whatever the application does.
+        if stage == LedgerStage::Expanded {
+            self.await_unused(plan, &facts).await?;
         }
         if run_stage == Stage::Contract {
             self.ledger
@@ -303,6 +312,9 @@ impl Executor<'_> {
                 Outcome::Completed,
             ),
         };
+        if stage == LedgerStage::Expanded {
+            self.sample_at_gate(plan, &facts).await?;
+        }
         if stage == LedgerStage::Completed && plan.record.is_some() {
             self.complete_and_record(plan).await?;
         } else {

@@ -87,6 +87,32 @@ pub enum Event {
     Completed {
         plan: String,
     },
+    /// Whether the application still uses what contract removes cannot be checked here
+    /// (pg_stat_statements is missing or unreadable), and why.
+    UseUnchecked {
+        plan: String,
+        why: String,
+    },
+    /// Nothing has used what contract removes since `since` (pg_stat_statements); `hidden`
+    /// statements of other roles could not be read.
+    Unused {
+        plan: String,
+        since: Option<String>,
+        hidden: usize,
+    },
+    /// Statements that use what contract removes ran since the last check older than the
+    /// window; contract waits until a whole window passes without them.
+    WaitingUntilUnused {
+        plan: String,
+        statements: Vec<String>,
+        window: String,
+    },
+    /// `--force`: contract starts although statements may still use what it removes.
+    ContractForced {
+        plan: String,
+        reason: String,
+        statements: usize,
+    },
     /// The migration's own tool now has it as applied (`record:` of an imported plan).
     Recorded {
         plan: String,

@@ -7,6 +7,7 @@ mod abort;
 mod advance;
 mod backfill;
 pub mod events;
+mod in_use;
 mod lag;
 mod runner;
 pub mod status;
@@ -43,6 +44,12 @@ pub struct Options {
     /// How long a runner's hold on a plan lasts unless renewed (it is renewed every third of
     /// it): how long a runner that died behind a pooler keeps others out.
     pub runner_lease: Duration,
+    /// How long nothing may have used what contract removes (pg_stat_statements) before
+    /// contract starts.
+    pub unused_for: Duration,
+    /// Start contract even over statements still using what it removes; the reason is
+    /// recorded.
+    pub force: Option<String>,
 }
 
 impl Default for Options {
@@ -56,6 +63,8 @@ impl Default for Options {
             detach: false,
             application: "switchback".into(),
             runner_lease: Duration::from_secs(30),
+            unused_for: crate::ledger::DEFAULT_UNUSED_FOR,
+            force: None,
         }
     }
 }

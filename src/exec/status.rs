@@ -2,7 +2,7 @@
 //! rate and ETA, all read from the ledger (so it works from any machine).
 
 use crate::error::Error;
-use crate::ledger::{self, Control, JobState, Ledger};
+use crate::ledger::{self, Control, JobState, Ledger, UseCheck};
 use serde::Serialize;
 use std::time::Duration;
 use tokio_postgres::Client;
@@ -16,6 +16,24 @@ pub struct PlanStatus {
     pub control: Control,
     pub steps: Vec<StepStatus>,
     pub jobs: Vec<JobStatus>,
+    /// At the gate: whether the application still uses what contract removes.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub contract: Option<ContractCheck>,
+}
+
+/// What pg_stat_statements says of what a plan at the gate would remove.
+#[derive(Debug, Clone, Serialize)]
+#[serde(tag = "check", rename_all = "snake_case")]
+pub enum ContractCheck {
+    /// It cannot be read, and why.
+    Unchecked { why: String },
+    Checked {
+        /// The statements that used it since the last check a window ago, one line each.
+        statements: Vec<String>,
+        since: Option<String>,
+        /// Statements of other roles this role may not read.
+        hidden: usize,
+    },
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -57,6 +75,33 @@ pub struct WorkerStatus {
 
 /// The window `rows_per_second` is measured over while a job runs.
 const RECENT: Duration = Duration::from_secs(30);
+
+/// For a plan at the gate, what `advance` would find before contract (without keeping a
+/// sample: status only reads).
+async fn contract_check(
+    client: &Client,
+    ledger: &Ledger,
+    row: &ledger::PlanRow,
+) -> Result<Option<ContractCheck>, Error> {
+    let plan = super::stored_plan(row)?;
+    let check = ledger
+        .statement_use(
+            client,
+            &plan,
+            &row.facts,
+            ledger::DEFAULT_UNUSED_FOR,
+            ledger::Sample::Peek,
+        )
+        .await?;
+    Ok(check.map(|check| match check {
+        UseCheck::Unchecked(why) => ContractCheck::Unchecked { why },
+        UseCheck::Checked(usage) => ContractCheck::Checked {
+            statements: usage.statements.iter().map(|s| usage.describe(s)).collect(),
+            since: usage.since.map(ledger::usage_clock),
+            hidden: usage.hidden,
+        },
+    }))
+}
 
 /// Status of every plan in the ledger, or of `only`.
 pub async fn read(
@@ -135,7 +180,12 @@ pub async fn read(
                     .collect(),
             });
         }
+        let contract = match plan.stage {
+            ledger::Stage::Expanded => contract_check(client, ledger, &plan).await?,
+            _ => None,
+        };
         out.push(PlanStatus {
+            contract,
             id: plan.id,
             stage: plan.stage.as_str().to_owned(),
             updated_at: plan.updated_at.to_rfc3339(),

@@ -12,7 +12,7 @@ mod dependents;
 mod estimate;
 
 use crate::error::Error;
-use crate::ledger::{Ledger, Stage};
+use crate::ledger::{Ledger, Stage, UseCheck};
 use crate::pg::conninfo::ConnInfo;
 use crate::pg::facts::{Facts, SkippedChange};
 use crate::pg::model::Model;
@@ -59,6 +59,9 @@ pub async fn check(
         let mut cx = Checker::new(&plan.file, &source);
         if let Some((checksum, stage)) = recorded.get(&plan.id) {
             ledger_state(plan, checksum, *stage, &mut cx);
+            if *stage == Stage::Expanded && *checksum == plan.checksum {
+                still_used(&*client, &ledger, plan, &mut cx).await?;
+            }
         } else {
             let decided = conditions(&*client, plan, &mut cx).await?;
             let allowed = reach(
@@ -220,6 +223,58 @@ async fn reach(
         }
     }
     Ok(allowed)
+}
+
+/// For a plan at the gate: the statements pg_stat_statements shows using what its contract
+/// removes, compared as `advance` compares them (without keeping a sample: validate only
+/// reads).
+async fn still_used(
+    client: &Client,
+    ledger: &Ledger,
+    plan: &Plan,
+    cx: &mut Checker<'_>,
+) -> Result<(), Error> {
+    let Some(row) = ledger.plan(client, &plan.id).await? else {
+        return Ok(());
+    };
+    let check = ledger
+        .statement_use(
+            client,
+            plan,
+            &row.facts,
+            crate::ledger::DEFAULT_UNUSED_FOR,
+            crate::ledger::Sample::Peek,
+        )
+        .await?;
+    let root = FieldPath::root();
+    let usage = match check {
+        None => return Ok(()),
+        Some(UseCheck::Unchecked(why)) => {
+            cx.report(Code::UseUnchecked, &root, why, None);
+            return Ok(());
+        }
+        Some(UseCheck::Checked(usage)) => usage,
+    };
+    for statement in &usage.statements {
+        cx.report(
+            Code::StillUsed,
+            &root,
+            usage.describe(statement),
+            Some("contract waits until none has run for a while, and refuses while one runs; deploy the application that no longer uses it".into()),
+        );
+    }
+    if usage.hidden > 0 {
+        cx.report(
+            Code::UseUnchecked,
+            &root,
+            format!(
+                "{} statement(s) of other roles could not be read (this role lacks pg_read_all_stats)",
+                usage.hidden
+            ),
+            None,
+        );
+    }
+    Ok(())
 }
 
 fn ledger_state(plan: &Plan, checksum: &str, stage: Stage, cx: &mut Checker) {

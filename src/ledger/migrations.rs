@@ -130,6 +130,17 @@ CREATE TABLE {s}.runners (
 -- pg_repack) gives the table a new file, and the job starts over.
 ALTER TABLE {s}.jobs ADD COLUMN filenode bigint, ADD COLUMN end_block bigint;
 "#,
+    r#"
+-- Version 8: samples of pg_stat_statements' call counts for the statements that use what a
+-- plan's contract removes (pg_stat_statements keeps no times), to tell whether the old
+-- application still runs.
+CREATE TABLE {s}.usage_samples (
+    plan_id text NOT NULL,
+    taken_at timestamptz NOT NULL,
+    calls jsonb NOT NULL,
+    PRIMARY KEY (plan_id, taken_at)
+);
+"#,
 ];
 
 impl Ledger {

@@ -1,7 +1,7 @@
 //! switchback's own tables in the target database (schema `switchback` by default): plans
 //! with their checksum, definition and catalog facts; step states; backfill jobs with their
-//! ranges and batch log; the values fills overwrote; the runners holding plans; and an event
-//! log. `Ledger` is the whole contract: nobody else names these tables or writes their SQL,
+//! ranges and batch log; the values fills overwrote; the runners holding plans; samples of
+//! pg_stat_statements for plans at the gate; and an event log. `Ledger` is the whole contract: nobody else names these tables or writes their SQL,
 //! and the states they hold are enums everywhere else. One file per concern; the schema is
 //! versioned so later releases can migrate it in place. Beside it, `record` keeps the
 //! migration tools' own ledgers true for imported plans.
@@ -16,6 +16,7 @@ pub mod record;
 mod runners;
 mod state;
 mod steps;
+mod usage;
 
 pub use events::EventRow;
 pub use jobs::{Activity, JobRow, NewJob, Walk};
@@ -25,6 +26,7 @@ pub use runners::Holder;
 use state::RangeState;
 pub use state::{JobState, Stage, StepStatus};
 pub use steps::StepRow;
+pub use usage::{clock as usage_clock, Sample, StatementUse, Usage, UseCheck, DEFAULT_UNUSED_FOR};
 
 use crate::error::Error;
 use crate::pg::query::Query;

@@ -168,7 +168,12 @@ impl TempCluster {
     /// Starts the server on a free port, with `settings` (`name=value`) on top of the
     /// defaults. A port can be taken between choosing it and binding it, so a few are tried.
     pub fn launch(&mut self, settings: &[&str]) -> Result<(), ClusterError> {
-        let extra: String = settings.iter().map(|s| format!(" -c {s}")).collect();
+        let mut extra: String = settings.iter().map(|s| format!(" -c {s}")).collect();
+        // pg_stat_statements, as most managed services load it: contract reads it to know
+        // the old application is gone. Only where the build has it (contrib may be absent).
+        if self.has_library("pg_stat_statements") {
+            extra.push_str(" -c shared_preload_libraries=pg_stat_statements");
+        }
         let data = self.data_dir();
         let mut last_error = None;
         for _ in 0..5 {
@@ -192,6 +197,14 @@ impl TempCluster {
         }
         self.port = 0;
         Err(last_error.expect("tried at least once"))
+    }
+
+    /// Whether the server's library folder (Debian's `lib/`, or `lib/postgresql/` of a
+    /// `make install` layout) holds `name`.
+    fn has_library(&self, name: &str) -> bool {
+        let file = format!("{name}.so");
+        let lib = self.bin.join("../lib");
+        lib.join(&file).is_file() || lib.join("postgresql").join(&file).is_file()
     }
 
     /// `postgres://postgres@127.0.0.1:PORT/DATABASE`.

@@ -14,5 +14,6 @@ pub mod model;
 pub mod privileges;
 pub mod query;
 pub mod quote;
+pub mod statements;
 pub mod tls;
 pub mod type_text;

@@ -181,6 +181,8 @@ codes! {
     Pooler => crate::plan::explain::POOLER;
     Partitioned => crate::plan::explain::PARTITIONED;
     Skipped => crate::plan::explain::SKIPPED;
+    StillUsed => crate::plan::explain::STILL_USED;
+    UseUnchecked => crate::plan::explain::USE_UNCHECKED;
     ProbableRename => crate::plan::explain::PROBABLE_RENAME;
     KeptAsSql => crate::plan::explain::KEPT_AS_SQL;
     LeftOut => crate::plan::explain::LEFT_OUT;

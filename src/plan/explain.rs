@@ -148,6 +148,13 @@ pub const POOLER: Rule = Rule::note("N713", "connection through a pooler or prox
     .why("With `--database-url`: the connection reaches PostgreSQL through a pooler or proxy (the server's port is not the one dialed, or a session setting did not last). switchback uses no session state there: every statement is one unnamed round trip, settings are SET LOCAL, and the runner's hold on a plan is a lease row.")
     .instead("Nothing to do.");
 
+pub const STILL_USED: Rule = Rule::warning("W716", "the application still uses what contract removes")
+    .why("With `--database-url`, for a plan at the gate (expand done): pg_stat_statements shows a statement that reads or writes a table or column the plan's contract stage drops or renames away, run since the last check a minute or more before (or since the expand stage finished). Running contract now would break it: the commonest contract accident is running it before every copy of the old application is gone. `advance` waits until none of these statements has run for `--unused-for` (1m), and refuses, naming them, while one runs.")
+    .instead("Deploy the application that no longer uses them and let the old copies drain; `advance --force REASON` overrides, and records the reason.");
+pub const USE_UNCHECKED: Rule = Rule::note("N717", "cannot check what the application uses")
+    .why("With `--database-url`, for a plan at the gate: pg_stat_statements is not installed in this database or cannot be read, or some statements belong to roles whose text this role may not read (it lacks pg_read_all_stats). Contract cannot tell whether the old application still uses what it removes.")
+    .instead("Load pg_stat_statements (shared_preload_libraries, CREATE EXTENSION pg_stat_statements) and grant pg_read_all_stats to the role switchback runs as; or make sure by other means that the old application is gone before contract.");
+
 /// `--explain CODE`: the code, its severity and title, why it matters and what to do.
 pub fn text(code: Code) -> String {
     let rule = code.rule();

@@ -90,3 +90,37 @@ pub struct Plan {
     /// The row the migration's own tool keeps for it, written when the plan completes.
     pub record: Option<record::Record>,
 }
+
+impl Plan {
+    /// The tables and columns its contract stage drops or renames away, leaving out the
+    /// changes an `if_exists` skipped (`skipped` says whether change `i` was).
+    pub fn removed(&self, skipped: impl Fn(usize) -> bool) -> Vec<sql::usage::Removed> {
+        let mut removed = Vec::new();
+        for (index, change) in self.changes.iter().enumerate() {
+            if skipped(index) {
+                continue;
+            }
+            let footprint = change.footprint();
+            if let Some((table, how)) = &footprint.removes_table {
+                removed.push(sql::usage::Removed {
+                    table: table.to_string(),
+                    column: None,
+                    how: how.clone(),
+                });
+            }
+            if let Some(table) = &footprint.table {
+                removed.extend(
+                    footprint
+                        .removes
+                        .iter()
+                        .map(|(column, how)| sql::usage::Removed {
+                            table: table.to_string(),
+                            column: Some(column.to_string()),
+                            how: how.clone(),
+                        }),
+                );
+            }
+        }
+        removed
+    }
+}

@@ -69,6 +69,14 @@ fn line(event: &Event) -> Option<String> {
         Event::Verified { plan, step, rows } => format!("{plan}: {step}: {rows} rows verified"),
         Event::Gate { plan } => format!("{plan}: expand done — deploy the application that uses the new shape, then run `switchback advance` again"),
         Event::Completed { plan } => format!("{plan}: completed"),
+        Event::UseUnchecked { plan, why } => format!("{plan}: warning: cannot check whether the application still uses what contract removes: {why}"),
+        Event::Unused { plan, since, hidden } => {
+            let since = since.as_deref().map_or(String::new(), |s| format!(" since {s}"));
+            let hidden = match hidden { 0 => String::new(), n => format!(" (warning: {n} statement(s) of other roles could not be read; grant pg_read_all_stats to check them)") };
+            format!("{plan}: no statement has used what contract removes{since} (pg_stat_statements){hidden}")
+        }
+        Event::WaitingUntilUnused { plan, statements, window } => format!("{plan}: waiting until none of these has run for {window} before contract:{}", statements.iter().map(|s| format!("\n    {s}")).collect::<String>()),
+        Event::ContractForced { plan, reason, statements } => format!("{plan}: contract forced over {statements} statement(s) that used what it removes: {reason}"),
         Event::Recorded { plan, tool, table } => format!("{plan}: recorded as applied in {tool}'s table {table}"),
         Event::Waiting { plan, dependency } => format!("{plan}: waiting for plan {dependency} to complete"),
         Event::Undo { plan, step } => format!("{plan}: undoing {step}"),

@@ -163,6 +163,14 @@ impl TestDb {
         }
     }
 
+    /// The administrator's session in this database: what only a superuser may do, such as
+    /// creating an extension that is not trusted.
+    pub async fn admin(&self) -> Client {
+        let base = self.direct.split('?').next().unwrap_or_default();
+        let name = base.rsplit('/').next().unwrap_or_default();
+        connect(&with_database(&server().admin, name)).await
+    }
+
     /// A direct session for fixtures and checks. The role's statement_timeout is lifted here
     /// only, so a large fixture does not trip it; switchback's own sessions keep it.
     pub async fn client(&self) -> Client {

@@ -7,6 +7,7 @@
 mod expr;
 mod statement;
 mod types;
+pub mod usage;
 
 pub use expr::{rename_identifier, Expr};
 pub use statement::{
