@@ -10,7 +10,7 @@ mod support;
 use std::time::{Duration, Instant};
 use support::app::App;
 use support::writer::NEW;
-use support::{plan_file, switchback, text, TestDb};
+use support::{plan_file, succeeded, switchback, text, TestDb};
 
 const ROWS: i64 = 2_000;
 
@@ -48,17 +48,6 @@ fn advance(db: &TestDb, plan: &str, extra: &[&str]) -> std::process::Output {
     let mut args = vec!["advance", plan, "--progress", "plain", "--unused-for", "2s"];
     args.extend_from_slice(extra);
     switchback(db, &args)
-}
-
-fn ok(out: std::process::Output) -> String {
-    assert!(
-        out.status.success(),
-        "exit {:?}\n{}{}",
-        out.status.code(),
-        text(&out.stdout),
-        text(&out.stderr)
-    );
-    format!("{}{}", text(&out.stdout), text(&out.stderr))
 }
 
 /// `validate --database-url` of the plans in `folder`, as JSON.
@@ -108,7 +97,7 @@ async fn contract_refuses_while_the_old_application_runs_and_waits_once_it_is_go
     let (dir, plan) = plan_file("20261123_rename", PLAN);
     let app = App::start(&db.url, ROWS, OLD_APP, NEW_APP, 2).await;
     app.run_for(20).await;
-    ok(advance(&db, &plan, &[]));
+    succeeded(advance(&db, &plan, &[]));
     app.run_for(50).await;
 
     // The old application still writes `name`: contract is refused before it starts.
@@ -144,7 +133,7 @@ async fn contract_refuses_while_the_old_application_runs_and_waits_once_it_is_go
             .contains("UPDATE users SET name"),
         "{report:#}"
     );
-    let status = ok(switchback(&db, &["status"]));
+    let status = succeeded(switchback(&db, &["status"]));
     assert!(
         status.contains("contract: 1 statement(s) used what it removes")
             && status.contains("UPDATE users SET name = $1"),
@@ -194,9 +183,9 @@ async fn force_overrides_with_a_reason_that_is_recorded() {
     let (_dir, plan) = plan_file("20261123_forced", PLAN);
     let app = App::start(&db.url, ROWS, OLD_APP, NEW_APP, 1).await;
     app.run_for(20).await;
-    ok(advance(&db, &plan, &[]));
+    succeeded(advance(&db, &plan, &[]));
     app.run_for(20).await;
-    let said = ok(advance(
+    let said = succeeded(advance(
         &db,
         &plan,
         &["--force", "old workers drained by hand, ticket OPS-42"],
@@ -207,7 +196,7 @@ async fn force_overrides_with_a_reason_that_is_recorded() {
     );
     app.stop().await;
     assert!(!has_column(&db, "name").await);
-    let history = ok(switchback(&db, &["history", "20261123_forced"]));
+    let history = succeeded(switchback(&db, &["history", "20261123_forced"]));
     assert!(
         history.contains("contract forced")
             && history.contains("OPS-42")
@@ -220,7 +209,7 @@ async fn force_overrides_with_a_reason_that_is_recorded() {
 async fn without_the_extension_it_says_it_cannot_check_and_goes_on() {
     let db = database(false).await;
     let (dir, plan) = plan_file("20261123_unchecked", PLAN);
-    ok(advance(&db, &plan, &[]));
+    succeeded(advance(&db, &plan, &[]));
     let report = validate(&db, dir.path());
     assert!(
         report["diagnostics"]
@@ -234,9 +223,9 @@ async fn without_the_extension_it_says_it_cannot_check_and_goes_on() {
                     .contains("pg_stat_statements")),
         "{report:#}"
     );
-    let status = ok(switchback(&db, &["status"]));
+    let status = succeeded(switchback(&db, &["status"]));
     assert!(status.contains("contract: cannot check"), "{status}");
-    let said = ok(advance(&db, &plan, &[]));
+    let said = succeeded(advance(&db, &plan, &[]));
     assert!(
         said.contains("cannot check whether the application still uses what contract removes"),
         "{said}"

@@ -123,10 +123,10 @@ case!(unknown_on_delete_action, "changes:\n  - add_foreign_key: { table: o, name
     "p.yaml:2:113: error[E108]: `cascad` is not allowed here (at changes[0].add_foreign_key.on_delete) [help: did you mean `cascade`?]",
 ]);
 case!(duration_without_unit, &format!("lock_timeout: 2\nchanges:\n{DROP_A}"), [
-    "p.yaml:1:15: error[E107]: `2` is not a duration; write a number with a unit: 200ms, 2s, 1m, 1h (at lock_timeout)",
+    "p.yaml:1:15: error[E107]: `2` is not a duration; write a number with a unit: 200ms, 2s, 1m, 1h, 7d (at lock_timeout)",
 ]);
-case!(duration_unknown_unit, &format!("lock_timeout: 2d\nchanges:\n{DROP_A}"), [
-    "p.yaml:1:15: error[E107]: `2d` is not a duration; write a number with a unit: 200ms, 2s, 1m, 1h (at lock_timeout)",
+case!(duration_unknown_unit, &format!("lock_timeout: 2w\nchanges:\n{DROP_A}"), [
+    "p.yaml:1:15: error[E107]: `2w` is not a duration; write a number with a unit: 200ms, 2s, 1m, 1h, 7d (at lock_timeout)",
 ]);
 case!(
     zero_lock_timeout,

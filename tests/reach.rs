@@ -607,6 +607,63 @@ async fn missing_grants_are_named_before_the_first_statement() {
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
 }
 
+/// Contract keeps what it drops in the archive schema: a role that may neither use it nor
+/// create it is told so before the plan's first stage, and nothing changes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_missing_archive_schema_is_named_before_the_first_statement() {
+    let (_cluster, db) = own_cluster();
+    let admin = db.client().await;
+    admin.batch_execute(USERS).await.unwrap();
+    let role = plain_role(
+        &admin,
+        "ALTER TABLE users OWNER TO {role}; CREATE SCHEMA switchback AUTHORIZATION {role};",
+    )
+    .await;
+    let user = as_role(&db, &role);
+    let (_dir, plan) = plan_file(
+        "20261123_archive_grant",
+        "changes:\n  - drop_column: { table: users, column: email }\n",
+    );
+    let before = catalog(&admin, "users").await;
+    let out = support::switchback(&user, &["validate", "--database-url", &user.url, &plan]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stdout));
+    let missing = format!(
+        "role {role} may not create the archive schema switchback_archive in database postgres"
+    );
+    assert!(
+        text(&out.stdout).contains(&missing),
+        "{}",
+        text(&out.stdout)
+    );
+    let out = support::switchback(&user, &["advance", &plan, "--progress", "plain"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains(&missing),
+        "{}",
+        text(&out.stderr)
+    );
+    assert_eq!(catalog(&admin, "users").await, before);
+    admin
+        .batch_execute(&format!(
+            "CREATE SCHEMA switchback_archive; GRANT USAGE, CREATE ON SCHEMA switchback_archive TO {role}"
+        ))
+        .await
+        .unwrap();
+    for _ in 0..2 {
+        let out = support::switchback(&user, &["advance", &plan, "--progress", "plain"]);
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    }
+    let kept: i64 = admin
+        .query_one(
+            "SELECT count(*) FROM switchback_archive.users_email_20261123_archive_grant",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert!(kept > 0);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_one_second_statement_timeout_does_not_cancel_long_steps() {
     let (_cluster, db) = own_cluster();

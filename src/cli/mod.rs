@@ -3,6 +3,7 @@
 
 mod abort;
 mod advance;
+mod archive;
 mod backfill;
 mod control;
 mod database;
@@ -59,6 +60,8 @@ enum Command {
     Throttle(control::ThrottleArgs),
     /// The event log: step transitions, control actions and errors, with who and when.
     History(history::Args),
+    /// What contract kept instead of destroying, its size and retention; `purge` drops it.
+    Archive(archive::Args),
     /// Turn SQL migrations (Drizzle, Prisma, golang-migrate, dbmate, goose, plain files) into
     /// plans that do the same without blocking the application.
     Import(import::Args),
@@ -115,6 +118,7 @@ pub fn main() -> ExitCode {
         Command::Resume(args) => control::resume(args, &cli.state_schema),
         Command::Throttle(args) => control::throttle(args, &cli.state_schema),
         Command::History(args) => history::run(args, &cli.state_schema),
+        Command::Archive(args) => archive::run(args, &cli.state_schema),
         Command::Demo(args) => demo::run(args, &cli.state_schema),
         Command::Import(args) => import::run(args),
     };

@@ -99,6 +99,12 @@ fn text(plans: &[PlanStatus]) -> String {
             }
             None => {}
         }
+        for archive in &plan.archives {
+            out.push_str(&format!(
+                "  archive: {}",
+                crate::cli::archive::line(archive)
+            ));
+        }
         for job in &plan.jobs {
             let eta = job
                 .eta_seconds

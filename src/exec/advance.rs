@@ -103,7 +103,8 @@ impl Executor<'_> {
             stage,
         };
         if !self.options.dry_run {
-            self.admit(plan, &admitted.pending().collect::<Vec<_>>())
+            let archives = admitted.steps.iter().any(Step::archives);
+            self.admit(plan, &admitted.pending().collect::<Vec<_>>(), archives)
                 .await?;
         }
         Ok(Ok(admitted))

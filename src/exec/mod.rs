@@ -5,6 +5,7 @@
 
 mod abort;
 mod advance;
+pub mod archive;
 mod backfill;
 pub mod events;
 mod in_use;

@@ -90,16 +90,25 @@ impl Executor<'_> {
     }
 
     /// Before the first statement of a stage: what would fail half-way is refused now. A
-    /// privilege the role lacks; and, behind a transaction pooler where no SET lasts, a
+    /// privilege the role lacks (on the archive schema too, when contract keeps something); and, behind a transaction pooler where no SET lasts, a
     /// role-level statement_timeout that would cancel a CONCURRENTLY build part-way (such a
     /// statement cannot run in a transaction, so it gets only the session's settings).
-    pub(super) async fn admit(&self, plan: &Plan, steps: &[&Step]) -> Result<(), Error> {
-        let problems = privileges::missing(
+    /// `archives`: whether any step of the plan (of either stage) keeps something in the
+    /// archive schema, whose privileges are then checked from the first stage on.
+    pub(super) async fn admit(
+        &self,
+        plan: &Plan,
+        steps: &[&Step],
+        archives: bool,
+    ) -> Result<(), Error> {
+        let mut problems = privileges::missing(
             &self.client,
             &crate::plan::step::relation_uses(steps.iter().copied()),
         )
         .await?;
-        let mut problems = problems;
+        if archives {
+            problems.extend(privileges::archive(&self.client, crate::plan::archive::SCHEMA).await?);
+        }
         problems.extend(crate::ledger::record::problem(&self.client, plan).await?);
         if !problems.is_empty() {
             return Err(Error::Refused(format!(

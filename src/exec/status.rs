@@ -19,6 +19,9 @@ pub struct PlanStatus {
     /// At the gate: whether the application still uses what contract removes.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub contract: Option<ContractCheck>,
+    /// What its contract kept in the archive schema.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub archives: Vec<super::archive::Archive>,
 }
 
 /// What pg_stat_statements says of what a plan at the gate would remove.
@@ -184,8 +187,10 @@ pub async fn read(
             ledger::Stage::Expanded => contract_check(client, ledger, &plan).await?,
             _ => None,
         };
+        let archives = super::archive::list(client, ledger, Some(&plan.id)).await?;
         out.push(PlanStatus {
             contract,
+            archives,
             id: plan.id,
             stage: plan.stage.as_str().to_owned(),
             updated_at: plan.updated_at.to_rfc3339(),

@@ -167,6 +167,16 @@ impl Executor<'_> {
         if undo {
             setup.push_str("; SET LOCAL switchback.backfill = 'on'");
         }
+        // What the step archives is recorded first, its definition read from the catalog
+        // before the step's DDL changes it, and commits with it.
+        let mut statements = statements.to_vec();
+        if let (Some(archived), false) = (&step.archived, undo) {
+            let change = step.changes.first().copied().unwrap_or_default();
+            statements.insert(
+                0,
+                self.ledger.record_archive_sql(&plan.id, change, archived),
+            );
+        }
         let after = self.ledger.finish_step_sql(
             &plan.id,
             &step.name,
@@ -182,7 +192,7 @@ impl Executor<'_> {
             &policy,
             Attempt::Transaction {
                 setup: &setup,
-                statements,
+                statements: &statements,
                 after: &after,
             },
         )

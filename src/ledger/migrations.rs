@@ -141,6 +141,23 @@ CREATE TABLE {s}.usage_samples (
     PRIMARY KEY (plan_id, taken_at)
 );
 "#,
+    r#"
+-- Version 9: what contract kept instead of destroying (a table moved into the archive
+-- schema, a column's values copied there), with its definition and until when it is kept.
+CREATE TABLE {s}.archives (
+    plan_id text NOT NULL,
+    change integer NOT NULL,
+    kind text NOT NULL,
+    object text NOT NULL,
+    kept_in text NOT NULL,
+    definition jsonb NOT NULL,
+    archived_at timestamptz NOT NULL DEFAULT now(),
+    keep_until timestamptz NOT NULL,
+    purged_at timestamptz,
+    purged_by text,
+    PRIMARY KEY (plan_id, change)
+);
+"#,
 ];
 
 impl Ledger {

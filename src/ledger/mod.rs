@@ -1,11 +1,12 @@
 //! switchback's own tables in the target database (schema `switchback` by default): plans
 //! with their checksum, definition and catalog facts; step states; backfill jobs with their
 //! ranges and batch log; the values fills overwrote; the runners holding plans; samples of
-//! pg_stat_statements for plans at the gate; and an event log. `Ledger` is the whole contract: nobody else names these tables or writes their SQL,
+//! pg_stat_statements for plans at the gate; what contract archived; and an event log. `Ledger` is the whole contract: nobody else names these tables or writes their SQL,
 //! and the states they hold are enums everywhere else. One file per concern; the schema is
 //! versioned so later releases can migrate it in place. Beside it, `record` keeps the
 //! migration tools' own ledgers true for imported plans.
 
+mod archives;
 mod events;
 mod fills;
 mod jobs;
@@ -18,6 +19,7 @@ mod state;
 mod steps;
 mod usage;
 
+pub use archives::ArchiveRow;
 pub use events::EventRow;
 pub use jobs::{Activity, JobRow, NewJob, Walk};
 pub use plans::{Control, ControlChange, PlanRow};

@@ -338,6 +338,15 @@ pub async fn presence(
     })
 }
 
+/// Whether `relation` (quoted, qualified) exists.
+pub async fn relation_exists(client: &impl Query, relation: &str) -> Result<bool, Error> {
+    Ok(client
+        .fetch_one("SELECT to_regclass($1) IS NOT NULL", &[&relation])
+        .await
+        .map_err(Error::sql(format!("look for {relation}")))?
+        .get(0))
+}
+
 /// None when the index does not exist, else whether it is valid.
 pub async fn index_valid(client: &impl Query, index: &str) -> Result<Option<bool>, Error> {
     Ok(client

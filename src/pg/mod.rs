@@ -2,6 +2,7 @@
 //! pooler-safe statements), catalog introspection, the lock-safe DDL runner, and throwaway
 //! clusters for demos and tests.
 
+pub mod archive;
 pub mod cast;
 pub mod catalog;
 pub mod cluster;

@@ -98,6 +98,21 @@ pub fn creates(sql: &str) -> bool {
 /// What the ledger needs: USAGE and CREATE on its schema when it exists, CREATE on the
 /// database when it does not. None when all is there.
 pub async fn ledger(client: &impl Query, schema: &str) -> Result<Option<String>, Error> {
+    schema_access(client, schema, "ledger").await
+}
+
+/// What the archive needs, as the ledger: USAGE and CREATE on its schema, or CREATE on the
+/// database to create it.
+pub async fn archive(client: &impl Query, schema: &str) -> Result<Option<String>, Error> {
+    schema_access(client, schema, "archive").await
+}
+
+/// `schema`, switchback's `what` schema: usable, or creatable.
+async fn schema_access(
+    client: &impl Query,
+    schema: &str,
+    what: &str,
+) -> Result<Option<String>, Error> {
     let row = client
         .fetch_one(
             "SELECT n.oid IS NOT NULL,
@@ -112,7 +127,7 @@ pub async fn ledger(client: &impl Query, schema: &str) -> Result<Option<String>,
             &[&schema],
         )
         .await
-        .map_err(Error::sql("read the ledger's privileges"))?;
+        .map_err(Error::sql(format!("read the privileges on the {what} schema")))?;
     let (exists, usable, may_create_schema, ready, user, database): (
         bool,
         bool,
@@ -131,10 +146,10 @@ pub async fn ledger(client: &impl Query, schema: &str) -> Result<Option<String>,
     Ok(match (exists, usable || ready, may_create_schema) {
         (true, true, _) | (false, _, true) => None,
         (true, false, _) => Some(format!(
-            "role {user} cannot use the ledger schema {schema}; GRANT USAGE, CREATE ON SCHEMA {schema} TO {user}"
+            "role {user} cannot use the {what} schema {schema}; GRANT USAGE, CREATE ON SCHEMA {schema} TO {user}"
         )),
         (false, _, false) => Some(format!(
-            "role {user} may not create the ledger schema {schema} in database {database}; an administrator can run CREATE SCHEMA {schema} and GRANT USAGE, CREATE ON SCHEMA {schema} TO {user}, or GRANT CREATE ON DATABASE {database} TO {user}"
+            "role {user} may not create the {what} schema {schema} in database {database}; an administrator can run CREATE SCHEMA {schema} and GRANT USAGE, CREATE ON SCHEMA {schema} TO {user}, or GRANT CREATE ON DATABASE {database} TO {user}"
         )),
     })
 }

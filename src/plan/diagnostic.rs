@@ -165,6 +165,7 @@ codes! {
     TimestampWithoutTimeZone => crate::plan::lint::timestamp_without_time_zone::RULE;
     IntPrimaryKey => crate::plan::lint::int_primary_key::RULE;
     ManyTablesBackfilled => crate::plan::lint::many_tables_backfilled::RULE;
+    ArchiveOff => crate::plan::lint::archive_off::RULE;
     Missing => crate::plan::explain::MISSING;
     AlreadyExists => crate::plan::explain::ALREADY_EXISTS;
     NoBackfillKey => crate::plan::explain::NO_BACKFILL_KEY;

@@ -5,7 +5,7 @@ use std::time::Duration;
 /// Parses `text`; the error says what was expected.
 pub fn parse(text: &str) -> Result<Duration, String> {
     let expected =
-        || format!("`{text}` is not a duration; write a number with a unit: 200ms, 2s, 1m, 1h");
+        || format!("`{text}` is not a duration; write a number with a unit: 200ms, 2s, 1m, 1h, 7d");
     let mut rest = text.trim();
     if rest.is_empty() {
         return Err(expected());
@@ -24,6 +24,7 @@ pub fn parse(text: &str) -> Result<Duration, String> {
             "s" => Duration::from_secs(1),
             "m" | "min" => Duration::from_secs(60),
             "h" => Duration::from_secs(3600),
+            "d" => Duration::from_secs(24 * 3600),
             _ => return Err(expected()),
         };
         rest = &rest[unit_len..];
@@ -44,9 +45,14 @@ pub fn format(d: Duration) -> String {
     if ms % 1000 != 0 {
         return format!("{ms}ms");
     }
-    let (h, m, s) = (ms / 3_600_000, ms / 60_000 % 60, ms / 1000 % 60);
+    let (d, h, m, s) = (
+        ms / 86_400_000,
+        ms / 3_600_000 % 24,
+        ms / 60_000 % 60,
+        ms / 1000 % 60,
+    );
     let mut out = String::new();
-    for (value, unit) in [(h, "h"), (m, "m"), (s, "s")] {
+    for (value, unit) in [(d, "d"), (h, "h"), (m, "m"), (s, "s")] {
         if value > 0 {
             out.push_str(&format!("{value}{unit}"));
         }
@@ -76,7 +82,7 @@ mod tests {
             "2 s",
             "-1s",
             "1.5s",
-            "2d",
+            "2w",
             "99999999999999999999s",
         ] {
             assert!(parse(bad).is_err(), "{bad} should be rejected");
@@ -85,7 +91,7 @@ mod tests {
 
     #[test]
     fn formats_back() {
-        for text in ["200ms", "2s", "1m30s", "1h", "0s"] {
+        for text in ["200ms", "2s", "1m30s", "1h", "7d", "1d12h", "0s"] {
             assert_eq!(format(parse(text).unwrap()), text);
         }
     }

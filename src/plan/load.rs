@@ -3,6 +3,7 @@
 use crate::error::Error;
 use crate::pg::quote::fnv1a;
 use crate::plan::allow::{self, Allow};
+use crate::plan::archive::Archive;
 use crate::plan::change::{Change, KINDS};
 use crate::plan::check::{did_you_mean, Checker, SqlText};
 use crate::plan::diagnostic::{Code, Diagnostic, Position};
@@ -29,6 +30,7 @@ struct RawHeader {
     backfill: Option<RawBackfill>,
     lock_timeout: Option<SqlText>,
     record: Option<RawRecord>,
+    archive: Option<SqlText>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -187,6 +189,10 @@ fn check_document(
         })
         .collect();
     let record = header.record.map(|raw| raw.check(&root.key("record"), cx));
+    let archive = match &header.archive {
+        Some(raw) => Archive::check(raw, &root.key("archive"), cx),
+        None => Some(Archive::default()),
+    };
     let changes = changes?;
     let change_dependencies = semantics::check(&changes, cx);
     lint::changes(&changes, cx);
@@ -209,6 +215,7 @@ fn check_document(
         change_dependencies,
         allows: Vec::new(),
         record,
+        archive: archive?,
     };
     lint::steps(&plan, cx);
     Some(plan)

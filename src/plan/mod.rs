@@ -2,6 +2,7 @@
 //! them, and the validated model the planner expands into steps.
 
 pub mod allow;
+pub mod archive;
 pub mod change;
 pub mod check;
 pub mod diagnostic;
@@ -89,6 +90,8 @@ pub struct Plan {
     pub allows: Vec<allow::Allow>,
     /// The row the migration's own tool keeps for it, written when the plan completes.
     pub record: Option<record::Record>,
+    /// Whether contract keeps what it removes, unless a change says otherwise.
+    pub archive: archive::Archive,
 }
 
 impl Plan {

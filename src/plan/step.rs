@@ -152,6 +152,51 @@ pub enum Records {
 pub enum JobKind {
     Backfill,
     Verify,
+    /// Copies a column's values with the table's key into its archive table, before
+    /// contract drops the column.
+    Archive,
+}
+
+/// Where an archive job copies a column to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ArchiveCopy {
+    /// The quoted, schema-qualified archive table.
+    pub into: String,
+    /// The column copied (unquoted).
+    pub column: String,
+}
+
+/// What a contract step keeps instead of destroying: the ledger records it in the step's
+/// transaction, with its definition read from the catalog before the step's DDL runs.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Archived {
+    pub kind: ArchivedKind,
+    /// What the plan removed: `public.users.nickname`, `public.orders`.
+    pub object: String,
+    /// The quoted, schema-qualified relation that keeps it.
+    pub kept_in: String,
+    #[serde(serialize_with = "crate::plan::serialize_duration")]
+    pub keep: std::time::Duration,
+    /// A SQL expression, over the catalog as it is before the step's DDL, giving the
+    /// removed object's definition as `jsonb`.
+    #[serde(skip)]
+    pub definition_sql: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ArchivedKind {
+    Table,
+    Column,
+}
+
+impl ArchivedKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ArchivedKind::Table => "table",
+            ArchivedKind::Column => "column",
+        }
+    }
 }
 
 /// A batched pass over one table, run by the executor's batch loop instead of as SQL text.
@@ -165,6 +210,8 @@ pub struct Job {
     pub assignments: Vec<Assignment>,
     /// The key the pass pages through; known once the plan's facts are.
     pub key: Option<TableKey>,
+    /// An archive job's target.
+    pub copy: Option<ArchiveCopy>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -195,6 +242,9 @@ pub struct Step {
     /// VALIDATE fails, so the error names them.
     #[serde(skip)]
     pub offenders: Option<String>,
+    /// What the step keeps in the archive schema, recorded with it in the ledger.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub archived: Option<Archived>,
 }
 
 impl Step {
@@ -213,7 +263,13 @@ impl Step {
             undo: None,
             job: None,
             offenders: None,
+            archived: None,
         }
+    }
+
+    /// Whether the step keeps something in the archive schema (records it, or copies to it).
+    pub fn archives(&self) -> bool {
+        self.archived.is_some() || self.job.as_ref().is_some_and(|j| j.copy.is_some())
     }
 
     /// Sets the query that lists the rows breaking the step's constraint (first ten).

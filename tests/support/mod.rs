@@ -237,6 +237,18 @@ pub fn command(db: &TestDb) -> std::process::Command {
     command
 }
 
+/// What a command that must succeed said, stdout then stderr; its exit and both when not.
+pub fn succeeded(out: std::process::Output) -> String {
+    assert!(
+        out.status.success(),
+        "exit {:?}\n{}{}",
+        out.status.code(),
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+    format!("{}{}", text(&out.stdout), text(&out.stderr))
+}
+
 pub fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }

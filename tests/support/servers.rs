@@ -148,7 +148,9 @@ pub async fn grant(admin_in_db: &tokio_postgres::Client) {
             "REVOKE CREATE ON SCHEMA public FROM PUBLIC;
              GRANT USAGE, CREATE ON SCHEMA public TO {ROLE};
              CREATE SCHEMA switchback;
-             GRANT USAGE, CREATE ON SCHEMA switchback TO {ROLE};"
+             GRANT USAGE, CREATE ON SCHEMA switchback TO {ROLE};
+             CREATE SCHEMA switchback_archive;
+             GRANT USAGE, CREATE ON SCHEMA switchback_archive TO {ROLE};"
         ))
         .await
         .unwrap();

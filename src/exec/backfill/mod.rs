@@ -21,8 +21,9 @@ use crate::pg::catalog;
 use crate::pg::ddl::{LockPolicy, Retrier};
 use crate::pg::facts::TableKey;
 use crate::pg::query::Query;
+use crate::pg::quote;
 use crate::plan::expand::{backfill_filters, backfill_update, verify_predicate};
-use crate::plan::step::{Job, JobKind, Records, Step};
+use crate::plan::step::{ArchiveCopy, Job, JobKind, Records, Step};
 use crate::plan::Plan;
 use key::Key;
 use std::time::{Duration, Instant};
@@ -73,6 +74,9 @@ pub(super) async fn prepare(
         tracing::warn!(step = %step.name, table = %job.relation, "the table was rewritten (VACUUM FULL, CLUSTER or pg_repack) while the job ran: it starts over");
     }
     let key = Key::new(table_key(job)?);
+    if let Some(copy) = &job.copy {
+        archive_table(ex, plan, job, copy, &key).await?;
+    }
     let estimated = catalog::estimated_rows(&ex.client, &job.relation).await?;
     let layout = blocks::layout(&ex.client, &job.relation, estimated).await?;
     let settings = &plan.backfill;
@@ -85,7 +89,9 @@ pub(super) async fn prepare(
     // move the row behind a block cursor: that backfill walks the key, which rows keep.
     let fills_nulls = job.kind == JobKind::Backfill
         && job.assignments.iter().any(|a| a.records == Records::Nulls);
-    let layout = layout.filter(|_| !fills_nulls);
+    // An archive copy has no trigger to catch a row an UPDATE moves behind a block cursor:
+    // it walks the key.
+    let layout = layout.filter(|_| !fills_nulls && job.kind != JobKind::Archive);
     let (walk, splits) = match &layout {
         Some(layout) => (
             Walk::Blocks {
@@ -122,6 +128,35 @@ pub(super) async fn prepare(
         walk,
     };
     ex.ledger.create_job(&mut ex.client, &new, splits).await
+}
+
+/// Creates a column's archive table, once: empty, typed and keyed like the table. In one
+/// transaction, so a crash leaves it whole or absent.
+async fn archive_table(
+    ex: &mut Executor<'_>,
+    plan: &Plan,
+    job: &Job,
+    copy: &ArchiveCopy,
+    key: &Key,
+) -> Result<(), Error> {
+    if catalog::relation_exists(&ex.client, &copy.into).await? {
+        return Ok(());
+    }
+    let context = || format!("create the archive table {}", copy.into);
+    let txn = ex
+        .client
+        .transaction()
+        .await
+        .map_err(Error::sql(context()))?;
+    txn.batch_execute(&format!(
+        "SET LOCAL lock_timeout = '{}ms'; {}; {}",
+        plan.lock_timeout.as_millis(),
+        crate::pg::archive::ensure_schema(crate::plan::archive::SCHEMA),
+        crate::pg::archive::column_table(&copy.into, &job.relation, &key.list, &copy.column)
+    ))
+    .await
+    .map_err(Error::sql(context()))?;
+    txn.commit().await.map_err(Error::sql(context()))
 }
 
 /// Works on the job until no range is left, then finishes it (idempotently: several workers
@@ -183,7 +218,7 @@ pub(super) async fn work(
                 },
             });
         }
-        if job.kind == JobKind::Backfill && !paused {
+        if job.kind != JobKind::Verify && !paused {
             let verdict = ex
                 .lag
                 .check(&ex.client, plan.backfill.max_replica_lag.as_secs_f64())
@@ -458,6 +493,23 @@ async fn commit_batch(
                 false => changed,
             });
             (rows, changed, None)
+        }
+        JobKind::Archive => {
+            let copy = w.job.copy.as_ref().ok_or_else(|| {
+                Error::Refused(format!("archive {rel}: the step names no archive table"))
+            })?;
+            let (list, col) = (&w.key.list, quote::ident(&copy.column));
+            let copied = txn
+                .exec(
+                    &format!(
+                        "INSERT INTO {into} ({list}, {col}) SELECT {list}, {col} FROM {rel} WHERE {window} ON CONFLICT ({list}) DO UPDATE SET {col} = EXCLUDED.{col}",
+                        into = copy.into
+                    ),
+                    &[],
+                )
+                .await
+                .map_err(Error::sql(context()))? as i64;
+            (b.counted.unwrap_or(copied), copied, None)
         }
         JobKind::Verify => {
             let wrong = verify_predicate(&assignments);

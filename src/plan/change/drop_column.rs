@@ -1,29 +1,34 @@
-//! `drop_column`: nothing at expand (the old application still reads the column); dropped at
-//! contract, once the application that no longer uses it is deployed. Catalog-only.
+//! `drop_column`: nothing at expand (the old application still reads the column); at
+//! contract, once the application that no longer uses it is deployed, its values are copied
+//! with the table's key into an archive table (batched, resumable), then it is dropped
+//! (catalog-only) with its definition recorded. `archive: false` drops it for good.
 
 use crate::pg::catalog::PartitionKey;
 use crate::pg::lock::LockMode;
+use crate::pg::{self, quote};
+use crate::plan::archive::{self, Archive};
 use crate::plan::change::{
     valid_if_clean, ChangeKind, Condition, Footprint, Object, OnPartitioned,
 };
-use crate::plan::check::{Checker, Ident};
+use crate::plan::check::{Checker, Ident, SqlText};
 use crate::plan::expand::Expansion;
 use crate::plan::live::Walk;
 use crate::plan::source::FieldPath;
 use crate::plan::sql::Work;
-use crate::plan::step::Phase;
+use crate::plan::step::{ArchiveCopy, Archived, ArchivedKind, Job, JobKind, Phase};
 use serde::Deserialize;
 
 #[derive(Debug, Deserialize)]
 #[serde(
     deny_unknown_fields,
-    expecting = "a mapping with table, column and optionally if_exists"
+    expecting = "a mapping with table, column and optionally if_exists, archive"
 )]
 pub struct Raw {
     table: String,
     column: String,
     #[serde(default)]
     if_exists: bool,
+    archive: Option<SqlText>,
 }
 
 #[derive(Debug, Clone)]
@@ -32,6 +37,8 @@ pub struct DropColumn {
     pub column: Ident,
     /// DROP COLUMN IF EXISTS: skipped when the column is not there.
     pub if_exists: bool,
+    /// The change's own `archive:`; None: the plan's.
+    pub archive: Option<Archive>,
 }
 
 impl ChangeKind for DropColumn {
@@ -41,11 +48,17 @@ impl ChangeKind for DropColumn {
         let before = cx.error_count();
         let table = cx.ident(&at.key("table"), &raw.table);
         let column = cx.ident(&at.key("column"), &raw.column);
+        // Some(None): not written, the plan's setting applies; None: written wrong.
+        let archive = match &raw.archive {
+            None => Some(None),
+            Some(a) => Archive::check(a, &at.key("archive"), cx).map(Some),
+        };
         valid_if_clean(cx, before, || {
             Some(DropColumn {
                 table,
                 column,
                 if_exists: raw.if_exists,
+                archive: archive?,
             })
         })
     }
@@ -64,23 +77,70 @@ impl ChangeKind for DropColumn {
         let col = self.column.quoted();
         // Also in the statement: the column may go between the first run and contract.
         let if_exists = if self.if_exists { "IF EXISTS " } else { "" };
-        x.step(
-            "drop_column",
-            Phase::Contract,
-            format!("drop column {col}"),
-            Some(&self.table),
-        )
-        .sql(
-            format!("ALTER TABLE {table} DROP COLUMN {if_exists}{col}"),
-            LockMode::AccessExclusive,
-            &table,
-            Work::Instant,
-        );
+        let archive = match x.archive(self.archive) {
+            Archive::Keep(keep) => {
+                let into = quote::qualified(
+                    archive::SCHEMA,
+                    &x.archived_name(&[self.table.as_str(), self.column.as_str()]),
+                );
+                let key = x.table_key(&self.table);
+                let copy = x
+                    .step(
+                        "archive",
+                        Phase::Contract,
+                        format!("copy column {col} with the table's key into {into}"),
+                        Some(&self.table),
+                    )
+                    .outside_transaction()
+                    .sql(
+                        format!("INSERT INTO {into} SELECT <key>, {col} FROM {table} WHERE <key range> ON CONFLICT (<key>) DO UPDATE SET {col} = EXCLUDED.{col}"),
+                        LockMode::AccessShare,
+                        &table,
+                        Work::Batched,
+                    )
+                    .nothing_to_undo();
+                copy.job = Some(Job {
+                    kind: JobKind::Archive,
+                    table: self.table.to_string(),
+                    relation: table.clone(),
+                    assignments: Vec::new(),
+                    key,
+                    copy: Some(ArchiveCopy {
+                        into: into.clone(),
+                        column: self.column.to_string(),
+                    }),
+                });
+                Some(Archived {
+                    kind: ArchivedKind::Column,
+                    object: format!("{}.{}.{}", x.schema(), self.table, self.column),
+                    kept_in: into,
+                    keep,
+                    definition_sql: pg::archive::column_definition(&table, self.column.as_str()),
+                })
+            }
+            Archive::Off => None,
+        };
+        let title = match &archive {
+            Some(a) => format!("drop column {col} (its values kept in {})", a.kept_in),
+            None => format!("drop column {col}"),
+        };
+        x.step("drop_column", Phase::Contract, title, Some(&self.table))
+            .sql(
+                format!("ALTER TABLE {table} DROP COLUMN {if_exists}{col}"),
+                LockMode::AccessExclusive,
+                &table,
+                Work::Instant,
+            )
+            .archived = archive;
+    }
+
+    fn archives(&self) -> Option<(Option<Archive>, String)> {
+        Some((self.archive, format!("`{}`.`{}`", self.table, self.column)))
     }
 
     fn on_partitioned_table(&self, _key: &PartitionKey) -> OnPartitioned {
         OnPartitioned::Runs(
-            "the column is dropped on the parent at contract, and so from every partition",
+            "the column's values are copied into the archive walking the partitioned key, then it is dropped on the parent at contract, and so from every partition",
         )
     }
 

@@ -1,27 +1,32 @@
-//! `drop_table`: nothing at expand; dropped at contract, once no deployed code uses it.
+//! `drop_table`: nothing at expand; at contract, once no deployed code uses it, moved into
+//! the archive schema (catalog-only, its partitions with it, its foreign keys to other tables
+//! dropped and recorded), or dropped for good with `archive: false`.
 
 use crate::pg::catalog::PartitionKey;
 use crate::pg::lock::LockMode;
+use crate::pg::{self, quote};
+use crate::plan::archive::{self, Archive};
 use crate::plan::change::{
     valid_if_clean, ChangeKind, Condition, Footprint, Object, OnPartitioned,
 };
-use crate::plan::check::{Checker, Ident};
+use crate::plan::check::{Checker, Ident, SqlText};
 use crate::plan::expand::Expansion;
 use crate::plan::live::{Probe, Walk};
 use crate::plan::source::FieldPath;
 use crate::plan::sql::Work;
-use crate::plan::step::Phase;
+use crate::plan::step::{Archived, ArchivedKind, Phase};
 use serde::Deserialize;
 
 #[derive(Debug, Deserialize)]
 #[serde(
     deny_unknown_fields,
-    expecting = "a mapping with name and optionally if_exists"
+    expecting = "a mapping with name and optionally if_exists, archive"
 )]
 pub struct Raw {
     name: String,
     #[serde(default)]
     if_exists: bool,
+    archive: Option<SqlText>,
 }
 
 #[derive(Debug, Clone)]
@@ -29,6 +34,8 @@ pub struct DropTable {
     pub name: Ident,
     /// DROP TABLE IF EXISTS: skipped when the table is not there.
     pub if_exists: bool,
+    /// The change's own `archive:`; None: the plan's.
+    pub archive: Option<Archive>,
 }
 
 impl ChangeKind for DropTable {
@@ -37,10 +44,16 @@ impl ChangeKind for DropTable {
     fn check(raw: Raw, at: &FieldPath, cx: &mut Checker) -> Option<Self> {
         let before = cx.error_count();
         let name = cx.ident(&at.key("name"), &raw.name);
+        // Some(None): not written, the plan's setting applies; None: written wrong.
+        let archive = match &raw.archive {
+            None => Some(None),
+            Some(a) => Archive::check(a, &at.key("archive"), cx).map(Some),
+        };
         valid_if_clean(cx, before, || {
             Some(DropTable {
                 name,
                 if_exists: raw.if_exists,
+                archive: archive?,
             })
         })
     }
@@ -54,26 +67,69 @@ impl ChangeKind for DropTable {
 
     fn expand(&self, x: &mut Expansion) {
         let table = x.table(&self.name);
-        x.step(
+        let Archive::Keep(keep) = x.archive(self.archive) else {
+            x.step(
+                "drop_table",
+                Phase::Contract,
+                format!("drop table {}", self.name.quoted()),
+                Some(&self.name),
+            )
+            .sql(
+                format!(
+                    "DROP TABLE {}{table}",
+                    if self.if_exists { "IF EXISTS " } else { "" }
+                ),
+                LockMode::AccessExclusive,
+                &table,
+                Work::Instant,
+            );
+            return;
+        };
+        let name = x.archived_name(&[self.name.as_str()]);
+        let kept_in = quote::qualified(archive::SCHEMA, &name);
+        let object = format!("{}.{}", x.schema(), self.name.as_str());
+        let schema = x.schema().to_owned();
+        let step = x.step(
             "drop_table",
             Phase::Contract,
-            format!("drop table {}", self.name.quoted()),
-            Some(&self.name),
-        )
-        .sql(
             format!(
-                "DROP TABLE {}{table}",
-                if self.if_exists { "IF EXISTS " } else { "" }
+                "move table {} into the archive as {kept_in}",
+                self.name.quoted()
             ),
-            LockMode::AccessExclusive,
-            &table,
-            Work::Instant,
+            Some(&self.name),
         );
+        step.sql_without_lock(pg::archive::ensure_schema(archive::SCHEMA))
+            .sql(
+                pg::archive::refuse_dependents(&table),
+                LockMode::AccessShare,
+                &table,
+                Work::Instant,
+            )
+            .sql(
+                pg::archive::drop_outgoing_foreign_keys(&table),
+                LockMode::AccessExclusive,
+                &table,
+                Work::Instant,
+            );
+        for sql in pg::archive::move_table(&schema, &table, &name, archive::SCHEMA) {
+            step.sql(sql, LockMode::AccessExclusive, &table, Work::Instant);
+        }
+        step.archived = Some(Archived {
+            kind: ArchivedKind::Table,
+            object,
+            kept_in,
+            keep,
+            definition_sql: pg::archive::table_definition(&table),
+        });
+    }
+
+    fn archives(&self) -> Option<(Option<Archive>, String)> {
+        Some((self.archive, format!("table `{}`", self.name)))
     }
 
     fn on_partitioned_table(&self, _key: &PartitionKey) -> OnPartitioned {
         OnPartitioned::Runs(
-            "contract drops it with its partitions; a partition detached before then is left as a table of its own",
+            "contract moves it with its partitions into the archive (drops them with archive: false); a partition detached before then is left as a table of its own",
         )
     }
 

@@ -10,6 +10,7 @@ mod partitions;
 
 use crate::pg::catalog::{Named, PartitionKey, Partitioning, Presence};
 use crate::pg::quote;
+use crate::plan::archive::Archive;
 use crate::plan::check::{Checker, Ident};
 use crate::plan::expand::Expansion;
 use crate::plan::live::Walk;
@@ -47,6 +48,12 @@ pub trait ChangeKind: Sized {
 
     /// The change's `if_exists` / `if_not_exists`, when it has one.
     fn condition(&self) -> Option<Condition> {
+        None
+    }
+
+    /// For a change whose contract destroys data: its own `archive:` setting (None: the
+    /// plan's) and what it destroys, in words.
+    fn archives(&self) -> Option<(Option<Archive>, String)> {
         None
     }
 }
@@ -339,6 +346,10 @@ macro_rules! change_kinds {
 
             pub fn condition(&self) -> Option<Condition> {
                 match self { $(Change::$kind(c) => c.condition(),)* }
+            }
+
+            pub fn archives(&self) -> Option<(Option<Archive>, String)> {
+                match self { $(Change::$kind(c) => c.archives(),)* }
             }
 
             /// Reads a change of kind `kind`; None when the kind is unknown, Some(None) when

@@ -6,6 +6,7 @@
 use crate::pg::facts::{ColumnFacts, Facts, Partition, TableKey};
 use crate::pg::lock::LockMode;
 use crate::pg::quote::{self, object_name};
+use crate::plan::archive::Archive;
 use crate::plan::check::Ident;
 use crate::plan::sql::Work;
 use crate::plan::step::{Assignment, Job, JobKind, Phase, Stage, Step};
@@ -160,6 +161,25 @@ impl<'p> Expansion<'p> {
 
     pub fn schema(&self) -> &str {
         self.plan.schema.as_str()
+    }
+
+    /// Whether contract keeps what a change removes: its own `archive:` over the plan's.
+    pub fn archive(&self, own: Option<Archive>) -> Archive {
+        Archive::over(own, self.plan.archive)
+    }
+
+    /// The name, in the archive schema, of what this plan's contract keeps of `parts`
+    /// (a table, or a table and column): unique per plan.
+    pub fn archived_name(&self, parts: &[&str]) -> String {
+        let mut parts = parts.to_vec();
+        parts.push(&self.plan.id);
+        object_name(&parts)
+    }
+
+    /// The key a batched pass over `table` walks, when planning against a database (read
+    /// once, at the plan's first run, for every table with a job).
+    pub fn table_key(&self, table: &Ident) -> Option<TableKey> {
+        self.facts.and_then(|f| f.key(table.as_str())).cloned()
     }
 
     /// A deterministic name for a helper object (constraint, index, column) of this plan.
@@ -391,6 +411,7 @@ fn shared_steps(
             relation: table.clone(),
             assignments: assignments.iter().map(|a| (*a).clone()).collect(),
             key: key.cloned(),
+            copy: None,
         };
         backfill.job = Some(job(JobKind::Backfill));
         out.push((backfill, MIDDLE));

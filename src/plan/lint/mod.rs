@@ -14,6 +14,7 @@
 //! Adding a rule: its file here, its `mod` line and a call below, and its row in the `codes!`
 //! table of `diagnostic.rs`.
 
+pub(super) mod archive_off;
 pub(super) mod case_folding;
 pub(super) mod char_type;
 pub(super) mod concurrent_in_transaction;
@@ -171,6 +172,7 @@ pub fn changes(changes: &[(Change, FieldPath)], cx: &mut Checker) {
 
 pub fn steps(plan: &Plan, cx: &mut Checker) {
     many_tables_backfilled::check(plan, cx);
+    archive_off::check(plan, cx);
 }
 
 /// What the rules' tests read: a plan file's findings, one line each.

@@ -1,0 +1,138 @@
+//! The catalog side of archiving: the statements that move a dropped table into the archive
+//! schema, and the SQL expressions that read, before contract's DDL, the definition of what
+//! it removes (kept in the ledger, for a revert and for the operator). Relations are quoted,
+//! schema-qualified names; they reach the catalog as `regclass` literals.
+
+use crate::error::Error;
+use crate::pg::query::Query;
+use crate::pg::quote;
+
+/// Creates `schema` when it is missing. `CREATE SCHEMA IF NOT EXISTS` would need CREATE on
+/// the database even when the schema is there, which a managed database's role may lack.
+pub fn ensure_schema(schema: &str) -> String {
+    format!(
+        "DO $$ BEGIN IF to_regnamespace({lit}) IS NULL THEN CREATE SCHEMA {ident}; END IF; END $$",
+        lit = quote::literal(&quote::ident(schema)),
+        ident = quote::ident(schema)
+    )
+}
+
+/// Refuses, as `DROP TABLE` without CASCADE would, a table that views, rules or other
+/// tables' foreign keys depend on: moved into the archive, they would silently follow it.
+pub fn refuse_dependents(relation: &str) -> String {
+    let rel = quote::literal(relation);
+    tidy(&format!(
+        "DO $$ DECLARE what text; BEGIN
+           SELECT string_agg(DISTINCT format('%s %s', CASE WHEN d.classid = 'pg_rewrite'::regclass THEN 'view or rule' ELSE 'foreign key of' END,
+                                             CASE WHEN d.classid = 'pg_rewrite'::regclass THEN r.ev_class::regclass::text ELSE c.conrelid::regclass::text || ' (' || c.conname || ')' END), ', ')
+             INTO what
+             FROM pg_depend d
+             LEFT JOIN pg_rewrite r ON d.classid = 'pg_rewrite'::regclass AND r.oid = d.objid
+             LEFT JOIN pg_constraint c ON d.classid = 'pg_constraint'::regclass AND c.oid = d.objid
+            WHERE d.refclassid = 'pg_class'::regclass AND d.refobjid = {rel}::regclass AND d.deptype = 'n'
+              AND ((r.oid IS NOT NULL AND r.ev_class <> {rel}::regclass) OR (c.contype = 'f' AND c.conrelid <> {rel}::regclass));
+           IF what IS NOT NULL THEN
+             RAISE EXCEPTION 'cannot archive table %: % depend(s) on it; drop them first', {rel}, what USING ERRCODE = '2BP01';
+           END IF;
+         END $$"
+    ))
+}
+
+/// Drops the foreign keys from `relation` to other tables: kept alive in the archive, they
+/// would make deleting a referenced row fail or cascade into it.
+pub fn drop_outgoing_foreign_keys(relation: &str) -> String {
+    let rel = quote::literal(relation);
+    tidy(&format!(
+        "DO $$ DECLARE fk record; BEGIN
+           FOR fk IN SELECT conname FROM pg_constraint WHERE conrelid = {rel}::regclass AND contype = 'f' AND confrelid <> conrelid ORDER BY conname LOOP
+             EXECUTE format('ALTER TABLE %s DROP CONSTRAINT %I', {rel}, fk.conname);
+           END LOOP;
+         END $$"
+    ))
+}
+
+/// Moves `relation` (of `schema`) into `archive` as `name`, its partitions with it: renamed
+/// first, so it cannot meet an archived table of the same name. Catalog-only.
+pub fn move_table(schema: &str, relation: &str, name: &str, archive: &str) -> Vec<String> {
+    let moved = quote::qualified(schema, name);
+    vec![
+        format!("ALTER TABLE {relation} RENAME TO {}", quote::ident(name)),
+        tidy(&format!(
+            "DO $$ DECLARE p record; BEGIN
+               FOR p IN SELECT inhrelid::regclass AS rel FROM pg_inherits WHERE inhparent = {lit}::regclass LOOP
+                 EXECUTE format('ALTER TABLE %s SET SCHEMA %I', p.rel, {archive_lit});
+               END LOOP;
+             END $$",
+            lit = quote::literal(&moved),
+            archive_lit = quote::literal(archive)
+        )),
+        format!("ALTER TABLE {moved} SET SCHEMA {}", quote::ident(archive)),
+    ]
+}
+
+/// A multi-line statement as the plan shows it: each line trimmed, the body indented.
+fn tidy(sql: &str) -> String {
+    let lines: Vec<&str> = sql.lines().map(str::trim).collect();
+    let last = lines.len().saturating_sub(1);
+    lines
+        .iter()
+        .enumerate()
+        .map(|(i, line)| match i {
+            0 => line.to_string(),
+            i if i == last => format!("\n{line}"),
+            _ => format!("\n  {line}"),
+        })
+        .collect()
+}
+
+/// The definition of a table moved into the archive, as `jsonb`: its name and the foreign
+/// keys it had to other tables (dropped as it moves).
+pub fn table_definition(relation: &str) -> String {
+    let rel = quote::literal(relation);
+    format!(
+        "jsonb_build_object('relation', {rel}, 'foreign_keys', (SELECT coalesce(jsonb_agg(jsonb_build_object('name', conname, 'definition', pg_get_constraintdef(oid)) ORDER BY conname), '[]') FROM pg_constraint WHERE conrelid = {rel}::regclass AND contype = 'f' AND confrelid <> conrelid))"
+    )
+}
+
+/// The definition of a dropped column, as `jsonb`: type, NOT NULL, default, and the
+/// indexes and constraints that go with it.
+pub fn column_definition(relation: &str, column: &str) -> String {
+    let (rel, col) = (quote::literal(relation), quote::literal(column));
+    format!(
+        "(SELECT jsonb_build_object(
+            'relation', {rel}, 'column', {col},
+            'type', format_type(a.atttypid, a.atttypmod), 'not_null', a.attnotnull,
+            'default', pg_get_expr(d.adbin, d.adrelid),
+            'indexes', (SELECT coalesce(jsonb_agg(pg_get_indexdef(i.indexrelid) ORDER BY i.indexrelid), '[]') FROM pg_index i WHERE i.indrelid = a.attrelid AND a.attnum = ANY (i.indkey)),
+            'constraints', (SELECT coalesce(jsonb_agg(jsonb_build_object('name', c.conname, 'definition', pg_get_constraintdef(c.oid)) ORDER BY c.conname), '[]') FROM pg_constraint c WHERE c.conrelid = a.attrelid AND a.attnum = ANY (c.conkey)))
+           FROM pg_attribute a LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
+          WHERE a.attrelid = {rel}::regclass AND a.attname = {col} AND NOT a.attisdropped)"
+    )
+}
+
+/// Creates the archive table of a column, empty, with the table's key as its primary key:
+/// the key's and the column's types come from the table itself.
+pub fn column_table(into: &str, relation: &str, key: &str, column: &str) -> String {
+    format!(
+        "CREATE TABLE {into} AS SELECT {key}, {col} FROM {relation} WITH NO DATA; ALTER TABLE {into} ADD PRIMARY KEY ({key})",
+        col = quote::ident(column)
+    )
+}
+
+/// Drops an archive for good: a moved table with its partitions, or a column's table.
+pub fn purge(kept_in: &str) -> String {
+    format!("DROP TABLE IF EXISTS {kept_in}")
+}
+
+/// Bytes `kept_in` takes on disk, with its indexes and partitions; None when it is gone.
+pub async fn size(client: &impl Query, kept_in: &str) -> Result<Option<i64>, Error> {
+    Ok(client
+        .fetch_one(
+            "SELECT CASE WHEN to_regclass($1) IS NOT NULL THEN
+                    (SELECT sum(pg_total_relation_size(relid))::bigint FROM pg_partition_tree(to_regclass($1))) END",
+            &[&kept_in],
+        )
+        .await
+        .map_err(Error::sql(format!("read the size of {kept_in}")))?
+        .get(0))
+}
