@@ -2,7 +2,9 @@
 //! - the ceiling: a bulk `UPDATE users SET full_name = name` on a copy of the table;
 //! - switchback's backfill of the same change (rename_column), with its trigger installed;
 //! - a concurrent writer's statement latency with no migration, then during the whole
-//!   expand stage.
+//!   expand stage;
+//! - the contract stage of a `drop_column` (the archive copy of the column's values, then
+//!   the drop) against its ceiling, a bulk `CREATE TABLE AS SELECT id, email` of the same.
 //!
 //! Prints one JSON object, with one run per table size:
 //! `cargo run --release --example bench -- --rows 1000000,10000000`. `flat_ratio` is the
@@ -123,7 +125,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             .batch_execute(&format!("CREATE DATABASE {database}"))
             .await?;
         let info = connect::resolve(Some(&cluster.url(&database)))?;
-        runs.push(measure(&info, *rows).await?);
+        let mut run = measure(&info, *rows).await?;
+        run["archive"] = measure_archive(&info, *rows).await?;
+        runs.push(run);
     }
     let rate = |run: &serde_json::Value| run["backfill"]["rows_per_second"].as_f64().unwrap_or(0.0);
     let flat_ratio = match (runs.first(), runs.last()) {
@@ -263,5 +267,51 @@ async fn measure(
             "writer_p99_at_most_1_5x_baseline": during.p99_ms <= 1.5 * baseline.p99_ms,
             "writer_max_at_most_100ms": during.max_ms <= 100.0,
         }
+    }))
+}
+
+/// One size: a bulk copy of a column with its key (the ceiling), then the contract stage of
+/// dropping that column on a table of its own, which copies it into the archive first.
+async fn measure_archive(
+    info: &switchback::pg::conninfo::ConnInfo,
+    rows: i64,
+) -> Result<serde_json::Value, Box<dyn std::error::Error>> {
+    let client = connect::connect(info, "bench").await?;
+    eprintln!("archive: a table of {rows} rows, bulk copy of a column (the ceiling)");
+    workload::create_users(&client, "dropping", rows).await?;
+    let started = Instant::now();
+    client
+        .batch_execute("CREATE TABLE bulk_copy AS SELECT id, email FROM dropping; ALTER TABLE bulk_copy ADD PRIMARY KEY (id)")
+        .await?;
+    let bulk_seconds = started.elapsed().as_secs_f64();
+    client
+        .batch_execute("DROP TABLE bulk_copy; CHECKPOINT")
+        .await?;
+
+    eprintln!("archive: contract of drop_column, the archive copy then the drop");
+    let dir = tempfile::tempdir()?;
+    let path = dir.path().join("20261123_bench_drop.yaml");
+    std::fs::write(
+        &path,
+        "changes:\n  - drop_column: { table: dropping, column: email }\n",
+    )?;
+    let set = folder::load(&[path])?;
+    let plan = &set.plans[0];
+    let times = StepTimes::default();
+    let mut executor = Executor::connect(info, Options::default(), &times).await?;
+    executor.advance(plan).await?;
+    let started = Instant::now();
+    executor.advance(plan).await?;
+    let contract_seconds = started.elapsed().as_secs_f64();
+    let (from, to) = times.0.lock().expect("lock")["0.archive"];
+    let copy_seconds = to
+        .expect("the archive copy finished")
+        .duration_since(from)
+        .as_secs_f64();
+    Ok(serde_json::json!({
+        "bulk_copy_seconds": bulk_seconds,
+        "archive_copy_seconds": copy_seconds,
+        "contract_stage_seconds": contract_seconds,
+        "contract_vs_bulk_copy_ratio": bulk_seconds / contract_seconds,
     }))
 }

@@ -253,6 +253,20 @@ async fn a_run_killed_during_the_archive_copy_ends_with_the_same_archive() {
         nicknames
     );
     assert_eq!(kept_in(&archives(&db), "public.users.nickname"), column);
+    let keyed: String = db
+        .client()
+        .await
+        .query_one(
+            &format!("SELECT pg_get_indexdef(indexrelid) FROM pg_index WHERE indrelid = '{column}'::regclass AND indisprimary"),
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert!(
+        keyed.contains("UNIQUE INDEX") && keyed.ends_with("(id)"),
+        "{keyed}"
+    );
 }
 
 #[tokio::test]
@@ -311,4 +325,29 @@ async fn archive_false_drops_for_good() {
         succeeded(switchback(&db, &["archive"])),
         "nothing is kept in the archive\n"
     );
+}
+
+#[tokio::test]
+async fn a_table_without_a_key_is_refused_before_anything_runs() {
+    let db = TestDb::new().await;
+    db.client()
+        .await
+        .batch_execute(
+            "CREATE TABLE notes (body text, tag text); INSERT INTO notes VALUES ('a', 'x')",
+        )
+        .await
+        .unwrap();
+    let (_dir, plan) = plan_file(
+        "20261123_keyless",
+        "changes:\n  - drop_column: { table: notes, column: tag }\n",
+    );
+    let out = switchback(&db, &["advance", &plan, "--progress", "plain"]);
+    let said = format!("{}{}", text(&out.stdout), text(&out.stderr));
+    assert_eq!(out.status.code(), Some(1), "{said}");
+    assert!(
+        said.contains("`notes`.`tag`") && said.contains("archive: false"),
+        "{said}"
+    );
+    let status = succeeded(switchback(&db, &["status"]));
+    assert!(status.contains("no plans have run"), "{status}");
 }

@@ -198,9 +198,16 @@ impl Executor<'_> {
         let mut steps = ordered_steps(plan, &self.options.state_schema, &facts)?;
         for job in steps.iter_mut().filter_map(|s| s.job.as_mut()) {
             if facts.key(&job.table).is_none() {
-                facts.keys.push(
-                    catalog::table_key(&self.client, plan.schema.as_str(), &job.table).await?,
-                );
+                let key = catalog::table_key(&self.client, plan.schema.as_str(), &job.table)
+                    .await
+                    .map_err(|error| match (&job.copy, error) {
+                        (Some(copy), Error::Refused(_)) => Error::Refused(format!(
+                            "plan {}: contract would copy `{}`.`{}` into the archive by the table's key, and it has no primary key or unique index over NOT NULL columns; add one (add_unique) first, or write `archive: false` on the change to drop it for good",
+                            plan.id, job.table, copy.column
+                        )),
+                        (_, error) => error,
+                    })?;
+                facts.keys.push(key);
             }
             job.key = facts.key(&job.table).cloned();
         }

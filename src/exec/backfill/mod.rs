@@ -33,6 +33,9 @@ const MAX_BATCH: i64 = 200_000;
 /// Ranges hold about this many batches, so several workers find work on a mid-sized table.
 const BATCHES_PER_RANGE: i64 = 20;
 const MAX_RANGES: i64 = 256;
+/// The batch length an archive copy aims at, at least: its batches lock no row of the table,
+/// so only the length of its transactions (which hold back vacuum) bounds them.
+const ARCHIVE_BATCH_MS: i32 = 500;
 /// How often a paused, throttled or idle worker looks again.
 const POLL: Duration = Duration::from_millis(200);
 /// How long a worker's claim on a range lasts without a heartbeat (every batch renews it).
@@ -100,8 +103,9 @@ pub(super) async fn prepare(
             },
             blocks::splits(layout.blocks, ranges),
         ),
-        // Split keys every `range_rows` rows, read from the key's index.
-        None if estimated > range_rows => (Walk::Key, ex.client
+        // Split keys every `range_rows` rows, read from the key's index. An archive copy runs
+        // inline, never on workers: one range spares that read.
+        None if estimated > range_rows && job.kind != JobKind::Archive => (Walk::Key, ex.client
             .fetch(
                 &format!("SELECT ARRAY[{text}] FROM (SELECT {list}, row_number() OVER (ORDER BY {list}) AS n FROM {rel}) s WHERE n % {range_rows} = 0 ORDER BY {list}", text = key.as_text, list = key.list, rel = job.relation),
                 &[],
@@ -272,7 +276,11 @@ pub(super) async fn work(
             set_batch_size = steer.batch_size;
             batch_size = steer.batch_size.map(i64::from);
         }
-        let target_batch_ms = steer.target_batch_ms.unwrap_or(row.target_batch_ms);
+        let mut target_batch_ms = steer.target_batch_ms.unwrap_or(row.target_batch_ms);
+        if job.kind == JobKind::Archive {
+            // A copy only reads the table: no writer waits for its batches to commit.
+            target_batch_ms = target_batch_ms.max(ARCHIVE_BATCH_MS);
+        }
         let max_rows_per_second = steer.max_rows_per_second.unwrap_or(row.max_rows_per_second);
         let size = batch_size
             .unwrap_or(row.batch_size as i64)
@@ -502,7 +510,9 @@ async fn commit_batch(
             let copied = txn
                 .exec(
                     &format!(
-                        "INSERT INTO {into} ({list}, {col}) SELECT {list}, {col} FROM {rel} WHERE {window} ON CONFLICT ({list}) DO UPDATE SET {col} = EXCLUDED.{col}",
+                        // No key is copied twice: a batch's rows and its range's cursor
+                        // commit together, and ranges do not overlap.
+                        "INSERT INTO {into} ({list}, {col}) SELECT {list}, {col} FROM {rel} WHERE {window}",
                         into = copy.into
                     ),
                     &[],
@@ -553,6 +563,23 @@ async fn finish(ex: &mut Executor<'_>, plan: &Plan, step: &Step, job: &Job) -> R
         .job(&ex.client, &plan.id, &step.name)
         .await?
         .expect("the job was prepared");
+    if let Some(copy) = &job.copy {
+        let key = Key::new(table_key(job)?);
+        let context = || format!("give the archive table {} its key", copy.into);
+        let txn = ex
+            .client
+            .transaction()
+            .await
+            .map_err(Error::sql(context()))?;
+        txn.batch_execute(&format!(
+            "SET LOCAL lock_timeout = '{}ms'; SET LOCAL statement_timeout = 0; {}",
+            plan.lock_timeout.as_millis(),
+            crate::pg::archive::column_table_key(&copy.into, &key.list)
+        ))
+        .await
+        .map_err(Error::sql(context()))?;
+        txn.commit().await.map_err(Error::sql(context()))?;
+    }
     if job.kind == JobKind::Verify && row.mismatches > 0 {
         ex.ledger
             .finish_job(&ex.client, &plan.id, &step.name, JobState::Failed)

@@ -93,7 +93,9 @@ impl ChangeKind for DropColumn {
                     )
                     .outside_transaction()
                     .sql(
-                        format!("INSERT INTO {into} SELECT <key>, {col} FROM {table} WHERE <key range> ON CONFLICT (<key>) DO UPDATE SET {col} = EXCLUDED.{col}"),
+                        format!(
+                            "INSERT INTO {into} SELECT <key>, {col} FROM {table} WHERE <key range>"
+                        ),
                         LockMode::AccessShare,
                         &table,
                         Work::Batched,
