@@ -18,7 +18,7 @@ use crate::ledger::{
     BatchRecord, Claim, JobRow, JobState, Mismatches, NewJob, RangeLease, StepStatus, Walk,
 };
 use crate::pg::catalog;
-use crate::pg::ddl::{LockPolicy, Retrier};
+use crate::pg::ddl::{self, LockPolicy, Retrier};
 use crate::pg::facts::TableKey;
 use crate::pg::query::Query;
 use crate::pg::quote;
@@ -134,8 +134,8 @@ pub(super) async fn prepare(
     ex.ledger.create_job(&mut ex.client, &new, splits).await
 }
 
-/// Creates a column's archive table, once: empty, typed and keyed like the table. In one
-/// transaction, so a crash leaves it whole or absent.
+/// Creates a column's archive table, once: empty and typed like the table (its key comes when
+/// the copy is done, in `finish`). In one transaction, so a crash leaves it whole or absent.
 async fn archive_table(
     ex: &mut Executor<'_>,
     plan: &Plan,
@@ -146,21 +146,31 @@ async fn archive_table(
     if catalog::relation_exists(&ex.client, &copy.into).await? {
         return Ok(());
     }
-    let context = || format!("create the archive table {}", copy.into);
-    let txn = ex
-        .client
-        .transaction()
-        .await
-        .map_err(Error::sql(context()))?;
-    txn.batch_execute(&format!(
-        "SET LOCAL lock_timeout = '{}ms'; {}; {}",
-        plan.lock_timeout.as_millis(),
+    let statements = [
         crate::pg::archive::ensure_schema(crate::plan::archive::SCHEMA),
-        crate::pg::archive::column_table(&copy.into, &job.relation, &key.list, &copy.column)
-    ))
+        crate::pg::archive::column_table(&copy.into, &job.relation, &key.list, &copy.column),
+    ];
+    archive_ddl(
+        ex,
+        plan,
+        format!("create the archive table {}", copy.into),
+        &statements,
+    )
     .await
-    .map_err(Error::sql(context()))?;
-    txn.commit().await.map_err(Error::sql(context()))
+}
+
+/// An archive table's DDL, in one transaction under the plan's lock_timeout; no statement
+/// timeout, as giving it its key reads the whole copy.
+async fn archive_ddl(
+    ex: &mut Executor<'_>,
+    plan: &Plan,
+    what: String,
+    statements: &[String],
+) -> Result<(), Error> {
+    let settings = ddl::transaction_settings(&ex.policy(plan), true);
+    ddl::in_transaction(&mut ex.client, &settings, statements, "")
+        .await
+        .map_err(Error::sql(what))
 }
 
 /// Works on the job until no range is left, then finishes it (idempotently: several workers
@@ -565,20 +575,13 @@ async fn finish(ex: &mut Executor<'_>, plan: &Plan, step: &Step, job: &Job) -> R
         .expect("the job was prepared");
     if let Some(copy) = &job.copy {
         let key = Key::new(table_key(job)?);
-        let context = || format!("give the archive table {} its key", copy.into);
-        let txn = ex
-            .client
-            .transaction()
-            .await
-            .map_err(Error::sql(context()))?;
-        txn.batch_execute(&format!(
-            "SET LOCAL lock_timeout = '{}ms'; SET LOCAL statement_timeout = 0; {}",
-            plan.lock_timeout.as_millis(),
-            crate::pg::archive::column_table_key(&copy.into, &key.list)
-        ))
-        .await
-        .map_err(Error::sql(context()))?;
-        txn.commit().await.map_err(Error::sql(context()))?;
+        archive_ddl(
+            ex,
+            plan,
+            format!("give the archive table {} its key", copy.into),
+            &[crate::pg::archive::column_table_key(&copy.into, &key.list)],
+        )
+        .await?;
     }
     if job.kind == JobKind::Verify && row.mismatches > 0 {
         ex.ledger
