@@ -116,7 +116,7 @@ async fn abort_is_refused_once_contract_has_started() {
     let out = switchback(&db, &["abort", "20261122_forward"]);
     assert_eq!(out.status.code(), Some(1));
     assert!(
-        text(&out.stderr).contains("its contract stage has started, and contract is forward-only"),
+        text(&out.stderr).contains("its contract stage has started, and the old shape is gone"),
         "{}",
         text(&out.stderr)
     );

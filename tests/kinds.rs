@@ -630,7 +630,7 @@ fn access_exclusive_is_only_taken_for_catalog_changes() {
     }
     assert_eq!(
         kinds.len(),
-        switchback::plan::change::KINDS.len(),
+        switchback::plan::change::catalogue().count(),
         "the example plans cover every kind: {kinds:?}"
     );
     assert!(statements > 50);

@@ -13,7 +13,14 @@ pub struct Args {
     #[arg(required = true, value_name = "PLAN")]
     plans: Vec<PathBuf>,
     #[command(flatten)]
-    connection: Connection,
+    run: RunArgs,
+}
+
+/// How a plan's stage runs: shared by `advance` and `revert`.
+#[derive(Debug, clap::Args)]
+pub struct RunArgs {
+    #[command(flatten)]
+    pub connection: Connection,
     /// Print what would run and change nothing.
     #[arg(long)]
     dry_run: bool,
@@ -48,27 +55,39 @@ pub struct Args {
     replica_urls: Vec<String>,
 }
 
+impl RunArgs {
+    /// The executor's options, for the command named `application`.
+    pub fn options(&self, state_schema: &str, application: &str) -> Result<Options, Failure> {
+        Ok(Options {
+            state_schema: state_schema.to_owned(),
+            lock_retry_budget: self.lock_retry_budget,
+            wait: self.wait,
+            dry_run: self.dry_run,
+            replicas: self
+                .replica_urls
+                .iter()
+                .map(|url| switchback::pg::connect::resolve(Some(url)))
+                .collect::<Result<_, _>>()?,
+            detach: self.detach,
+            application: application.into(),
+            runner_lease: self.runner_lease,
+            unused_for: self.unused_for,
+            force: self.force.clone(),
+        })
+    }
+
+    pub fn reporter(&self) -> Box<dyn switchback::exec::Reporter> {
+        reporter(self.progress)
+    }
+}
+
 pub fn run(args: Args, state_schema: &str) -> Result<Outcome, Failure> {
     let Some(set) = load_plans(&args.plans)? else {
         return Ok(Outcome::Failed);
     };
-    let reporter = reporter(args.progress);
-    let options = Options {
-        state_schema: state_schema.to_owned(),
-        lock_retry_budget: args.lock_retry_budget,
-        wait: args.wait,
-        dry_run: args.dry_run,
-        replicas: args
-            .replica_urls
-            .iter()
-            .map(|url| switchback::pg::connect::resolve(Some(url)))
-            .collect::<Result<_, _>>()?,
-        detach: args.detach,
-        application: "switchback advance".into(),
-        runner_lease: args.runner_lease,
-        unused_for: args.unused_for,
-        force: args.force,
-    };
+    let args = args.run;
+    let reporter = args.reporter();
+    let options = args.options(state_schema, "switchback advance")?;
     block_on(async {
         let mut executor =
             Executor::connect(&args.connection.info()?, options, reporter.as_ref()).await?;

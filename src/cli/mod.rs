@@ -11,6 +11,7 @@ mod demo;
 mod history;
 mod import;
 mod plan;
+mod revert;
 mod status;
 mod validate;
 
@@ -62,6 +63,9 @@ enum Command {
     History(history::Args),
     /// What contract kept instead of destroying, its size and retention; `purge` drops it.
     Archive(archive::Args),
+    /// Take a completed plan back, its data from the archive: run once to put the old shape
+    /// back (expand), again after the rollback deploy (contract).
+    Revert(revert::Args),
     /// Turn SQL migrations (Drizzle, Prisma, golang-migrate, dbmate, goose, plain files) into
     /// plans that do the same without blocking the application.
     Import(import::Args),
@@ -119,6 +123,7 @@ pub fn main() -> ExitCode {
         Command::Throttle(args) => control::throttle(args, &cli.state_schema),
         Command::History(args) => history::run(args, &cli.state_schema),
         Command::Archive(args) => archive::run(args, &cli.state_schema),
+        Command::Revert(args) => revert::run(args, &cli.state_schema),
         Command::Demo(args) => demo::run(args, &cli.state_schema),
         Command::Import(args) => import::run(args),
     };

@@ -26,7 +26,7 @@ impl Executor<'_> {
         match row.stage {
             LedgerStage::Contracting | LedgerStage::Completed => {
                 return Err(Error::Refused(format!(
-                    "abort plan {id}: its contract stage has started, and contract is forward-only (the old shape is gone); write a new plan to change it back"
+                    "abort plan {id}: its contract stage has started, and the old shape is gone; once it completes, `switchback revert {id}` takes it back from the archive"
                 )));
             }
             LedgerStage::Aborted => return Ok(()),

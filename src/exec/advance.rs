@@ -9,6 +9,7 @@ use crate::ledger::{Stage as LedgerStage, StepStatus};
 use crate::pg::catalog::{self, Partitioning};
 use crate::pg::facts::{CastFacts, Facts, PartitionedTable, SkippedChange};
 use crate::plan::change::{refuses_on_partitioned, Decision};
+use crate::plan::revert;
 use crate::plan::step::{JobKind, Stage, Step};
 use crate::plan::Plan;
 use std::collections::HashMap;
@@ -86,7 +87,18 @@ impl Executor<'_> {
         let run_stage = match stage {
             LedgerStage::Expanding => Stage::Expand,
             LedgerStage::Expanded | LedgerStage::Contracting => Stage::Contract,
-            LedgerStage::Completed => return Ok(Err(Outcome::AlreadyCompleted)),
+            LedgerStage::Completed => {
+                let reverse = revert::id(&plan.id);
+                return match self.ledger.plan(&self.client, &reverse).await? {
+                    Some(r) if r.stage != LedgerStage::Aborted => Err(Error::Refused(format!(
+                        "advance plan {}: `switchback revert {}` takes it back ({reverse} is {}); to apply its changes again, give the plan a new id",
+                        plan.id,
+                        plan.id,
+                        r.stage.as_str()
+                    ))),
+                    _ => Ok(Err(Outcome::AlreadyCompleted)),
+                };
+            }
             LedgerStage::Aborting | LedgerStage::Aborted => {
                 return Err(Error::Refused(format!("advance plan {}: it was aborted; run `switchback abort {}` to finish the abort, or start a new plan", plan.id, plan.id)));
             }

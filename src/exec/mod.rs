@@ -10,6 +10,7 @@ mod backfill;
 pub mod events;
 mod in_use;
 mod lag;
+mod revert;
 mod runner;
 pub mod status;
 mod steps;

@@ -95,18 +95,28 @@ pub fn table_definition(relation: &str) -> String {
 }
 
 /// The definition of a dropped column, as `jsonb`: type, NOT NULL, default, and the
-/// indexes and constraints that go with it.
+/// indexes and constraints PostgreSQL drops with it (everything that depends on the column,
+/// expressions and predicates included), each with its name and its definition; a UNIQUE or
+/// PRIMARY KEY constraint with its index's, which a revert builds first.
 pub fn column_definition(relation: &str, column: &str) -> String {
     let (rel, col) = (quote::literal(relation), quote::literal(column));
+    let depends = |class: &str| {
+        format!("(SELECT objid FROM pg_depend WHERE classid = '{class}'::regclass AND refclassid = 'pg_class'::regclass AND refobjid = a.attrelid AND refobjsubid = a.attnum)")
+    };
     format!(
         "(SELECT jsonb_build_object(
             'relation', {rel}, 'column', {col},
             'type', format_type(a.atttypid, a.atttypmod), 'not_null', a.attnotnull,
             'default', pg_get_expr(d.adbin, d.adrelid),
-            'indexes', (SELECT coalesce(jsonb_agg(pg_get_indexdef(i.indexrelid) ORDER BY i.indexrelid), '[]') FROM pg_index i WHERE i.indrelid = a.attrelid AND a.attnum = ANY (i.indkey)),
-            'constraints', (SELECT coalesce(jsonb_agg(jsonb_build_object('name', c.conname, 'definition', pg_get_constraintdef(c.oid)) ORDER BY c.conname), '[]') FROM pg_constraint c WHERE c.conrelid = a.attrelid AND a.attnum = ANY (c.conkey)))
+            'indexes', (SELECT coalesce(jsonb_agg(jsonb_build_object('name', i.relname, 'definition', pg_get_indexdef(i.oid)) ORDER BY i.relname), '[]') FROM pg_class i
+                         WHERE i.oid IN {indexes} AND i.relkind IN ('i', 'I') AND NOT EXISTS (SELECT 1 FROM pg_constraint k WHERE k.conindid = i.oid AND k.conrelid = a.attrelid)),
+            'constraints', (SELECT coalesce(jsonb_agg(jsonb_build_object('name', c.conname, 'type', c.contype, 'definition', pg_get_constraintdef(c.oid),
+                                                                          'index', CASE WHEN c.contype IN ('u', 'p') THEN pg_get_indexdef(c.conindid) END) ORDER BY c.conname), '[]')
+                              FROM pg_constraint c WHERE c.conrelid = a.attrelid AND c.contype <> 'n' AND (a.attnum = ANY (c.conkey) OR c.oid IN {constraints})))
            FROM pg_attribute a LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
-          WHERE a.attrelid = {rel}::regclass AND a.attname = {col} AND NOT a.attisdropped)"
+          WHERE a.attrelid = {rel}::regclass AND a.attname = {col} AND NOT a.attisdropped)",
+        indexes = depends("pg_class"),
+        constraints = depends("pg_constraint"),
     )
 }
 
@@ -131,6 +141,27 @@ pub fn column_table_key(into: &str, key: &str) -> String {
          END $$",
         key_lit = quote::literal(key)
     ))
+}
+
+/// One batch of a restore: the rows of `relation` in `window` (over its key, unqualified)
+/// get `column` back from `archive`, keyed by `key` (the quoted key list). The archive's
+/// columns are renamed in the join, so the window's names can only mean the table's.
+pub fn restore_batch(
+    relation: &str,
+    archive: &str,
+    key: &str,
+    column: &str,
+    window: &str,
+) -> String {
+    let col = quote::ident(column);
+    let count = key.split(", ").count();
+    let keys: Vec<String> = (0..count).map(|i| format!("sb_key_{i}")).collect();
+    let archived: Vec<String> = keys.iter().map(|k| format!("a.{k}")).collect();
+    format!(
+        "UPDATE {relation} SET {col} = a.sb_value FROM (SELECT {key}, {col} FROM {archive}) AS a ({}, sb_value) WHERE ({key}) = ({}) AND {col} IS DISTINCT FROM a.sb_value AND {window}",
+        keys.join(", "),
+        archived.join(", ")
+    )
 }
 
 /// Drops an archive for good: a moved table with its partitions, or a column's table.

@@ -4,7 +4,7 @@ use crate::error::Error;
 use crate::pg::quote::fnv1a;
 use crate::plan::allow::{self, Allow};
 use crate::plan::archive::Archive;
-use crate::plan::change::{Change, KINDS};
+use crate::plan::change::{self, Change, KINDS};
 use crate::plan::check::{did_you_mean, Checker, SqlText};
 use crate::plan::diagnostic::{Code, Diagnostic, Position};
 use crate::plan::record::RawRecord;
@@ -320,8 +320,9 @@ fn check_change(
     match Change::check(&kind, value, &at, cx) {
         Some(change) => change.map(|c| (c, at)),
         None => {
-            let help = did_you_mean(&kind, KINDS)
-                .unwrap_or_else(|| format!("the change kinds are {}", KINDS.join(", ")));
+            let catalogue: Vec<&str> = change::catalogue().collect();
+            let help = did_you_mean(&kind, &catalogue)
+                .unwrap_or_else(|| format!("the change kinds are {}", catalogue.join(", ")));
             cx.report_key(
                 Code::UnknownChangeKind,
                 &at,

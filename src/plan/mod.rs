@@ -15,6 +15,7 @@ pub mod live;
 mod load;
 pub mod migration;
 pub mod record;
+pub mod revert;
 mod semantics;
 pub mod source;
 pub mod sql;

@@ -155,13 +155,15 @@ pub enum JobKind {
     /// Copies a column's values with the table's key into its archive table, before
     /// contract drops the column.
     Archive,
+    /// Puts a column's archived values back, key by key (a revert's `restore_column`).
+    Restore,
 }
 
-/// Where an archive job copies a column to.
+/// The archive table an archive job copies a column into, or a restore job reads it from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ArchiveCopy {
     /// The quoted, schema-qualified archive table.
-    pub into: String,
+    pub archive: String,
     /// The column copied (unquoted).
     pub column: String,
 }
@@ -210,7 +212,7 @@ pub struct Job {
     pub assignments: Vec<Assignment>,
     /// The key the pass pages through; known once the plan's facts are.
     pub key: Option<TableKey>,
-    /// An archive job's target.
+    /// An archive job's target, or a restore job's source.
     pub copy: Option<ArchiveCopy>,
 }
 

@@ -77,7 +77,7 @@ pub(super) async fn prepare(
         tracing::warn!(step = %step.name, table = %job.relation, "the table was rewritten (VACUUM FULL, CLUSTER or pg_repack) while the job ran: it starts over");
     }
     let key = Key::new(table_key(job)?);
-    if let Some(copy) = &job.copy {
+    if let Some(copy) = job.copy.as_ref().filter(|_| job.kind == JobKind::Archive) {
         archive_table(ex, plan, job, copy, &key).await?;
     }
     let estimated = catalog::estimated_rows(&ex.client, &job.relation).await?;
@@ -92,9 +92,10 @@ pub(super) async fn prepare(
     // move the row behind a block cursor: that backfill walks the key, which rows keep.
     let fills_nulls = job.kind == JobKind::Backfill
         && job.assignments.iter().any(|a| a.records == Records::Nulls);
-    // An archive copy has no trigger to catch a row an UPDATE moves behind a block cursor:
-    // it walks the key.
-    let layout = layout.filter(|_| !fills_nulls && job.kind != JobKind::Archive);
+    // An archive copy or a restore has no trigger to catch a row an UPDATE moves behind a
+    // block cursor: it walks the key.
+    let by_key = matches!(job.kind, JobKind::Archive | JobKind::Restore);
+    let layout = layout.filter(|_| !fills_nulls && !by_key);
     let (walk, splits) = match &layout {
         Some(layout) => (
             Walk::Blocks {
@@ -103,9 +104,9 @@ pub(super) async fn prepare(
             },
             blocks::splits(layout.blocks, ranges),
         ),
-        // Split keys every `range_rows` rows, read from the key's index. An archive copy runs
-        // inline, never on workers: one range spares that read.
-        None if estimated > range_rows && job.kind != JobKind::Archive => (Walk::Key, ex.client
+        // Split keys every `range_rows` rows, read from the key's index. An archive copy or a
+        // restore runs inline, never on workers: one range spares that read.
+        None if estimated > range_rows && !by_key => (Walk::Key, ex.client
             .fetch(
                 &format!("SELECT ARRAY[{text}] FROM (SELECT {list}, row_number() OVER (ORDER BY {list}) AS n FROM {rel}) s WHERE n % {range_rows} = 0 ORDER BY {list}", text = key.as_text, list = key.list, rel = job.relation),
                 &[],
@@ -143,17 +144,17 @@ async fn archive_table(
     copy: &ArchiveCopy,
     key: &Key,
 ) -> Result<(), Error> {
-    if catalog::relation_exists(&ex.client, &copy.into).await? {
+    if catalog::relation_exists(&ex.client, &copy.archive).await? {
         return Ok(());
     }
     let statements = [
         crate::pg::archive::ensure_schema(crate::plan::archive::SCHEMA),
-        crate::pg::archive::column_table(&copy.into, &job.relation, &key.list, &copy.column),
+        crate::pg::archive::column_table(&copy.archive, &job.relation, &key.list, &copy.column),
     ];
     archive_ddl(
         ex,
         plan,
-        format!("create the archive table {}", copy.into),
+        format!("create the archive table {}", copy.archive),
         &statements,
     )
     .await
@@ -523,13 +524,32 @@ async fn commit_batch(
                         // No key is copied twice: a batch's rows and its range's cursor
                         // commit together, and ranges do not overlap.
                         "INSERT INTO {into} ({list}, {col}) SELECT {list}, {col} FROM {rel} WHERE {window}",
-                        into = copy.into
+                        into = copy.archive
                     ),
                     &[],
                 )
                 .await
                 .map_err(Error::sql(context()))? as i64;
             (b.counted.unwrap_or(copied), copied, None)
+        }
+        JobKind::Restore => {
+            let copy = w.job.copy.as_ref().ok_or_else(|| {
+                Error::Refused(format!("restore {rel}: the step names no archive table"))
+            })?;
+            let restored = txn
+                .exec(
+                    &crate::pg::archive::restore_batch(
+                        rel,
+                        &copy.archive,
+                        &w.key.list,
+                        &copy.column,
+                        window,
+                    ),
+                    &[],
+                )
+                .await
+                .map_err(Error::sql(context()))? as i64;
+            (b.counted.unwrap_or(restored), restored, None)
         }
         JobKind::Verify => {
             let wrong = verify_predicate(&assignments);
@@ -573,13 +593,16 @@ async fn finish(ex: &mut Executor<'_>, plan: &Plan, step: &Step, job: &Job) -> R
         .job(&ex.client, &plan.id, &step.name)
         .await?
         .expect("the job was prepared");
-    if let Some(copy) = &job.copy {
+    if let Some(copy) = job.copy.as_ref().filter(|_| job.kind == JobKind::Archive) {
         let key = Key::new(table_key(job)?);
         archive_ddl(
             ex,
             plan,
-            format!("give the archive table {} its key", copy.into),
-            &[crate::pg::archive::column_table_key(&copy.into, &key.list)],
+            format!("give the archive table {} its key", copy.archive),
+            &[crate::pg::archive::column_table_key(
+                &copy.archive,
+                &key.list,
+            )],
         )
         .await?;
     }

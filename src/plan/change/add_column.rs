@@ -13,6 +13,7 @@ use crate::plan::check::{Checker, Ident, SqlText};
 use crate::plan::diagnostic::Code;
 use crate::plan::expand::{Expansion, SyncRule};
 use crate::plan::live::Walk;
+use crate::plan::revert::{self, Irreversible, Kept};
 use crate::plan::source::FieldPath;
 use crate::plan::sql::{Expr, Work};
 use crate::plan::step::{check_offenders, foreign_key_offenders, Assignment, Phase, Records};
@@ -325,6 +326,17 @@ impl ChangeKind for AddColumn {
                 column: self.column.name.clone(),
             })
         })
+    }
+
+    /// Its values are kept: the reverse drops the column with the revert plan's archive.
+    fn reverse(&self, _: Option<Kept>) -> Result<Vec<serde_yaml::Value>, Irreversible> {
+        Ok(vec![revert::change(
+            "drop_column",
+            &[
+                ("table", self.table.as_str().into()),
+                ("column", self.column.name.as_str().into()),
+            ],
+        )])
     }
 
     fn check_live(&self, walk: &mut Walk, at: &FieldPath) {

@@ -10,6 +10,7 @@ use crate::plan::change::{
 use crate::plan::check::{Checker, Ident, SqlText};
 use crate::plan::expand::Expansion;
 use crate::plan::live::Walk;
+use crate::plan::revert::{self, Irreversible, Kept};
 use crate::plan::source::FieldPath;
 use crate::plan::sql::Expr;
 use crate::plan::step::Phase;
@@ -189,6 +190,13 @@ impl ChangeKind for AddIndex {
     fn condition(&self) -> Option<Condition> {
         self.if_not_exists
             .then(|| Condition::if_not_exists(Object::Relation(self.name.clone())))
+    }
+
+    fn reverse(&self, _: Option<Kept>) -> Result<Vec<serde_yaml::Value>, Irreversible> {
+        Ok(vec![revert::change(
+            "drop_index",
+            &[("name", self.name.as_str().into())],
+        )])
     }
 
     fn check_live(&self, walk: &mut Walk, at: &FieldPath) {

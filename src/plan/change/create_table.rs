@@ -10,6 +10,7 @@ use crate::plan::check::{Checker, Ident};
 use crate::plan::diagnostic::Code;
 use crate::plan::expand::Expansion;
 use crate::plan::live::Walk;
+use crate::plan::revert::{self, Irreversible, Kept};
 use crate::plan::source::FieldPath;
 use crate::plan::sql::Work;
 use crate::plan::step::Phase;
@@ -165,6 +166,14 @@ impl ChangeKind for CreateTable {
     fn condition(&self) -> Option<Condition> {
         self.if_not_exists
             .then(|| Condition::if_not_exists(Object::Relation(self.name.clone())))
+    }
+
+    /// Its rows are kept: the reverse moves the table into the archive.
+    fn reverse(&self, _: Option<Kept>) -> Result<Vec<serde_yaml::Value>, Irreversible> {
+        Ok(vec![revert::change(
+            "drop_table",
+            &[("name", self.name.as_str().into())],
+        )])
     }
 
     fn check_live(&self, walk: &mut Walk, at: &FieldPath) {

@@ -13,6 +13,7 @@ use crate::plan::change::{
 use crate::plan::check::{Checker, Ident, SqlText};
 use crate::plan::expand::Expansion;
 use crate::plan::live::Walk;
+use crate::plan::revert::{self, Irreversible, Kept};
 use crate::plan::source::FieldPath;
 use crate::plan::sql::Work;
 use crate::plan::step::{ArchiveCopy, Archived, ArchivedKind, Job, JobKind, Phase};
@@ -108,7 +109,7 @@ impl ChangeKind for DropColumn {
                     assignments: Vec::new(),
                     key,
                     copy: Some(ArchiveCopy {
-                        into: into.clone(),
+                        archive: into.clone(),
                         column: self.column.to_string(),
                     }),
                 });
@@ -153,6 +154,32 @@ impl ChangeKind for DropColumn {
                 column: self.column.clone(),
             })
         })
+    }
+
+    /// The column back with its definition, its values from the archive.
+    fn reverse(&self, kept: Option<Kept>) -> Result<Vec<serde_yaml::Value>, Irreversible> {
+        let kept = kept.ok_or_else(|| Irreversible::Because("nothing of it was kept".into()))?;
+        let definition = kept.definition;
+        let yaml = |key: &str| serde_yaml::to_value(&definition[key]).unwrap_or_default();
+        let Some(sql_type) = definition["type"].as_str() else {
+            return Err(Irreversible::Because(format!(
+                "the archive of `{}`.`{}` records no type",
+                self.table, self.column
+            )));
+        };
+        let mut fields = vec![
+            ("table", self.table.as_str().into()),
+            ("column", self.column.as_str().into()),
+            ("type", sql_type.into()),
+            ("from", kept.kept_in.into()),
+            ("not_null", yaml("not_null")),
+        ];
+        if let Some(default) = definition["default"].as_str() {
+            fields.push(("default", default.into()));
+        }
+        fields.push(("indexes", yaml("indexes")));
+        fields.push(("constraints", yaml("constraints")));
+        Ok(vec![revert::change("restore_column", &fields)])
     }
 
     fn check_live(&self, walk: &mut Walk, at: &FieldPath) {

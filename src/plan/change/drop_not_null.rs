@@ -10,6 +10,7 @@ use crate::plan::change::{
 use crate::plan::check::{Checker, Ident};
 use crate::plan::expand::Expansion;
 use crate::plan::live::Walk;
+use crate::plan::revert::{self, Irreversible, Kept};
 use crate::plan::source::FieldPath;
 use crate::plan::sql::Work;
 use crate::plan::step::Phase;
@@ -80,6 +81,17 @@ impl ChangeKind for DropNotNull {
 
     fn on_partitioned_table(&self, _key: &PartitionKey) -> OnPartitioned {
         OnPartitioned::Runs("NOT NULL is dropped on the parent and on every partition")
+    }
+
+    /// NULLs written since make the reverse's VALIDATE fail, naming the rows: not exact.
+    fn reverse(&self, _: Option<Kept>) -> Result<Vec<serde_yaml::Value>, Irreversible> {
+        Ok(vec![revert::change(
+            "set_not_null",
+            &[
+                ("table", self.table.as_str().into()),
+                ("column", self.column.as_str().into()),
+            ],
+        )])
     }
 
     fn check_live(&self, walk: &mut Walk, at: &FieldPath) {

@@ -12,6 +12,7 @@ use crate::plan::change::{
 use crate::plan::check::{Checker, Ident, SqlText};
 use crate::plan::expand::Expansion;
 use crate::plan::live::{Probe, Walk};
+use crate::plan::revert::{self, Irreversible, Kept};
 use crate::plan::source::FieldPath;
 use crate::plan::sql::Work;
 use crate::plan::step::{Archived, ArchivedKind, Phase};
@@ -136,6 +137,21 @@ impl ChangeKind for DropTable {
     fn condition(&self) -> Option<Condition> {
         self.if_exists
             .then(|| Condition::if_exists(Object::Relation(self.name.clone())))
+    }
+
+    /// The table back from the archive, with the foreign keys it had.
+    fn reverse(&self, kept: Option<Kept>) -> Result<Vec<serde_yaml::Value>, Irreversible> {
+        let kept = kept.ok_or_else(|| Irreversible::Because("nothing of it was kept".into()))?;
+        let foreign_keys =
+            serde_yaml::to_value(&kept.definition["foreign_keys"]).unwrap_or_default();
+        Ok(vec![revert::change(
+            "restore_table",
+            &[
+                ("name", self.name.as_str().into()),
+                ("from", kept.kept_in.into()),
+                ("foreign_keys", foreign_keys),
+            ],
+        )])
     }
 
     fn check_live(&self, walk: &mut Walk, at: &FieldPath) {

@@ -14,6 +14,7 @@ use crate::plan::archive::Archive;
 use crate::plan::check::{Checker, Ident};
 use crate::plan::expand::Expansion;
 use crate::plan::live::Walk;
+use crate::plan::revert::{Irreversible, Kept};
 use crate::plan::source::FieldPath;
 use serde::de::DeserializeOwned;
 
@@ -55,6 +56,13 @@ pub trait ChangeKind: Sized {
     /// plan's) and what it destroys, in words.
     fn archives(&self) -> Option<(Option<Archive>, String)> {
         None
+    }
+
+    /// The changes that take this one back once its plan completed (`switchback revert`),
+    /// as a plan file writes them; `kept` is what contract archived of it, for a kind whose
+    /// `archives` says it destroys.
+    fn reverse(&self, _kept: Option<Kept>) -> Result<Vec<serde_yaml::Value>, Irreversible> {
+        Err(Irreversible::NotYet)
     }
 }
 
@@ -306,6 +314,8 @@ pub mod drop_not_null;
 pub mod drop_table;
 pub mod rename_column;
 pub mod rename_table;
+pub mod restore_column;
+pub mod restore_table;
 pub mod set_default;
 pub mod set_not_null;
 pub mod sql;
@@ -352,6 +362,10 @@ macro_rules! change_kinds {
                 match self { $(Change::$kind(c) => c.archives(),)* }
             }
 
+            pub fn reverse(&self, kept: Option<Kept>) -> Result<Vec<serde_yaml::Value>, Irreversible> {
+                match self { $(Change::$kind(c) => c.reverse(kept),)* }
+            }
+
             /// Reads a change of kind `kind`; None when the kind is unknown, Some(None) when
             /// the change is invalid (already reported).
             pub(crate) fn check(
@@ -390,7 +404,21 @@ change_kinds! {
     create_table => CreateTable,
     drop_table => DropTable,
     rename_table => RenameTable,
+    restore_column => RestoreColumn,
+    restore_table => RestoreTable,
     sql => Sql,
+}
+
+/// Kinds `switchback revert` writes into a reverse plan, from what contract archived: valid in
+/// any plan file, but not part of the catalogue people write from.
+pub const WRITTEN_BY_REVERT: &[&str] = &["restore_column", "restore_table"];
+
+/// The kinds people write plans with.
+pub fn catalogue() -> impl Iterator<Item = &'static str> {
+    KINDS
+        .iter()
+        .copied()
+        .filter(|k| !WRITTEN_BY_REVERT.contains(k))
 }
 
 /// The `{ table, column }` mapping that drop_not_null and drop_default share.

@@ -14,6 +14,7 @@ use crate::plan::check::{Checker, Ident};
 use crate::plan::diagnostic::Code;
 use crate::plan::expand::{Expansion, SyncRule};
 use crate::plan::live::{Probe, Walk};
+use crate::plan::revert::{self, Irreversible, Kept};
 use crate::plan::source::FieldPath;
 use crate::plan::sql::Work;
 use crate::plan::step::{Assignment, Phase, Records};
@@ -148,6 +149,17 @@ impl ChangeKind for RenameColumn {
 
     fn on_partitioned_table(&self, key: &PartitionKey) -> OnPartitioned {
         key_refuses(key, &self.from)
+    }
+
+    fn reverse(&self, _: Option<Kept>) -> Result<Vec<serde_yaml::Value>, Irreversible> {
+        Ok(vec![revert::change(
+            "rename_column",
+            &[
+                ("table", self.table.as_str().into()),
+                ("from", self.to.as_str().into()),
+                ("to", self.from.as_str().into()),
+            ],
+        )])
     }
 
     fn check_live(&self, walk: &mut Walk, at: &FieldPath) {

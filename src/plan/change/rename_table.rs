@@ -9,6 +9,7 @@ use crate::plan::check::{Checker, Ident};
 use crate::plan::diagnostic::Code;
 use crate::plan::expand::Expansion;
 use crate::plan::live::Walk;
+use crate::plan::revert::{self, Irreversible, Kept};
 use crate::plan::source::FieldPath;
 use crate::plan::sql::Work;
 use crate::plan::step::Phase;
@@ -111,6 +112,16 @@ impl ChangeKind for RenameTable {
         OnPartitioned::Runs(
             "the parent takes the new name (its partitions keep theirs) and a view with the old name stands in for it until contract",
         )
+    }
+
+    fn reverse(&self, _: Option<Kept>) -> Result<Vec<serde_yaml::Value>, Irreversible> {
+        Ok(vec![revert::change(
+            "rename_table",
+            &[
+                ("from", self.to.as_str().into()),
+                ("to", self.from.as_str().into()),
+            ],
+        )])
     }
 
     fn check_live(&self, walk: &mut Walk, at: &FieldPath) {

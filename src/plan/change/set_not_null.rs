@@ -10,6 +10,7 @@ use crate::plan::change::{valid_if_clean, Attribute, ChangeKind, Footprint, OnPa
 use crate::plan::check::{Checker, Ident, SqlText};
 use crate::plan::expand::{Expansion, SyncRule};
 use crate::plan::live::{Probe, Walk};
+use crate::plan::revert::{self, Irreversible, Kept};
 use crate::plan::source::FieldPath;
 use crate::plan::sql::{Expr, Work};
 use crate::plan::step::{Assignment, Phase, Records};
@@ -144,6 +145,22 @@ impl ChangeKind for SetNotNull {
 
     fn on_partitioned_table(&self, _key: &PartitionKey) -> OnPartitioned {
         OnPartitioned::Runs("the trigger on the parent fires for every partition, the backfill walks the parent's key, and a validated CHECK spares SET NOT NULL its scan on each partition")
+    }
+
+    fn reverse(&self, _: Option<Kept>) -> Result<Vec<serde_yaml::Value>, Irreversible> {
+        if self.fill.is_some() {
+            return Err(Irreversible::Because(format!(
+                "its `fill` overwrote the NULLs of `{}`.`{}`, and which rows it filled is not kept once the plan completed",
+                self.table, self.column
+            )));
+        }
+        Ok(vec![revert::change(
+            "drop_not_null",
+            &[
+                ("table", self.table.as_str().into()),
+                ("column", self.column.as_str().into()),
+            ],
+        )])
     }
 
     fn check_live(&self, walk: &mut Walk, at: &FieldPath) {

@@ -9,6 +9,7 @@ use crate::plan::check::{did_you_mean, Checker};
 use crate::plan::diagnostic::Code;
 use crate::plan::expand::Expansion;
 use crate::plan::live::Walk;
+use crate::plan::revert::{self, Irreversible, Kept};
 use crate::plan::source::FieldPath;
 use crate::plan::sql::RawStatement;
 use crate::plan::step::Phase;
@@ -104,6 +105,23 @@ impl ChangeKind for Sql {
                 &relation,
             );
         }
+    }
+
+    fn reverse(&self, _: Option<Kept>) -> Result<Vec<serde_yaml::Value>, Irreversible> {
+        let text = |statements: &[RawStatement]| {
+            statements
+                .iter()
+                .map(|s| format!("{};", s.text))
+                .collect::<Vec<_>>()
+                .join("\n")
+        };
+        let Some(down) = &self.down else {
+            return Err(Irreversible::Because("its `down` is not written".into()));
+        };
+        Ok(vec![revert::change(
+            "sql",
+            &[("up", text(down).into()), ("down", text(&self.up).into())],
+        )])
     }
 
     fn check_live(&self, walk: &mut Walk, _at: &FieldPath) {

@@ -1,0 +1,312 @@
+//! `switchback revert`: a completed plan (columns and a table dropped, a column renamed) taken
+//! back with the application writing throughout, ending in the starting catalog and with the
+//! starting data of every row that existed before contract; killed at the start of every
+//! revert step and during the restore, re-run, same result; refused, with nothing changed,
+//! when it could not be exact.
+
+mod support;
+
+use std::collections::HashSet;
+use std::io::{BufRead, BufReader};
+use std::process::Stdio;
+use support::app::App;
+use support::writer::{NEW, OLD};
+use support::{catalog, plan_file, succeeded, switchback, text, TestDb};
+
+const ROWS: i64 = 20_000;
+
+const SCHEMA: &str = "
+CREATE TABLE users (id bigserial PRIMARY KEY, name text NOT NULL,
+                    nickname text DEFAULT 'none' CONSTRAINT nickname_not_empty CHECK (nickname <> ''),
+                    code text CONSTRAINT users_code_key UNIQUE);
+CREATE INDEX users_nickname ON users (nickname) WHERE nickname IS NOT NULL;
+INSERT INTO users (name, nickname, code)
+  SELECT 'u' || g, CASE WHEN g % 7 = 0 THEN NULL ELSE 'nick' || g END, CASE WHEN g % 3 = 0 THEN 'c' || g END
+    FROM generate_series(1, 20000) g;
+CREATE TABLE orders (id bigserial PRIMARY KEY, user_id bigint NOT NULL CONSTRAINT orders_user_fk REFERENCES users (id) ON DELETE CASCADE, total numeric(10,2));
+INSERT INTO orders (user_id, total) SELECT g, g / 100.0 FROM generate_series(1, 5000) g;
+";
+
+const PLAN: &str = "backfill: { batch_size: 1000 }
+changes:
+  - drop_column: { table: users, column: nickname }
+  - drop_column: { table: users, column: code }
+  - drop_table: { name: orders }
+  - rename_column: { table: users, from: name, to: full_name }
+";
+
+/// Before the plan, and again once its revert is deployed.
+const OLD_APP: &[&str] = &[
+    "UPDATE users SET nickname = 'o{n}', name = 'o{n}' WHERE id = {id}",
+    "INSERT INTO users (name, nickname) VALUES ('old{n}', 'o{n}')",
+    "INSERT INTO orders (user_id, total) VALUES ({id}, 1.5)",
+];
+/// The application the plan is for: between its contract and the revert's.
+const NEW_APP: &[&str] = &[
+    "UPDATE users SET full_name = 'n{n}' WHERE id = {id}",
+    "INSERT INTO users (full_name) VALUES ('new{n}')",
+];
+
+async fn database() -> TestDb {
+    let db = TestDb::new().await;
+    db.client().await.batch_execute(SCHEMA).await.unwrap();
+    db
+}
+
+fn run(db: &TestDb, args: &[&str]) -> String {
+    succeeded(switchback(db, &[args, &["--progress", "plain"]].concat()))
+}
+
+/// Both tables' catalogs: what the revert must give back.
+async fn catalogs(db: &TestDb) -> Vec<String> {
+    let client = db.client().await;
+    let mut all = catalog(&client, "users").await;
+    all.extend(catalog(&client, "orders").await);
+    all
+}
+
+async fn rows(db: &TestDb, sql: &str) -> Vec<String> {
+    db.client()
+        .await
+        .query(&format!("SELECT row(s.*)::text FROM ({sql}) s"), &[])
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect()
+}
+
+/// The data contract removed, as it was just before it ran: kept to compare with the revert's.
+async fn removed_data(db: &TestDb, last_user: i64) -> (Vec<String>, Vec<String>) {
+    (
+        rows(
+            db,
+            &format!("SELECT id, nickname, code FROM users WHERE id <= {last_user} ORDER BY id"),
+        )
+        .await,
+        rows(db, "SELECT id, user_id, total FROM orders ORDER BY id").await,
+    )
+}
+
+async fn last_user(db: &TestDb) -> i64 {
+    db.client()
+        .await
+        .query_one("SELECT max(id) FROM users", &[])
+        .await
+        .unwrap()
+        .get(0)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn revert_puts_back_the_starting_catalog_and_data_with_the_application_writing() {
+    let db = database().await;
+    let before = catalogs(&db).await;
+    let (_dir, plan) = plan_file("20261124_slim_users", PLAN);
+    let app = App::start(&db.url, ROWS, OLD_APP, NEW_APP, 3).await;
+    app.run_for(50).await;
+    run(&db, &["advance", &plan]);
+    app.set_phase(NEW);
+    app.run_for(50).await;
+    let last = last_user(&db).await;
+    let removed = removed_data(&db, last).await;
+    run(&db, &["advance", &plan]);
+    app.run_for(50).await;
+    let inserted_since = last_user(&db).await;
+    assert!(
+        inserted_since > last,
+        "the new application inserted nothing"
+    );
+
+    // The reverse plan is a plan file like any other: printed, it validates.
+    let printed = succeeded(switchback(
+        &db,
+        &["revert", "20261124_slim_users", "--print"],
+    ));
+    for kind in ["restore_column:", "restore_table:", "rename_column:"] {
+        assert!(printed.contains(kind), "{kind}\n{printed}");
+    }
+    let (_reverse_dir, reverse) = plan_file("20261124_slim_users.revert", &printed);
+    succeeded(switchback(&db, &["validate", &reverse]));
+
+    // The revert's expand: the old shape and its data back, the new application unaware.
+    let said = run(&db, &["revert", "20261124_slim_users"]);
+    app.run_for(50).await;
+    assert_eq!(removed_data(&db, last).await, removed, "{said}");
+    // Rows inserted after contract get what the dropped columns' definitions give them.
+    assert_eq!(
+        rows(
+            &db,
+            &format!("SELECT DISTINCT nickname, code FROM users WHERE id > {inserted_since}")
+        )
+        .await,
+        vec!["(none,)".to_owned()]
+    );
+    let unsynced = rows(
+        &db,
+        "SELECT id FROM users WHERE name IS DISTINCT FROM full_name",
+    )
+    .await;
+    assert!(unsynced.is_empty(), "{unsynced:?}");
+    let status = succeeded(switchback(&db, &["status", "20261124_slim_users.revert"]));
+    assert!(status.contains("expanded"), "{status}");
+
+    // The rollback is deployed; the revert's contract removes the newer shape.
+    app.set_phase(OLD);
+    app.run_for(50).await;
+    let said = run(&db, &["revert", "20261124_slim_users"]);
+    app.run_for(50).await;
+    let report = app.stop().await;
+    assert!(
+        report.errors.is_empty(),
+        "{:?}",
+        &report.errors[..report.errors.len().min(5)]
+    );
+    assert_eq!(catalogs(&db).await, before, "{said}");
+    run(&db, &["revert", "20261124_slim_users"]);
+    let status = succeeded(switchback(&db, &["status", "20261124_slim_users.revert"]));
+    assert!(status.contains("completed"), "{status}");
+    // The plan's file, left in place, would claim a shape the database no longer has.
+    let out = switchback(&db, &["advance", &plan]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("`switchback revert 20261124_slim_users` takes it back"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+/// Runs `revert` until it exits on its own, killing it at the start of every step it starts
+/// for the first time, and once at the fifth batch of a restore; returns the kills, and
+/// whether one was in a restore.
+async fn revert_killed_at_every_step(
+    db: &TestDb,
+    id: &str,
+    seen: &mut HashSet<String>,
+) -> (usize, bool) {
+    let mut kills = 0;
+    let mut restore_batches = 0;
+    let mut in_restore = false;
+    loop {
+        let mut child = support::command(db)
+            .args(["revert", id, "--progress", "json"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut killed = false;
+        for line in BufReader::new(child.stdout.take().unwrap()).lines() {
+            let event: serde_json::Value = serde_json::from_str(&line.unwrap()).unwrap();
+            let step = event["step"].as_str().unwrap_or_default().to_owned();
+            let first_start = event["event"] == "step_started" && seen.insert(step.clone());
+            if event["event"] == "batch" && step.ends_with(".restore") {
+                restore_batches += 1;
+            }
+            if first_start || restore_batches == 5 {
+                in_restore |= restore_batches == 5;
+                restore_batches += usize::from(restore_batches == 5);
+                child.kill().unwrap();
+                killed = true;
+                break;
+            }
+        }
+        let status = child.wait().unwrap();
+        if !killed {
+            assert!(status.success(), "revert {id} failed after {kills} kills");
+            return (kills, in_restore);
+        }
+        kills += 1;
+        support::wait_for_runner_to_go(db).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_revert_killed_at_the_start_of_every_step_ends_the_same() {
+    let db = database().await;
+    let before = catalogs(&db).await;
+    let (_dir, plan) = plan_file("20261124_killed", PLAN);
+    run(&db, &["advance", &plan]);
+    let removed = removed_data(&db, ROWS).await;
+    run(&db, &["advance", &plan]);
+    let mut seen = HashSet::new();
+    let (expand_kills, in_restore) =
+        revert_killed_at_every_step(&db, "20261124_killed", &mut seen).await;
+    assert_eq!(removed_data(&db, ROWS).await, removed);
+    let (contract_kills, _) = revert_killed_at_every_step(&db, "20261124_killed", &mut seen).await;
+    assert!(in_restore, "no kill during a restore: {seen:?}");
+    assert!(
+        expand_kills >= 10,
+        "{expand_kills} kills in expand: {seen:?}"
+    );
+    assert!(
+        contract_kills >= 1,
+        "{contract_kills} kills in contract: {seen:?}"
+    );
+    eprintln!("killed {expand_kills} times in expand, {contract_kills} in contract: {seen:?}");
+    assert_eq!(catalogs(&db).await, before);
+    assert_eq!(removed_data(&db, ROWS).await, removed);
+    let names = rows(&db, "SELECT count(*) FROM users WHERE name = 'u' || id").await;
+    assert_eq!(names, vec![format!("({ROWS})")]);
+}
+
+/// What `revert` says when it refuses, checking that the database did not change.
+async fn refused(db: &TestDb, id: &str) -> String {
+    let before = catalogs(db).await;
+    let out = switchback(db, &["revert", id, "--progress", "plain"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stdout));
+    assert_eq!(catalogs(db).await, before);
+    let client = db.client().await;
+    let ledger: bool = client
+        .query_one("SELECT to_regclass('switchback.plans') IS NOT NULL", &[])
+        .await
+        .unwrap()
+        .get(0);
+    if ledger {
+        let reverts: i64 = client
+            .query_one(
+                "SELECT count(*) FROM switchback.plans WHERE id LIKE '%.revert'",
+                &[],
+            )
+            .await
+            .unwrap()
+            .get(0);
+        assert_eq!(reverts, 0, "a refused revert was recorded");
+    }
+    text(&out.stderr)
+}
+
+#[tokio::test]
+async fn a_revert_that_could_not_be_exact_is_refused_with_every_reason() {
+    let db = database().await;
+    let (dir, plan) = plan_file(
+        "20261124_first",
+        "changes:\n  - drop_column: { table: users, column: nickname }\n  - drop_column: { table: users, column: code, archive: false }\n  - change_type: { table: orders, column: total, type: 'numeric(12,2)' }\n",
+    );
+    let said = refused(&db, "20261124_first").await;
+    assert!(said.contains("it has not run"), "{said}");
+    run(&db, &["advance", &plan]);
+    let said = refused(&db, "20261124_first").await;
+    assert!(
+        said.contains("not completed") && said.contains("switchback abort 20261124_first"),
+        "{said}"
+    );
+    run(&db, &["advance", &plan]);
+    let later = dir.path().join("20261124_second.yaml");
+    std::fs::write(
+        &later,
+        "depends_on: [20261124_first]\nchanges:\n  - add_column: { table: users, column: { name: bio, type: text } }\n",
+    )
+    .unwrap();
+    let later = later.display().to_string();
+    run(&db, &["advance", &later]);
+    run(&db, &["advance", &later]);
+    succeeded(switchback(&db, &["archive", "purge", "users.nickname"]));
+    let said = refused(&db, "20261124_first").await;
+    for reason in [
+        "plan 20261124_second depends on it and is completed",
+        "changes[0] (drop_column): the archive of `users`.`nickname` was purged",
+        "changes[1] (drop_column): contract destroyed `users`.`code` for good (archive: false)",
+        "changes[2] (change_type): switchback cannot revert a `change_type` change yet",
+    ] {
+        assert!(said.contains(reason), "{reason}\n{said}");
+    }
+}
