@@ -122,13 +122,30 @@ async fn contract_keeps_a_dropped_column_and_a_dropped_table_and_purge_drops_exa
     assert!(column.starts_with("\"switchback_archive\"."), "{column}");
     // Every row that existed before contract, with its value, key by key.
     let last = nicknames.last().unwrap().0;
-    assert_eq!(
-        rows(
-            &db,
-            &format!("SELECT id, nickname FROM {column} WHERE id <= {last} ORDER BY id")
-        )
-        .await,
-        nicknames
+    let archived = rows(
+        &db,
+        &format!("SELECT id, nickname FROM {column} WHERE id <= {last} ORDER BY id"),
+    )
+    .await;
+    // The new application's rows hold the default it cannot write; one whose INSERT commits
+    // out of key order, around the snapshot or behind the copy's cursor, may be on one side
+    // only, with that same default.
+    let written = |r: &&(i64, Option<String>)| r.1.as_deref() != Some("none");
+    let missing: Vec<_> = nicknames
+        .iter()
+        .filter(written)
+        .filter(|r| !archived.contains(r))
+        .take(5)
+        .collect();
+    let extra: Vec<_> = archived
+        .iter()
+        .filter(written)
+        .filter(|r| !nicknames.contains(r))
+        .take(5)
+        .collect();
+    assert!(
+        missing.is_empty() && extra.is_empty(),
+        "missing {missing:?}, extra {extra:?}"
     );
     assert_eq!(
         rows(

@@ -18,10 +18,11 @@ const ROWS: i64 = 20_000;
 const SCHEMA: &str = "
 CREATE TABLE users (id bigserial PRIMARY KEY, name text NOT NULL,
                     nickname text DEFAULT 'none' CONSTRAINT nickname_not_empty CHECK (nickname <> ''),
-                    code text CONSTRAINT users_code_key UNIQUE);
+                    code text CONSTRAINT users_code_key UNIQUE, bio text);
 CREATE INDEX users_nickname ON users (nickname) WHERE nickname IS NOT NULL;
-INSERT INTO users (name, nickname, code)
-  SELECT 'u' || g, CASE WHEN g % 7 = 0 THEN NULL ELSE 'nick' || g END, CASE WHEN g % 3 = 0 THEN 'c' || g END
+INSERT INTO users (name, nickname, code, bio)
+  SELECT 'u' || g, CASE WHEN g % 7 = 0 THEN NULL ELSE 'nick' || g END, CASE WHEN g % 3 = 0 THEN 'c' || g END,
+         CASE WHEN g % 11 <> 0 THEN repeat(chr(97 + g % 26), g % 20) END
     FROM generate_series(1, 20000) g;
 CREATE TABLE orders (id bigserial PRIMARY KEY, user_id bigint NOT NULL CONSTRAINT orders_user_fk REFERENCES users (id) ON DELETE CASCADE, total numeric(10,2));
 INSERT INTO orders (user_id, total) SELECT g, g / 100.0 FROM generate_series(1, 5000) g;
@@ -34,6 +35,9 @@ changes:
   - drop_table: { name: orders }
   - rename_column: { table: users, from: name, to: full_name }
 ";
+
+/// Shortens `bio`: values longer than 10 characters lose their end.
+const SHORTER_BIO: &str = "  - change_type: { table: users, column: bio, type: 'varchar(10)', up: 'left(bio, 10)', down: bio }\n";
 
 /// Before the plan, and again once its revert is deployed.
 const OLD_APP: &[&str] = &[
@@ -223,7 +227,8 @@ async fn revert_killed_at_every_step(
 async fn a_revert_killed_at_the_start_of_every_step_ends_the_same() {
     let db = database().await;
     let before = catalogs(&db).await;
-    let (_dir, plan) = plan_file("20261124_killed", PLAN);
+    let (_dir, plan) = plan_file("20261124_killed", &format!("{PLAN}{SHORTER_BIO}"));
+    let bios = rows(&db, "SELECT id, bio FROM users ORDER BY id").await;
     run(&db, &["advance", &plan]);
     let removed = removed_data(&db, ROWS).await;
     run(&db, &["advance", &plan]);
@@ -246,6 +251,90 @@ async fn a_revert_killed_at_the_start_of_every_step_ends_the_same() {
     assert_eq!(removed_data(&db, ROWS).await, removed);
     let names = rows(&db, "SELECT count(*) FROM users WHERE name = 'u' || id").await;
     assert_eq!(names, vec![format!("({ROWS})")]);
+    let now = rows(&db, "SELECT id, bio FROM users ORDER BY id").await;
+    let differ: Vec<_> = now
+        .iter()
+        .zip(&bios)
+        .filter(|(a, b)| a != b)
+        .take(5)
+        .collect();
+    assert!(differ.is_empty() && now.len() == bios.len(), "{differ:?}");
+}
+
+/// Before the type change, and again once its revert is deployed: long bios, on even keys.
+const OLD_BIO_APP: &[&str] = &[
+    "UPDATE users SET bio = 'an old and long bio {n}' WHERE id = {id} * 2 - 2",
+    "INSERT INTO users (name, bio) VALUES ('old{n}', 'a long bio for {n}')",
+];
+/// The application the type change is for: short bios, on even keys.
+const NEW_BIO_APP: &[&str] = &[
+    "UPDATE users SET bio = 'n{n}' WHERE id = {id} * 2 - 2",
+    "INSERT INTO users (name, bio) VALUES ('new{n}', 'n{n}')",
+];
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_type_change_is_reverted_with_the_values_its_new_type_could_not_hold() {
+    let db = database().await;
+    let before = catalogs(&db).await;
+    let odd = "SELECT id, bio FROM users WHERE id % 2 = 1 AND id <= 20000 ORDER BY id";
+    let untouched = rows(&db, odd).await;
+    let (_dir, plan) = plan_file("20261124_short_bio", &format!("changes:\n{SHORTER_BIO}"));
+    let app = App::start(&db.url, ROWS / 2, OLD_BIO_APP, NEW_BIO_APP, 3).await;
+    app.run_for(50).await;
+    run(&db, &["advance", &plan]);
+    app.set_phase(NEW);
+    app.run_for(50).await;
+    let said = run(&db, &["advance", &plan]);
+    let archive = "\"switchback_archive\".\"users_bio_20261124_short_bio\"";
+    // Exactly the rows whose value `down` cannot give back, the long ones.
+    let kept = rows(
+        &db,
+        &format!("SELECT count(*), count(*) FILTER (WHERE length(bio) <= 10) FROM {archive}"),
+    )
+    .await;
+    let long = rows(
+        &db,
+        "SELECT count(*) FROM users WHERE id % 2 = 1 AND id <= 20000 AND length(bio) = 10",
+    )
+    .await;
+    assert!(kept[0].ends_with(",0)"), "{kept:?}\n{said}");
+    app.run_for(300).await;
+
+    let said = run(&db, &["revert", "20261124_short_bio"]);
+    app.run_for(50).await;
+    // The new application wrote some of the archived rows since: they keep what it wrote.
+    let written_since = rows(&db, &format!("SELECT count(*) FROM {archive} a JOIN users u USING (id) WHERE u.bio IS DISTINCT FROM a.sb_new_bio")).await;
+    assert_ne!(written_since, vec!["(0)".to_owned()], "{said}");
+    let wrong = rows(&db, "SELECT id, bio, sb_new_bio FROM users WHERE sb_new_bio IS DISTINCT FROM bio AND bio IS DISTINCT FROM left(sb_new_bio, 10)").await;
+    assert!(wrong.is_empty(), "{wrong:?}");
+    // `bio` holds only short values until the revert's contract: the rollback, which writes
+    // long ones, is deployed after it.
+    let said = run(&db, &["revert", "20261124_short_bio"]);
+    app.set_phase(OLD);
+    app.run_for(50).await;
+    let report = app.stop().await;
+    assert!(
+        report.errors.is_empty(),
+        "{:?}",
+        &report.errors[..report.errors.len().min(5)]
+    );
+    assert_eq!(catalogs(&db).await, before, "{said}");
+    // Rows no version of the application wrote have their long values back, to the letter.
+    let now = rows(&db, odd).await;
+    let differ: Vec<_> = now
+        .iter()
+        .zip(&untouched)
+        .filter(|(a, b)| a != b)
+        .take(5)
+        .collect();
+    assert!(
+        differ.is_empty() && now.len() == untouched.len(),
+        "{differ:?}"
+    );
+    assert!(
+        long != vec!["(0)".to_owned()],
+        "no odd row lost anything: {long:?}"
+    );
 }
 
 /// What `revert` says when it refuses, checking that the database did not change.
@@ -279,7 +368,7 @@ async fn a_revert_that_could_not_be_exact_is_refused_with_every_reason() {
     let db = database().await;
     let (dir, plan) = plan_file(
         "20261124_first",
-        "changes:\n  - drop_column: { table: users, column: nickname }\n  - drop_column: { table: users, column: code, archive: false }\n  - change_type: { table: orders, column: total, type: 'numeric(12,2)' }\n",
+        "changes:\n  - drop_column: { table: users, column: nickname }\n  - drop_column: { table: users, column: code, archive: false }\n  - add_check: { table: orders, name: total_positive, check: 'total > 0' }\n",
     );
     let said = refused(&db, "20261124_first").await;
     assert!(said.contains("it has not run"), "{said}");
@@ -293,7 +382,7 @@ async fn a_revert_that_could_not_be_exact_is_refused_with_every_reason() {
     let later = dir.path().join("20261124_second.yaml");
     std::fs::write(
         &later,
-        "depends_on: [20261124_first]\nchanges:\n  - add_column: { table: users, column: { name: bio, type: text } }\n",
+        "depends_on: [20261124_first]\nchanges:\n  - add_column: { table: users, column: { name: about, type: text } }\n",
     )
     .unwrap();
     let later = later.display().to_string();
@@ -305,7 +394,7 @@ async fn a_revert_that_could_not_be_exact_is_refused_with_every_reason() {
         "plan 20261124_second depends on it and is completed",
         "changes[0] (drop_column): the archive of `users`.`nickname` was purged",
         "changes[1] (drop_column): contract destroyed `users`.`code` for good (archive: false)",
-        "changes[2] (change_type): switchback cannot revert a `change_type` change yet",
+        "changes[2] (add_check): switchback cannot revert a `add_check` change yet",
     ] {
         assert!(said.contains(reason), "{reason}\n{said}");
     }

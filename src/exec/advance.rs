@@ -223,6 +223,11 @@ impl Executor<'_> {
             }
             job.key = facts.key(&job.table).cloned();
         }
+        // Expanded again with the keys: a step's SQL may name them (a revert's restore).
+        let steps = match steps.iter().any(|s| s.job.is_some()) {
+            true => ordered_steps(plan, &self.options.state_schema, &facts)?,
+            false => steps,
+        };
         Ok((facts, steps))
     }
 

@@ -70,17 +70,17 @@ impl Executor<'_> {
                 (None, _) => String::new(),
             })
             .collect();
-        let left = |change: usize| -> Left {
-            match archives.iter().position(|a| a.change as usize == change) {
-                None => Left::Nothing,
-                Some(i) if archives[i].purged_at.is_some() => Left::Purged(&purged[i]),
-                Some(i) => Left::Kept(Kept {
+        let kept = |change: usize| {
+            let i = archives.iter().position(|a| a.change as usize == change)?;
+            Some(match archives[i].purged_at {
+                Some(_) => Left::Purged(&purged[i]),
+                None => Left::Kept(Kept {
                     kept_in: &archives[i].kept_in,
                     definition: &archives[i].definition,
                 }),
-            }
+            })
         };
-        let text = revert::text(&plan, |i| row.facts.is_skipped(i), left);
+        let text = revert::text(&plan, &row.facts, kept);
         let text = match text {
             Ok(text) if reasons.is_empty() => text,
             Ok(_) => return Err(refused(reasons.join("; "))),

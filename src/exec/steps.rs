@@ -170,12 +170,10 @@ impl Executor<'_> {
         // What the step archives is recorded first, its definition read from the catalog
         // before the step's DDL changes it, and commits with it.
         let mut statements = statements.to_vec();
-        if let (Some(archived), false) = (&step.archived, undo) {
-            let change = step.changes.first().copied().unwrap_or_default();
-            statements.insert(
-                0,
-                self.ledger.record_archive_sql(&plan.id, change, archived),
-            );
+        if !undo {
+            for (at, archived) in step.archived.iter().enumerate() {
+                statements.insert(at, self.ledger.record_archive_sql(&plan.id, archived));
+            }
         }
         let after = self.ledger.finish_step_sql(
             &plan.id,

@@ -36,13 +36,14 @@ impl ArchiveRow {
 impl Ledger {
     /// The statement, run first in the archiving step's transaction, that records `archived`
     /// with its definition read from the catalog before the step's DDL.
-    pub fn record_archive_sql(&self, plan: &str, change: usize, archived: &Archived) -> String {
+    pub fn record_archive_sql(&self, plan: &str, archived: &Archived) -> String {
         format!(
             "INSERT INTO {archives} (plan_id, change, kind, object, kept_in, definition, keep_until)
              VALUES ({plan}, {change}, {kind}, {object}, {kept_in}, {definition}, now() + {keep})
              ON CONFLICT (plan_id, change) DO NOTHING",
             archives = self.table("archives"),
             plan = quote::literal(plan),
+            change = archived.change,
             kind = quote::literal(archived.kind.as_str()),
             object = quote::literal(&archived.object),
             kept_in = quote::literal(&archived.kept_in),

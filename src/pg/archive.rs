@@ -120,14 +120,11 @@ pub fn column_definition(relation: &str, column: &str) -> String {
     )
 }
 
-/// Creates the archive table of a column, empty: the key's and the column's types come from
-/// the table itself. Its primary key comes once the copy is done (`column_table_key`): built
+/// Creates the archive table of a column, empty: the key's and the `columns`' (quoted
+/// list) types come from the table itself. Its primary key comes once the copy is done (`column_table_key`): built
 /// once, it costs a fraction of what checking it on every row of the copy would.
-pub fn column_table(into: &str, relation: &str, key: &str, column: &str) -> String {
-    format!(
-        "CREATE TABLE {into} AS SELECT {key}, {col} FROM {relation} WITH NO DATA",
-        col = quote::ident(column)
-    )
+pub fn column_table(into: &str, relation: &str, key: &str, columns: &str) -> String {
+    format!("CREATE TABLE {into} AS SELECT {key}, {columns} FROM {relation} WITH NO DATA")
 }
 
 /// Gives a column's archive table its primary key, the table's key, unless it has it.

@@ -54,3 +54,20 @@ impl Archive {
         own.unwrap_or(plan)
     }
 }
+
+/// Reports at `at` a relation that is not a quoted table of the archive schema (a reverse
+/// plan's `from`, as `switchback revert` writes it).
+pub fn check_relation(relation: &str, at: &FieldPath, cx: &mut Checker) {
+    let prefix = format!("{}.", crate::pg::quote::ident(SCHEMA));
+    let named = relation
+        .strip_prefix(&prefix)
+        .is_some_and(|n| n.len() > 2 && n.starts_with('"') && n.ends_with('"'));
+    if !named {
+        cx.report(
+            Code::BadValue,
+            at,
+            format!("`{relation}` is not a table of the archive schema {SCHEMA}"),
+            None,
+        );
+    }
+}

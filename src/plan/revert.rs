@@ -4,7 +4,9 @@
 //! how it is taken back (`ChangeKind::reverse`); this module puts them together, last change
 //! first, and says why a plan cannot be reverted exactly.
 
+use crate::pg::facts::{ColumnFacts, Facts};
 use crate::plan::archive::Archive;
+use crate::plan::check::Ident;
 use crate::plan::Plan;
 use serde_yaml::{Mapping, Value};
 
@@ -26,13 +28,31 @@ pub enum Irreversible {
     Because(String),
 }
 
-/// What a completed change left for its revert: its archive, if contract kept one.
+/// What a completed change left for its revert: the archive its contract kept, or why none.
 #[derive(Debug, Clone, Copy)]
 pub enum Left<'a> {
-    Nothing,
     Kept(Kept<'a>),
     /// Its archive was purged (when, by whom).
     Purged(&'a str),
+    /// `archive: false`: contract destroyed it for good.
+    Off,
+    /// No archive was recorded (contract had nothing to keep of it, or kept it elsewhere).
+    Missing,
+}
+
+impl<'a> Left<'a> {
+    /// The archive of `what` ("`users`.`nickname`"), or why the change cannot be reverted
+    /// without it.
+    pub fn kept(self, what: &str) -> Result<Kept<'a>, Irreversible> {
+        Err(Irreversible::Because(match self {
+            Left::Kept(kept) => return Ok(kept),
+            Left::Purged(when) => {
+                format!("the archive of {what} was purged ({when}); its values are gone")
+            }
+            Left::Off => format!("contract destroyed {what} for good (archive: false)"),
+            Left::Missing => format!("no archive of {what} was recorded"),
+        }))
+    }
 }
 
 /// The id of the plan that reverts `plan`.
@@ -40,41 +60,27 @@ pub fn id(plan: &str) -> String {
     format!("{plan}.revert")
 }
 
-/// The reverse plan's text: the changes of `plan` taken back, last first. `skipped` says
-/// whether change `i` was skipped (its `if_exists` found nothing); `left` what contract kept
-/// of it. Err lists every change that cannot be reverted, with why.
+/// The reverse plan's text: the changes of `plan` taken back, last first, from the `facts`
+/// its first run read (changes it skipped are left alone) and what contract kept of each
+/// change (`kept`: None when no archive was recorded). Err lists every change that cannot
+/// be reverted, with why.
 pub fn text<'a>(
     plan: &Plan,
-    skipped: impl Fn(usize) -> bool,
-    left: impl Fn(usize) -> Left<'a>,
+    facts: &Facts,
+    kept: impl Fn(usize) -> Option<Left<'a>>,
 ) -> Result<String, Vec<String>> {
     let mut changes = Vec::new();
     let mut refusals = Vec::new();
     for (index, change) in plan.changes.iter().enumerate().rev() {
-        if skipped(index) {
+        if facts.is_skipped(index) {
             continue;
         }
         let at = format!("changes[{index}] ({})", change.kind());
-        let kept = match (change.archives(), left(index)) {
-            (None, _) => None,
-            (Some(_), Left::Kept(kept)) => Some(kept),
-            (Some((_, what)), Left::Purged(when)) => {
-                refusals.push(format!(
-                    "{at}: the archive of {what} was purged ({when}); its values are gone"
-                ));
-                continue;
-            }
-            (Some((own, what)), Left::Nothing) => {
-                refusals.push(match Archive::over(own, plan.archive) {
-                    Archive::Off => {
-                        format!("{at}: contract destroyed {what} for good (archive: false)")
-                    }
-                    Archive::Keep(_) => format!("{at}: no archive of {what} was recorded"),
-                });
-                continue;
-            }
-        };
-        match change.reverse(kept) {
+        let left = kept(index).unwrap_or_else(|| match change.archives() {
+            Some((own, _)) if Archive::over(own, plan.archive) == Archive::Off => Left::Off,
+            _ => Left::Missing,
+        });
+        match change.reverse(left, facts) {
             Ok(reverse) => changes.extend(reverse),
             Err(Irreversible::NotYet) => refusals.push(format!(
                 "{at}: switchback cannot revert a `{}` change yet",
@@ -114,4 +120,53 @@ pub fn change(kind: &str, fields: &[(&str, Value)]) -> Value {
     let mut outer = Mapping::new();
     outer.insert(kind.into(), Value::Mapping(inner));
     Value::Mapping(outer)
+}
+
+/// What `facts` read of `table`.`column` before the plan first ran.
+fn column_before<'f>(
+    facts: &'f Facts,
+    table: &Ident,
+    column: &Ident,
+) -> Result<&'f ColumnFacts, Irreversible> {
+    facts
+        .column(table.as_str(), column.as_str())
+        .ok_or_else(|| {
+            Irreversible::Because(format!(
+                "the plan's first run did not record `{table}`.`{column}` as it was"
+            ))
+        })
+}
+
+/// The change that gives `table`.`column` back the default it had before the plan.
+pub fn default_back(
+    facts: &Facts,
+    table: &Ident,
+    column: &Ident,
+) -> Result<Vec<Value>, Irreversible> {
+    let before = column_before(facts, table, column)?;
+    let at = [
+        ("table", table.as_str().into()),
+        ("column", column.as_str().into()),
+    ];
+    Ok(vec![match &before.default {
+        Some(default) => change(
+            "set_default",
+            &[
+                at[0].clone(),
+                at[1].clone(),
+                ("default", default.as_str().into()),
+            ],
+        ),
+        None => change("drop_default", &at),
+    }])
+}
+
+/// Whether `table`.`column` was NOT NULL before the plan.
+pub fn was_not_null(facts: &Facts, table: &Ident, column: &Ident) -> Result<bool, Irreversible> {
+    Ok(column_before(facts, table, column)?.not_null)
+}
+
+/// The type `table`.`column` had before the plan.
+pub fn type_before(facts: &Facts, table: &Ident, column: &Ident) -> Result<String, Irreversible> {
+    Ok(column_before(facts, table, column)?.sql_type.clone())
 }

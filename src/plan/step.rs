@@ -166,12 +166,34 @@ pub struct ArchiveCopy {
     pub archive: String,
     /// The column copied (unquoted).
     pub column: String,
+    /// A column copied beside it (unquoted): a shadow's value, to tell at revert whether
+    /// the row was written since.
+    pub beside: Option<String>,
+    /// The rows copied, when not all: a SQL condition over the table's columns.
+    pub only: Option<String>,
+}
+
+impl ArchiveCopy {
+    /// The columns copied beside `key`, quoted: the column itself is one of the key's when
+    /// a key column changes type.
+    pub fn columns(&self, key: &TableKey) -> String {
+        let in_key = key.columns.iter().any(|k| k.name == self.column);
+        std::iter::once(&self.column)
+            .filter(|_| !in_key)
+            .chain(&self.beside)
+            .map(|c| quote::ident(c))
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
 }
 
 /// What a contract step keeps instead of destroying: the ledger records it in the step's
 /// transaction, with its definition read from the catalog before the step's DDL runs.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Archived {
+    /// The change whose contract removes it.
+    #[serde(skip)]
+    pub change: usize,
     pub kind: ArchivedKind,
     /// What the plan removed: `public.users.nickname`, `public.orders`.
     pub object: String,
@@ -245,8 +267,8 @@ pub struct Step {
     #[serde(skip)]
     pub offenders: Option<String>,
     /// What the step keeps in the archive schema, recorded with it in the ledger.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub archived: Option<Archived>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub archived: Vec<Archived>,
 }
 
 impl Step {
@@ -265,13 +287,17 @@ impl Step {
             undo: None,
             job: None,
             offenders: None,
-            archived: None,
+            archived: Vec::new(),
         }
     }
 
     /// Whether the step keeps something in the archive schema (records it, or copies to it).
     pub fn archives(&self) -> bool {
-        self.archived.is_some() || self.job.as_ref().is_some_and(|j| j.copy.is_some())
+        !self.archived.is_empty()
+            || self
+                .job
+                .as_ref()
+                .is_some_and(|j| j.kind == JobKind::Archive)
     }
 
     /// Sets the query that lists the rows breaking the step's constraint (first ten).

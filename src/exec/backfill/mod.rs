@@ -21,7 +21,6 @@ use crate::pg::catalog;
 use crate::pg::ddl::{self, LockPolicy, Retrier};
 use crate::pg::facts::TableKey;
 use crate::pg::query::Query;
-use crate::pg::quote;
 use crate::plan::expand::{backfill_filters, backfill_update, verify_predicate};
 use crate::plan::step::{ArchiveCopy, Job, JobKind, Records, Step};
 use crate::plan::Plan;
@@ -149,7 +148,12 @@ async fn archive_table(
     }
     let statements = [
         crate::pg::archive::ensure_schema(crate::plan::archive::SCHEMA),
-        crate::pg::archive::column_table(&copy.archive, &job.relation, &key.list, &copy.column),
+        crate::pg::archive::column_table(
+            &copy.archive,
+            &job.relation,
+            &key.list,
+            &copy.columns(table_key(job)?),
+        ),
     ];
     archive_ddl(
         ex,
@@ -517,13 +521,18 @@ async fn commit_batch(
             let copy = w.job.copy.as_ref().ok_or_else(|| {
                 Error::Refused(format!("archive {rel}: the step names no archive table"))
             })?;
-            let (list, col) = (&w.key.list, quote::ident(&copy.column));
+            let (list, columns) = (&w.key.list, copy.columns(table_key(w.job)?));
+            let only = copy
+                .only
+                .as_ref()
+                .map(|only| format!(" AND ({only})"))
+                .unwrap_or_default();
             let copied = txn
                 .exec(
                     &format!(
                         // No key is copied twice: a batch's rows and its range's cursor
                         // commit together, and ranges do not overlap.
-                        "INSERT INTO {into} ({list}, {col}) SELECT {list}, {col} FROM {rel} WHERE {window}",
+                        "INSERT INTO {into} ({list}, {columns}) SELECT {list}, {columns} FROM {rel} WHERE {window}{only}",
                         into = copy.archive
                     ),
                     &[],

@@ -6,8 +6,10 @@
 //! the plan first runs and done in place with one short lock instead.
 
 use crate::pg::catalog::PartitionKey;
+use crate::pg::facts::{Facts, TableKey};
 use crate::pg::lock::LockMode;
-use crate::pg::quote;
+use crate::pg::{self, quote};
+use crate::plan::archive::{self, Archive};
 use crate::plan::change::column_pair::{
     copy_column_objects, default_of, finish_column_objects, key_refuses, move_default_to_trigger,
     release_incoming_foreign_keys, validate_incoming_foreign_keys,
@@ -18,15 +20,19 @@ use crate::plan::change::{
 use crate::plan::check::{Checker, Ident, SqlText};
 use crate::plan::expand::{Expansion, SyncRule};
 use crate::plan::live::{Probe, Walk};
+use crate::plan::revert::{self, Irreversible, Left};
 use crate::plan::source::FieldPath;
 use crate::plan::sql::{self, Expr, Work};
-use crate::plan::step::{Assignment, Phase, Records};
+use crate::plan::step::{
+    ArchiveCopy, Archived, ArchivedKind, Assignment, Job, JobKind, Phase, Records,
+};
 use serde::Deserialize;
+use std::time::Duration;
 
 #[derive(Debug, Deserialize)]
 #[serde(
     deny_unknown_fields,
-    expecting = "a mapping with table, column, type and optionally up, down"
+    expecting = "a mapping with table, column, type and optionally up, down, archive, restore_from"
 )]
 pub struct Raw {
     table: String,
@@ -35,6 +41,8 @@ pub struct Raw {
     sql_type: String,
     up: Option<SqlText>,
     down: Option<SqlText>,
+    archive: Option<SqlText>,
+    restore_from: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -47,6 +55,12 @@ pub struct ChangeType {
     /// New value to old, where the column's name means its new value; a cast back when not
     /// given.
     pub down: Option<Expr>,
+    /// The change's own `archive:` for the old values `down` cannot give back; None: the
+    /// plan's.
+    pub archive: Option<Archive>,
+    /// Written by `switchback revert`: the archive of the change this one takes back, whose
+    /// old values the backfill puts back on the rows not written since.
+    pub restore_from: Option<String>,
 }
 
 impl ChangeType {
@@ -60,6 +74,94 @@ impl ChangeType {
             None => format!("{}::{}", self.column.quoted(), self.sql_type),
         }
     }
+
+    fn lossy_values(&self) -> String {
+        format!(
+            "the values of `{}`.`{}` its new type cannot give back",
+            self.table, self.column
+        )
+    }
+
+    /// Contract's copy, before the old column goes, of the rows whose old value `down` of
+    /// the new one would not give back (with the new value beside it, so a revert can tell
+    /// a row written since); returns what the drop records.
+    fn archive_lossy(&self, x: &mut Expansion, old_type: &str, keep: Duration) -> Archived {
+        let table = x.table(&self.table);
+        let (col, shadow) = (self.column.quoted(), self.shadow());
+        let sh = shadow.quoted();
+        let into = quote::qualified(
+            archive::SCHEMA,
+            &x.archived_name(&[self.table.as_str(), self.column.as_str()]),
+        );
+        let down = match &self.down {
+            Some(down) => down.over_record(&table, &[(self.column.as_str(), shadow.as_str())]),
+            None => format!("{sh}::{old_type}"),
+        };
+        let lossy = format!("{col} IS DISTINCT FROM ({down})");
+        let key = x.table_key(&self.table);
+        let copy = x
+            .step(
+                "archive",
+                Phase::Contract,
+                format!("copy the values of {col} that {sh} cannot give back, with the table's key, into {into}"),
+                Some(&self.table),
+            )
+            .outside_transaction()
+            .sql(
+                format!("INSERT INTO {into} SELECT <key>, {col}, {sh} FROM {table} WHERE <key range> AND {lossy}"),
+                LockMode::AccessShare,
+                &table,
+                Work::Batched,
+            )
+            .nothing_to_undo();
+        copy.job = Some(Job {
+            kind: JobKind::Archive,
+            table: self.table.to_string(),
+            relation: table.clone(),
+            assignments: Vec::new(),
+            key,
+            copy: Some(ArchiveCopy {
+                archive: into.clone(),
+                column: self.column.to_string(),
+                beside: Some(shadow.to_string()),
+                only: Some(lossy),
+            }),
+        });
+        Archived {
+            change: x.current_change(),
+            kind: ArchivedKind::Column,
+            object: format!("{}.{}.{}", x.schema(), self.table, self.column),
+            kept_in: into,
+            keep,
+            definition_sql: pg::archive::column_definition(&table, self.column.as_str()),
+        }
+    }
+
+    /// What the backfill gives the shadow of a row: the old value the archive `from` kept of
+    /// it, when the row still holds the value it had then, or else `up`. Column references
+    /// inside the archive's subqueries are qualified with `table`, so none means the archive.
+    fn restored(&self, table: &str, from: &str, key: Option<&TableKey>, up: &str) -> String {
+        let (col, beside) = (self.column.quoted(), self.shadow().quoted());
+        let matches = match key {
+            // A key column's archive is keyed by its old value: its new one, beside it, matches.
+            Some(key) => key
+                .columns
+                .iter()
+                .filter(|k| k.name != self.column.as_str())
+                .map(|k| {
+                    let k = quote::ident(&k.name);
+                    format!("a.{k} = {table}.{k}")
+                })
+                .collect::<Vec<_>>()
+                .join(" AND "),
+            None => "<key> = <archived key>".into(),
+        };
+        let matches = match matches.is_empty() {
+            true => format!("a.{beside} IS NOT DISTINCT FROM {table}.{col}"),
+            false => format!("{matches} AND a.{beside} IS NOT DISTINCT FROM {table}.{col}"),
+        };
+        format!("CASE WHEN EXISTS (SELECT FROM {from} a WHERE {matches}) THEN (SELECT a.{col} FROM {from} a WHERE {matches}) ELSE ({up}) END")
+    }
 }
 
 impl ChangeKind for ChangeType {
@@ -72,6 +174,14 @@ impl ChangeKind for ChangeType {
         let sql_type = cx.sql_type(&at.key("type"), &raw.sql_type);
         let up = raw.up.and_then(|u| cx.expr(&at.key("up"), &u));
         let down = raw.down.and_then(|d| cx.expr(&at.key("down"), &d));
+        // Some(None): not written, the plan's setting applies; None: written wrong.
+        let archive = match &raw.archive {
+            None => Some(None),
+            Some(a) => Archive::check(a, &at.key("archive"), cx).map(Some),
+        };
+        if let Some(from) = &raw.restore_from {
+            archive::check_relation(from, &at.key("restore_from"), cx);
+        }
         valid_if_clean(cx, before, || {
             Some(ChangeType {
                 table,
@@ -79,6 +189,8 @@ impl ChangeKind for ChangeType {
                 sql_type: sql_type?,
                 up,
                 down,
+                archive: archive?,
+                restore_from: raw.restore_from,
             })
         })
     }
@@ -172,7 +284,15 @@ impl ChangeKind for ChangeType {
                 default: default_of(&self.column, facts),
             },
         );
-        let up = self.up_sql();
+        let up = match &self.restore_from {
+            Some(from) => self.restored(
+                &table,
+                from,
+                x.table_key(&self.table).as_ref(),
+                &self.up_sql(),
+            ),
+            None => self.up_sql(),
+        };
         let differs = format!("{sh} IS DISTINCT FROM ({up})");
         x.backfill(
             &self.table,
@@ -185,6 +305,10 @@ impl ChangeKind for ChangeType {
             },
         );
         copy_column_objects(x, &self.table, &self.column, &shadow);
+        let archived = match x.archive(self.archive) {
+            Archive::Keep(keep) => Some(self.archive_lossy(x, &old_type, keep)),
+            Archive::Off => None,
+        };
         let nn = quote::ident(&x.helper_name("nn", &self.table, &shadow));
         let schema = x.schema().to_owned();
         let partitions = x.partitions(&self.table).map(<[_]>::to_vec);
@@ -194,6 +318,7 @@ impl ChangeKind for ChangeType {
             format!("drop the old {col} and rename {sh} into its place"),
             t,
         );
+        step.archived.extend(archived);
         release_incoming_foreign_keys(step, facts);
         step.sql(
             format!("ALTER TABLE {table} DROP COLUMN {col}"),
@@ -234,6 +359,36 @@ impl ChangeKind for ChangeType {
 
     fn on_partitioned_table(&self, key: &PartitionKey) -> OnPartitioned {
         key_refuses(key, &self.column)
+    }
+
+    fn archives(&self) -> Option<(Option<Archive>, String)> {
+        Some((self.archive, self.lossy_values()))
+    }
+
+    /// The type back, through a change_type of its own (`up` and `down` swapped), whose
+    /// backfill puts back from the archive the old values `down` could not give.
+    fn reverse(&self, left: Left, facts: &Facts) -> Result<Vec<serde_yaml::Value>, Irreversible> {
+        let old_type = revert::type_before(facts, &self.table, &self.column)?;
+        let in_place = self.up.is_none()
+            && facts
+                .cast(self.table.as_str(), self.column.as_str())
+                .is_some_and(|c| !c.rewrites);
+        let mut fields = vec![
+            ("table", self.table.as_str().into()),
+            ("column", self.column.as_str().into()),
+            ("type", old_type.into()),
+        ];
+        if let Some(down) = &self.down {
+            fields.push(("up", down.text.as_str().into()));
+        }
+        if let Some(up) = &self.up {
+            fields.push(("down", up.text.as_str().into()));
+        }
+        if !in_place {
+            let kept = left.kept(&self.lossy_values())?;
+            fields.push(("restore_from", kept.kept_in.into()));
+        }
+        Ok(vec![revert::change("change_type", &fields)])
     }
 
     fn check_live(&self, walk: &mut Walk, at: &FieldPath) {

@@ -4,6 +4,7 @@
 //! (catalog-only) with its definition recorded. `archive: false` drops it for good.
 
 use crate::pg::catalog::PartitionKey;
+use crate::pg::facts::Facts;
 use crate::pg::lock::LockMode;
 use crate::pg::{self, quote};
 use crate::plan::archive::{self, Archive};
@@ -13,7 +14,7 @@ use crate::plan::change::{
 use crate::plan::check::{Checker, Ident, SqlText};
 use crate::plan::expand::Expansion;
 use crate::plan::live::Walk;
-use crate::plan::revert::{self, Irreversible, Kept};
+use crate::plan::revert::{self, Irreversible, Left};
 use crate::plan::source::FieldPath;
 use crate::plan::sql::Work;
 use crate::plan::step::{ArchiveCopy, Archived, ArchivedKind, Job, JobKind, Phase};
@@ -111,9 +112,12 @@ impl ChangeKind for DropColumn {
                     copy: Some(ArchiveCopy {
                         archive: into.clone(),
                         column: self.column.to_string(),
+                        beside: None,
+                        only: None,
                     }),
                 });
                 Some(Archived {
+                    change: x.current_change(),
                     kind: ArchivedKind::Column,
                     object: format!("{}.{}.{}", x.schema(), self.table, self.column),
                     kept_in: into,
@@ -134,7 +138,8 @@ impl ChangeKind for DropColumn {
                 &table,
                 Work::Instant,
             )
-            .archived = archive;
+            .archived
+            .extend(archive);
     }
 
     fn archives(&self) -> Option<(Option<Archive>, String)> {
@@ -157,8 +162,8 @@ impl ChangeKind for DropColumn {
     }
 
     /// The column back with its definition, its values from the archive.
-    fn reverse(&self, kept: Option<Kept>) -> Result<Vec<serde_yaml::Value>, Irreversible> {
-        let kept = kept.ok_or_else(|| Irreversible::Because("nothing of it was kept".into()))?;
+    fn reverse(&self, left: Left, _: &Facts) -> Result<Vec<serde_yaml::Value>, Irreversible> {
+        let kept = left.kept(&format!("`{}`.`{}`", self.table, self.column))?;
         let definition = kept.definition;
         let yaml = |key: &str| serde_yaml::to_value(&definition[key]).unwrap_or_default();
         let Some(sql_type) = definition["type"].as_str() else {

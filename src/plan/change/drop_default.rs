@@ -1,6 +1,7 @@
 //! `drop_default`: catalog-only; affects rows inserted from then on.
 
 use crate::pg::catalog::PartitionKey;
+use crate::pg::facts::Facts;
 use crate::pg::lock::LockMode;
 use crate::plan::change::{
     Attribute, ChangeKind, ColumnNeed, Footprint, OnPartitioned, RawTableColumn,
@@ -8,6 +9,7 @@ use crate::plan::change::{
 use crate::plan::check::{Checker, Ident};
 use crate::plan::expand::Expansion;
 use crate::plan::live::Walk;
+use crate::plan::revert::{self, Irreversible, Left};
 use crate::plan::source::FieldPath;
 use crate::plan::sql::Work;
 use crate::plan::step::Phase;
@@ -75,6 +77,11 @@ impl ChangeKind for DropDefault {
 
     fn on_partitioned_table(&self, _key: &PartitionKey) -> OnPartitioned {
         OnPartitioned::Runs("the default is dropped on the parent and with it from every partition")
+    }
+
+    /// The default the plan's first run found, put back.
+    fn reverse(&self, _: Left, facts: &Facts) -> Result<Vec<serde_yaml::Value>, Irreversible> {
+        revert::default_back(facts, &self.table, &self.column)
     }
 
     fn check_live(&self, walk: &mut Walk, at: &FieldPath) {

@@ -2,6 +2,7 @@
 //! writing non-NULL values, which stays valid).
 
 use crate::pg::catalog::PartitionKey;
+use crate::pg::facts::Facts;
 use crate::pg::lock::LockMode;
 use crate::pg::quote;
 use crate::plan::change::{
@@ -10,7 +11,7 @@ use crate::plan::change::{
 use crate::plan::check::{Checker, Ident};
 use crate::plan::expand::Expansion;
 use crate::plan::live::Walk;
-use crate::plan::revert::{self, Irreversible, Kept};
+use crate::plan::revert::{self, Irreversible, Left};
 use crate::plan::source::FieldPath;
 use crate::plan::sql::Work;
 use crate::plan::step::Phase;
@@ -84,7 +85,10 @@ impl ChangeKind for DropNotNull {
     }
 
     /// NULLs written since make the reverse's VALIDATE fail, naming the rows: not exact.
-    fn reverse(&self, _: Option<Kept>) -> Result<Vec<serde_yaml::Value>, Irreversible> {
+    fn reverse(&self, _: Left, facts: &Facts) -> Result<Vec<serde_yaml::Value>, Irreversible> {
+        if !revert::was_not_null(facts, &self.table, &self.column)? {
+            return Ok(Vec::new());
+        }
         Ok(vec![revert::change(
             "set_not_null",
             &[

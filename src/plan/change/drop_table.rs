@@ -3,6 +3,7 @@
 //! dropped and recorded), or dropped for good with `archive: false`.
 
 use crate::pg::catalog::PartitionKey;
+use crate::pg::facts::Facts;
 use crate::pg::lock::LockMode;
 use crate::pg::{self, quote};
 use crate::plan::archive::{self, Archive};
@@ -12,7 +13,7 @@ use crate::plan::change::{
 use crate::plan::check::{Checker, Ident, SqlText};
 use crate::plan::expand::Expansion;
 use crate::plan::live::{Probe, Walk};
-use crate::plan::revert::{self, Irreversible, Kept};
+use crate::plan::revert::{self, Irreversible, Left};
 use crate::plan::source::FieldPath;
 use crate::plan::sql::Work;
 use crate::plan::step::{Archived, ArchivedKind, Phase};
@@ -90,6 +91,7 @@ impl ChangeKind for DropTable {
         let kept_in = quote::qualified(archive::SCHEMA, &name);
         let object = format!("{}.{}", x.schema(), self.name.as_str());
         let schema = x.schema().to_owned();
+        let change = x.current_change();
         let step = x.step(
             "drop_table",
             Phase::Contract,
@@ -115,7 +117,8 @@ impl ChangeKind for DropTable {
         for sql in pg::archive::move_table(&schema, &table, &name, archive::SCHEMA) {
             step.sql(sql, LockMode::AccessExclusive, &table, Work::Instant);
         }
-        step.archived = Some(Archived {
+        step.archived.push(Archived {
+            change,
             kind: ArchivedKind::Table,
             object,
             kept_in,
@@ -140,8 +143,8 @@ impl ChangeKind for DropTable {
     }
 
     /// The table back from the archive, with the foreign keys it had.
-    fn reverse(&self, kept: Option<Kept>) -> Result<Vec<serde_yaml::Value>, Irreversible> {
-        let kept = kept.ok_or_else(|| Irreversible::Because("nothing of it was kept".into()))?;
+    fn reverse(&self, left: Left, _: &Facts) -> Result<Vec<serde_yaml::Value>, Irreversible> {
+        let kept = left.kept(&format!("table `{}`", self.name))?;
         let foreign_keys =
             serde_yaml::to_value(&kept.definition["foreign_keys"]).unwrap_or_default();
         Ok(vec![revert::change(

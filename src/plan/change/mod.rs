@@ -9,12 +9,13 @@ pub use column_pair::refuses_on_partitioned;
 mod partitions;
 
 use crate::pg::catalog::{Named, PartitionKey, Partitioning, Presence};
+use crate::pg::facts::Facts;
 use crate::pg::quote;
 use crate::plan::archive::Archive;
 use crate::plan::check::{Checker, Ident};
 use crate::plan::expand::Expansion;
 use crate::plan::live::Walk;
-use crate::plan::revert::{Irreversible, Kept};
+use crate::plan::revert::{Irreversible, Left};
 use crate::plan::source::FieldPath;
 use serde::de::DeserializeOwned;
 
@@ -59,9 +60,9 @@ pub trait ChangeKind: Sized {
     }
 
     /// The changes that take this one back once its plan completed (`switchback revert`),
-    /// as a plan file writes them; `kept` is what contract archived of it, for a kind whose
-    /// `archives` says it destroys.
-    fn reverse(&self, _kept: Option<Kept>) -> Result<Vec<serde_yaml::Value>, Irreversible> {
+    /// as a plan file writes them, from what contract archived of it (`left`) and the facts
+    /// the plan's first run read.
+    fn reverse(&self, _left: Left, _facts: &Facts) -> Result<Vec<serde_yaml::Value>, Irreversible> {
         Err(Irreversible::NotYet)
     }
 }
@@ -362,8 +363,8 @@ macro_rules! change_kinds {
                 match self { $(Change::$kind(c) => c.archives(),)* }
             }
 
-            pub fn reverse(&self, kept: Option<Kept>) -> Result<Vec<serde_yaml::Value>, Irreversible> {
-                match self { $(Change::$kind(c) => c.reverse(kept),)* }
+            pub fn reverse(&self, left: Left, facts: &Facts) -> Result<Vec<serde_yaml::Value>, Irreversible> {
+                match self { $(Change::$kind(c) => c.reverse(left, facts),)* }
             }
 
             /// Reads a change of kind `kind`; None when the kind is unknown, Some(None) when

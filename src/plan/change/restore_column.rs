@@ -112,21 +112,7 @@ impl ChangeKind for RestoreColumn {
         let column = cx.ident(&at.key("column"), &raw.column);
         let sql_type = cx.sql_type(&at.key("type"), &raw.sql_type);
         let default = raw.default.and_then(|d| cx.expr(&at.key("default"), &d));
-        if !raw
-            .from
-            .starts_with(&format!("{}.", quote::ident(archive::SCHEMA)))
-        {
-            cx.report(
-                Code::BadValue,
-                &at.key("from"),
-                format!(
-                    "`{}` is not a table of the archive schema {}",
-                    raw.from,
-                    archive::SCHEMA
-                ),
-                None,
-            );
-        }
+        archive::check_relation(&raw.from, &at.key("from"), cx);
         let mut indexes = Vec::new();
         for (i, index) in raw.indexes.iter().enumerate() {
             let at = at.key("indexes").index(i);
@@ -265,6 +251,8 @@ impl ChangeKind for RestoreColumn {
             copy: Some(ArchiveCopy {
                 archive: self.from.clone(),
                 column: self.column.to_string(),
+                beside: None,
+                only: None,
             }),
         });
         if self.not_null {

@@ -57,18 +57,7 @@ impl ChangeKind for RestoreTable {
             .strip_prefix(&prefix)
             .and_then(|n| n.strip_prefix('"')?.strip_suffix('"'))
             .map(|n| n.replace("\"\"", "\""));
-        if archived.is_none() {
-            cx.report(
-                Code::BadValue,
-                &at.key("from"),
-                format!(
-                    "`{}` is not a table of the archive schema {}",
-                    raw.from,
-                    archive::SCHEMA
-                ),
-                None,
-            );
-        }
+        archive::check_relation(&raw.from, &at.key("from"), cx);
         let foreign_keys: Vec<(Ident, String)> = raw
             .foreign_keys
             .iter()

@@ -1,6 +1,7 @@
 //! `set_default`: catalog-only; affects rows inserted from then on.
 
 use crate::pg::catalog::PartitionKey;
+use crate::pg::facts::Facts;
 use crate::pg::lock::LockMode;
 use crate::plan::change::{
     valid_if_clean, Attribute, ChangeKind, ColumnNeed, Footprint, OnPartitioned,
@@ -9,6 +10,7 @@ use crate::plan::check::{Checker, Ident, SqlText};
 use crate::plan::diagnostic::Code;
 use crate::plan::expand::Expansion;
 use crate::plan::live::Walk;
+use crate::plan::revert::{self, Irreversible, Left};
 use crate::plan::source::FieldPath;
 use crate::plan::sql::{Expr, Work};
 use crate::plan::step::Phase;
@@ -101,6 +103,11 @@ impl ChangeKind for SetDefault {
 
     fn on_partitioned_table(&self, _key: &PartitionKey) -> OnPartitioned {
         OnPartitioned::Runs("the default is set on the parent; every partition takes it")
+    }
+
+    /// The default the plan's first run found, put back.
+    fn reverse(&self, _: Left, facts: &Facts) -> Result<Vec<serde_yaml::Value>, Irreversible> {
+        revert::default_back(facts, &self.table, &self.column)
     }
 
     fn check_live(&self, walk: &mut Walk, at: &FieldPath) {

@@ -202,6 +202,11 @@ impl<'p> Expansion<'p> {
         &mut self.tables[at]
     }
 
+    /// The index of the change being expanded.
+    pub fn current_change(&self) -> usize {
+        self.current
+    }
+
     pub(crate) fn set_current(&mut self, change: usize) {
         self.current = change;
     }
@@ -212,8 +217,11 @@ impl<'p> Expansion<'p> {
         // (step, rank within its change's chain, the changes it serves)
         let mut ranked: Vec<(Step, u8)> = Vec::new();
         for (_, step) in self.own {
-            // A change's own sync-phase steps come after the table's trigger is installed.
+            // A change's own sync-phase steps come after the table's trigger is installed;
+            // a contract's archive copy comes before the trigger's drop, while the column
+            // it copies is still there.
             let rank = match step.phase {
+                Phase::Contract if step.job.is_some() => FIRST,
                 Phase::Contract => MIDDLE,
                 Phase::Sync => LAST,
                 _ => FIRST,
@@ -288,6 +296,7 @@ fn absorb_trigger_contracts(
     };
     let (absorbed, kept): (Vec<_>, Vec<_>) = std::mem::take(own).into_iter().partition(|(s, _)| {
         s.phase == Phase::Contract
+            && s.job.is_none()
             && s.table.as_deref() == Some(work.table.as_str())
             && s.changes.iter().all(|c| kept_by_trigger.contains(c))
     });
@@ -295,6 +304,7 @@ fn absorb_trigger_contracts(
     let table = quote::qualified(schema, work.table.as_str());
     for (step, _) in absorbed {
         drop.title = format!("{}, then {}", drop.title, step.title);
+        drop.archived.extend(step.archived);
         // Statements that open the step on other tables (dropping the foreign keys that
         // reference the column) go before the trigger's DROP: locks are then taken in the
         // order the application takes them, referencing table before referenced one, and the
