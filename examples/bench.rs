@@ -308,10 +308,29 @@ async fn measure_archive(
         .expect("the archive copy finished")
         .duration_since(from)
         .as_secs_f64();
+
+    eprintln!("revert: bulk UPDATE of the column back from the archive (the ceiling)");
+    let archive = "\"switchback_archive\".\"dropping_email_20261123_bench_drop\"";
+    let started = Instant::now();
+    client
+        .batch_execute(&format!("ALTER TABLE dropping ADD COLUMN bulk_email text; UPDATE dropping d SET bulk_email = a.email FROM {archive} a WHERE a.id = d.id"))
+        .await?;
+    let bulk_restore_seconds = started.elapsed().as_secs_f64();
+    client
+        .batch_execute("ALTER TABLE dropping DROP COLUMN bulk_email; VACUUM dropping; CHECKPOINT")
+        .await?;
+    eprintln!("revert: the expand stage of `switchback revert`, the column back with its values");
+    let reverse = executor.revert_plan(&plan.id).await?;
+    let started = Instant::now();
+    executor.advance(&reverse).await?;
+    let revert_seconds = started.elapsed().as_secs_f64();
     Ok(serde_json::json!({
         "bulk_copy_seconds": bulk_seconds,
         "archive_copy_seconds": copy_seconds,
         "contract_stage_seconds": contract_seconds,
         "contract_vs_bulk_copy_ratio": bulk_seconds / contract_seconds,
+        "bulk_restore_seconds": bulk_restore_seconds,
+        "revert_expand_seconds": revert_seconds,
+        "revert_vs_bulk_restore_ratio": bulk_restore_seconds / revert_seconds,
     }))
 }

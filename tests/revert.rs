@@ -20,6 +20,7 @@ CREATE TABLE users (id bigserial PRIMARY KEY, name text NOT NULL,
                     nickname text DEFAULT 'none' CONSTRAINT nickname_not_empty CHECK (nickname <> ''),
                     code text CONSTRAINT users_code_key UNIQUE, bio text);
 CREATE INDEX users_nickname ON users (nickname) WHERE nickname IS NOT NULL;
+CREATE INDEX users_recent ON users (id DESC);
 INSERT INTO users (name, nickname, code, bio)
   SELECT 'u' || g, CASE WHEN g % 7 = 0 THEN NULL ELSE 'nick' || g END, CASE WHEN g % 3 = 0 THEN 'c' || g END,
          CASE WHEN g % 11 <> 0 THEN repeat(chr(97 + g % 26), g % 20) END
@@ -34,6 +35,9 @@ changes:
   - drop_column: { table: users, column: code }
   - drop_table: { name: orders }
   - rename_column: { table: users, from: name, to: full_name }
+  - drop_index: { name: users_recent }
+  - add_check: { table: users, name: id_positive, check: 'id > 0' }
+  - add_unique: { table: users, name: users_id_key, columns: [id] }
 ";
 
 /// Shortens `bio`: values longer than 10 characters lose their end.
@@ -368,7 +372,7 @@ async fn a_revert_that_could_not_be_exact_is_refused_with_every_reason() {
     let db = database().await;
     let (dir, plan) = plan_file(
         "20261124_first",
-        "changes:\n  - drop_column: { table: users, column: nickname }\n  - drop_column: { table: users, column: code, archive: false }\n  - add_check: { table: orders, name: total_positive, check: 'total > 0' }\n",
+        "changes:\n  - drop_column: { table: users, column: nickname }\n  - drop_column: { table: users, column: code, archive: false }\n  - set_not_null: { table: orders, column: total, fill: '0' }\n",
     );
     let said = refused(&db, "20261124_first").await;
     assert!(said.contains("it has not run"), "{said}");
@@ -394,7 +398,7 @@ async fn a_revert_that_could_not_be_exact_is_refused_with_every_reason() {
         "plan 20261124_second depends on it and is completed",
         "changes[0] (drop_column): the archive of `users`.`nickname` was purged",
         "changes[1] (drop_column): contract destroyed `users`.`code` for good (archive: false)",
-        "changes[2] (add_check): switchback cannot revert a `add_check` change yet",
+        "changes[2] (set_not_null): its `fill` overwrote the NULLs of `orders`.`total`",
     ] {
         assert!(said.contains(reason), "{reason}\n{said}");
     }

@@ -7,7 +7,7 @@ use super::{backfill, ordered_steps, Event, Executor, Outcome};
 use crate::error::Error;
 use crate::ledger::{Stage as LedgerStage, StepStatus};
 use crate::pg::catalog::{self, Partitioning};
-use crate::pg::facts::{CastFacts, Facts, PartitionedTable, SkippedChange};
+use crate::pg::facts::{CastFacts, Facts, IndexDefinition, PartitionedTable, SkippedChange};
 use crate::plan::change::{refuses_on_partitioned, Decision};
 use crate::plan::revert;
 use crate::plan::step::{JobKind, Stage, Step};
@@ -171,6 +171,17 @@ impl Executor<'_> {
                 }
             }
 
+            for index in change.catalog_indexes() {
+                let schema = plan.schema.as_str();
+                if let Some(definition) =
+                    catalog::index_definition(&self.client, schema, index.as_str()).await?
+                {
+                    facts.indexes.push(IndexDefinition {
+                        name: index.to_string(),
+                        definition,
+                    });
+                }
+            }
             for need in change.catalog_columns() {
                 let (schema, table, column) = (
                     plan.schema.as_str(),

@@ -300,6 +300,24 @@ pub enum Presence {
     InvalidIndex,
 }
 
+/// The definition of the index `schema`.`name`, as `pg_get_indexdef` writes it; None when
+/// there is no such index.
+pub async fn index_definition(
+    client: &impl Query,
+    schema: &str,
+    name: &str,
+) -> Result<Option<String>, Error> {
+    let relation = quote::qualified(schema, name);
+    Ok(client
+        .fetch_one(
+            "SELECT pg_get_indexdef(i.indexrelid) FROM (SELECT to_regclass($1) AS oid) r LEFT JOIN pg_index i ON i.indexrelid = r.oid",
+            &[&relation],
+        )
+        .await
+        .map_err(Error::sql(format!("read the definition of index {relation}")))?
+        .get(0))
+}
+
 pub async fn presence(
     client: &impl Query,
     schema: &str,

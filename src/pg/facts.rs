@@ -21,6 +21,15 @@ pub struct Facts {
     /// ran: they have no steps, and abort leaves their objects alone.
     #[serde(default)]
     pub skipped: Vec<SkippedChange>,
+    /// The indexes the plan drops, as `pg_get_indexdef` wrote them: what a revert rebuilds.
+    #[serde(default)]
+    pub indexes: Vec<IndexDefinition>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IndexDefinition {
+    pub name: String,
+    pub definition: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -55,6 +64,10 @@ pub struct CastFacts {
 }
 
 impl Facts {
+    pub fn index(&self, name: &str) -> Option<&IndexDefinition> {
+        self.indexes.iter().find(|i| i.name == name)
+    }
+
     pub fn column(&self, table: &str, column: &str) -> Option<&ColumnFacts> {
         self.columns
             .iter()

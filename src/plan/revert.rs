@@ -28,6 +28,20 @@ pub enum Irreversible {
     Because(String),
 }
 
+/// What the plan's first run found: the facts it read, in the plan's schema.
+#[derive(Debug, Clone, Copy)]
+pub struct Before<'a> {
+    pub facts: &'a Facts,
+    pub schema: &'a str,
+}
+
+impl Before<'_> {
+    /// `table` of the plan's schema, quoted and qualified.
+    pub fn table(&self, table: &Ident) -> String {
+        crate::pg::quote::qualified(self.schema, table.as_str())
+    }
+}
+
 /// What a completed change left for its revert: the archive its contract kept, or why none.
 #[derive(Debug, Clone, Copy)]
 pub enum Left<'a> {
@@ -80,7 +94,11 @@ pub fn text<'a>(
             Some((own, _)) if Archive::over(own, plan.archive) == Archive::Off => Left::Off,
             _ => Left::Missing,
         });
-        match change.reverse(left, facts) {
+        let before = Before {
+            facts,
+            schema: plan.schema.as_str(),
+        };
+        match change.reverse(left, &before) {
             Ok(reverse) => changes.extend(reverse),
             Err(Irreversible::NotYet) => refusals.push(format!(
                 "{at}: switchback cannot revert a `{}` change yet",
@@ -169,4 +187,33 @@ pub fn was_not_null(facts: &Facts, table: &Ident, column: &Ident) -> Result<bool
 /// The type `table`.`column` had before the plan.
 pub fn type_before(facts: &Facts, table: &Ident, column: &Ident) -> Result<String, Irreversible> {
     Ok(column_before(facts, table, column)?.sql_type.clone())
+}
+
+/// A `sql` change that drops the constraint `name` (quoted) of `table` (quoted, qualified);
+/// its `down` puts it back with `restore`, statements in the safe order.
+pub fn drop_constraint(table: &str, name: &str, restore: &[String]) -> Value {
+    let down: String = restore.iter().map(|s| format!("{s};\n")).collect();
+    change(
+        "sql",
+        &[
+            (
+                "up",
+                format!("ALTER TABLE {table} DROP CONSTRAINT IF EXISTS {name};").into(),
+            ),
+            ("down", down.trim_end().into()),
+        ],
+    )
+}
+
+/// `definition` built CONCURRENTLY, or why it cannot be.
+pub fn concurrent_build(definition: &str) -> Result<String, String> {
+    for head in ["CREATE UNIQUE INDEX ", "CREATE INDEX "] {
+        if let Some(rest) = definition.strip_prefix(head) {
+            if rest.contains(" ON ONLY ") {
+                return Err("an index of a partitioned table cannot be built concurrently".into());
+            }
+            return Ok(format!("{head}CONCURRENTLY {rest}"));
+        }
+    }
+    Err(format!("`{definition}` is not a CREATE INDEX statement"))
 }

@@ -9,6 +9,7 @@ use crate::plan::check::{Checker, Ident, SqlText};
 use crate::plan::diagnostic::Code;
 use crate::plan::expand::{Expansion, SyncRule};
 use crate::plan::live::Walk;
+use crate::plan::revert::{self, Before, Irreversible, Left};
 use crate::plan::source::FieldPath;
 use crate::plan::sql::{Expr, Work};
 use crate::plan::step::{check_offenders, Assignment, Phase, Records};
@@ -249,6 +250,28 @@ impl ChangeKind for AddCheck {
 
     fn on_partitioned_table(&self, _key: &PartitionKey) -> OnPartitioned {
         OnPartitioned::Runs("the CHECK is added NOT VALID on the parent (every partition inherits it), then validated partition by partition under a lock that lets writes through")
+    }
+
+    /// The constraint dropped; taken back, it is added NOT VALID and validated again.
+    fn reverse(&self, _: Left, before: &Before) -> Result<Vec<serde_yaml::Value>, Irreversible> {
+        if self.fill.is_some() {
+            return Err(Irreversible::Because(format!(
+                "its `fill` overwrote the values of `{}` that broke the check, and which is not kept once the plan completed",
+                self.table
+            )));
+        }
+        let (table, name) = (before.table(&self.table), self.name.quoted());
+        Ok(vec![revert::drop_constraint(
+            &table,
+            &name,
+            &[
+                format!(
+                    "ALTER TABLE {table} ADD CONSTRAINT {name} CHECK ({}) NOT VALID",
+                    self.check.text
+                ),
+                format!("ALTER TABLE {table} VALIDATE CONSTRAINT {name}"),
+            ],
+        )])
     }
 
     fn check_live(&self, walk: &mut Walk, at: &FieldPath) {

@@ -3,7 +3,6 @@
 //! NOT NULL, CHECK, FOREIGN KEY and UNIQUE arrive without a lock that blocks writes.
 
 use crate::pg::catalog::PartitionKey;
-use crate::pg::facts::Facts;
 use crate::pg::lock::LockMode;
 use crate::pg::quote;
 use crate::plan::change::column::{Column, RawColumn};
@@ -14,7 +13,7 @@ use crate::plan::check::{Checker, Ident, SqlText};
 use crate::plan::diagnostic::Code;
 use crate::plan::expand::{Expansion, SyncRule};
 use crate::plan::live::Walk;
-use crate::plan::revert::{self, Irreversible, Left};
+use crate::plan::revert::{self, Before, Irreversible, Left};
 use crate::plan::source::FieldPath;
 use crate::plan::sql::{Expr, Work};
 use crate::plan::step::{check_offenders, foreign_key_offenders, Assignment, Phase, Records};
@@ -330,7 +329,7 @@ impl ChangeKind for AddColumn {
     }
 
     /// Its values are kept: the reverse drops the column with the revert plan's archive.
-    fn reverse(&self, _: Left, _: &Facts) -> Result<Vec<serde_yaml::Value>, Irreversible> {
+    fn reverse(&self, _: Left, _: &Before) -> Result<Vec<serde_yaml::Value>, Irreversible> {
         Ok(vec![revert::change(
             "drop_column",
             &[

@@ -11,6 +11,7 @@ use crate::plan::check::{Checker, Ident};
 use crate::plan::diagnostic::Code;
 use crate::plan::expand::Expansion;
 use crate::plan::live::Walk;
+use crate::plan::revert::{self, Before, Irreversible, Left};
 use crate::plan::source::FieldPath;
 use crate::plan::sql::Work;
 use crate::plan::step::{foreign_key_offenders, Phase};
@@ -158,6 +159,30 @@ impl ChangeKind for AddForeignKey {
 
     fn on_partitioned_table(&self, _key: &PartitionKey) -> OnPartitioned {
         OnPartitioned::Runs("the foreign key is added NOT VALID on each partition and validated partition by partition under a lock that lets writes through; the parent's foreign key then adopts them without a scan")
+    }
+
+    /// The constraint dropped; taken back, it is added NOT VALID and validated again.
+    fn reverse(&self, _: Left, before: &Before) -> Result<Vec<serde_yaml::Value>, Irreversible> {
+        let (table, name) = (before.table(&self.table), self.name.quoted());
+        let names =
+            |ids: &[Ident]| quote::ident_list(&ids.iter().map(Ident::as_str).collect::<Vec<_>>());
+        let on_delete = self
+            .on_delete
+            .map(|a| format!(" ON DELETE {}", a.sql()))
+            .unwrap_or_default();
+        Ok(vec![revert::drop_constraint(
+            &table,
+            &name,
+            &[
+                format!(
+                    "ALTER TABLE {table} ADD CONSTRAINT {name} FOREIGN KEY ({}) REFERENCES {} ({}){on_delete} NOT VALID",
+                    names(&self.columns),
+                    before.table(&self.target_table),
+                    names(&self.target_columns)
+                ),
+                format!("ALTER TABLE {table} VALIDATE CONSTRAINT {name}"),
+            ],
+        )])
     }
 
     fn check_live(&self, walk: &mut Walk, at: &FieldPath) {

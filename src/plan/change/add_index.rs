@@ -2,7 +2,6 @@
 //! interrupted build leaves an INVALID index behind; the step drops it and builds again.
 
 use crate::pg::catalog::PartitionKey;
-use crate::pg::facts::Facts;
 use crate::pg::lock::LockMode;
 use crate::pg::quote;
 use crate::plan::change::{
@@ -11,7 +10,7 @@ use crate::plan::change::{
 use crate::plan::check::{Checker, Ident, SqlText};
 use crate::plan::expand::Expansion;
 use crate::plan::live::Walk;
-use crate::plan::revert::{self, Irreversible, Left};
+use crate::plan::revert::{self, Before, Irreversible, Left};
 use crate::plan::source::FieldPath;
 use crate::plan::sql::Expr;
 use crate::plan::step::Phase;
@@ -193,7 +192,7 @@ impl ChangeKind for AddIndex {
             .then(|| Condition::if_not_exists(Object::Relation(self.name.clone())))
     }
 
-    fn reverse(&self, _: Left, _: &Facts) -> Result<Vec<serde_yaml::Value>, Irreversible> {
+    fn reverse(&self, _: Left, _: &Before) -> Result<Vec<serde_yaml::Value>, Irreversible> {
         Ok(vec![revert::change(
             "drop_index",
             &[("name", self.name.as_str().into())],

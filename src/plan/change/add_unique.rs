@@ -9,6 +9,7 @@ use crate::plan::change::{partitions, valid_if_clean, ChangeKind, Footprint, OnP
 use crate::plan::check::{Checker, Ident};
 use crate::plan::expand::Expansion;
 use crate::plan::live::Walk;
+use crate::plan::revert::{self, Before, Irreversible, Left};
 use crate::plan::source::FieldPath;
 use crate::plan::sql::Work;
 use crate::plan::step::Phase;
@@ -68,6 +69,22 @@ impl ChangeKind for AddUnique {
 
     fn on_partitioned_table(&self, key: &PartitionKey) -> OnPartitioned {
         OnPartitioned::unique(key, &self.columns, "the unique index is built CONCURRENTLY on each partition; contract makes each a UNIQUE constraint, which the parent's constraint then adopts without a scan")
+    }
+
+    /// The constraint dropped, its index with it; taken back, the index is built
+    /// concurrently and the constraint attached to it.
+    fn reverse(&self, _: Left, before: &Before) -> Result<Vec<serde_yaml::Value>, Irreversible> {
+        let (table, name) = (before.table(&self.table), self.name.quoted());
+        let columns =
+            quote::ident_list(&self.columns.iter().map(Ident::as_str).collect::<Vec<_>>());
+        Ok(vec![revert::drop_constraint(
+            &table,
+            &name,
+            &[
+                format!("CREATE UNIQUE INDEX CONCURRENTLY {name} ON {table} ({columns})"),
+                format!("ALTER TABLE {table} ADD CONSTRAINT {name} UNIQUE USING INDEX {name}"),
+            ],
+        )])
     }
 
     fn check_live(&self, walk: &mut Walk, at: &FieldPath) {

@@ -6,7 +6,7 @@
 //! the plan first runs and done in place with one short lock instead.
 
 use crate::pg::catalog::PartitionKey;
-use crate::pg::facts::{Facts, TableKey};
+use crate::pg::facts::TableKey;
 use crate::pg::lock::LockMode;
 use crate::pg::{self, quote};
 use crate::plan::archive::{self, Archive};
@@ -20,7 +20,7 @@ use crate::plan::change::{
 use crate::plan::check::{Checker, Ident, SqlText};
 use crate::plan::expand::{Expansion, SyncRule};
 use crate::plan::live::{Probe, Walk};
-use crate::plan::revert::{self, Irreversible, Left};
+use crate::plan::revert::{self, Before, Irreversible, Left};
 use crate::plan::source::FieldPath;
 use crate::plan::sql::{self, Expr, Work};
 use crate::plan::step::{
@@ -367,10 +367,11 @@ impl ChangeKind for ChangeType {
 
     /// The type back, through a change_type of its own (`up` and `down` swapped), whose
     /// backfill puts back from the archive the old values `down` could not give.
-    fn reverse(&self, left: Left, facts: &Facts) -> Result<Vec<serde_yaml::Value>, Irreversible> {
-        let old_type = revert::type_before(facts, &self.table, &self.column)?;
+    fn reverse(&self, left: Left, before: &Before) -> Result<Vec<serde_yaml::Value>, Irreversible> {
+        let old_type = revert::type_before(before.facts, &self.table, &self.column)?;
         let in_place = self.up.is_none()
-            && facts
+            && before
+                .facts
                 .cast(self.table.as_str(), self.column.as_str())
                 .is_some_and(|c| !c.rewrites);
         let mut fields = vec![

@@ -1,7 +1,6 @@
 //! `create_table`: a new, empty table; nothing else can be waiting on it, so every
 //! constraint is created inline. Foreign keys briefly lock the tables they reference.
 
-use crate::pg::facts::Facts;
 use crate::pg::lock::LockMode;
 use crate::pg::model;
 use crate::pg::quote;
@@ -11,7 +10,7 @@ use crate::plan::check::{Checker, Ident};
 use crate::plan::diagnostic::Code;
 use crate::plan::expand::Expansion;
 use crate::plan::live::Walk;
-use crate::plan::revert::{self, Irreversible, Left};
+use crate::plan::revert::{self, Before, Irreversible, Left};
 use crate::plan::source::FieldPath;
 use crate::plan::sql::Work;
 use crate::plan::step::Phase;
@@ -170,7 +169,7 @@ impl ChangeKind for CreateTable {
     }
 
     /// Its rows are kept: the reverse moves the table into the archive.
-    fn reverse(&self, _: Left, _: &Facts) -> Result<Vec<serde_yaml::Value>, Irreversible> {
+    fn reverse(&self, _: Left, _: &Before) -> Result<Vec<serde_yaml::Value>, Irreversible> {
         Ok(vec![revert::change(
             "drop_table",
             &[("name", self.name.as_str().into())],

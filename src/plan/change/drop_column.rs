@@ -4,7 +4,6 @@
 //! (catalog-only) with its definition recorded. `archive: false` drops it for good.
 
 use crate::pg::catalog::PartitionKey;
-use crate::pg::facts::Facts;
 use crate::pg::lock::LockMode;
 use crate::pg::{self, quote};
 use crate::plan::archive::{self, Archive};
@@ -14,7 +13,7 @@ use crate::plan::change::{
 use crate::plan::check::{Checker, Ident, SqlText};
 use crate::plan::expand::Expansion;
 use crate::plan::live::Walk;
-use crate::plan::revert::{self, Irreversible, Left};
+use crate::plan::revert::{self, Before, Irreversible, Left};
 use crate::plan::source::FieldPath;
 use crate::plan::sql::Work;
 use crate::plan::step::{ArchiveCopy, Archived, ArchivedKind, Job, JobKind, Phase};
@@ -162,7 +161,7 @@ impl ChangeKind for DropColumn {
     }
 
     /// The column back with its definition, its values from the archive.
-    fn reverse(&self, left: Left, _: &Facts) -> Result<Vec<serde_yaml::Value>, Irreversible> {
+    fn reverse(&self, left: Left, _: &Before) -> Result<Vec<serde_yaml::Value>, Irreversible> {
         let kept = left.kept(&format!("`{}`.`{}`", self.table, self.column))?;
         let definition = kept.definition;
         let yaml = |key: &str| serde_yaml::to_value(&definition[key]).unwrap_or_default();

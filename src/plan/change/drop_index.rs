@@ -10,6 +10,7 @@ use crate::plan::check::{Checker, Ident};
 use crate::plan::diagnostic::Code;
 use crate::plan::expand::Expansion;
 use crate::plan::live::Walk;
+use crate::plan::revert::{self, Before, Irreversible, Left};
 use crate::plan::source::FieldPath;
 use crate::plan::sql::Work;
 use crate::plan::step::Phase;
@@ -90,6 +91,33 @@ impl ChangeKind for DropIndex {
     fn condition(&self) -> Option<Condition> {
         self.if_exists
             .then(|| Condition::if_exists(Object::Relation(self.name.clone())))
+    }
+
+    fn catalog_indexes(&self) -> Vec<Ident> {
+        vec![self.name.clone()]
+    }
+
+    /// The index rebuilt concurrently from the definition its plan's first run read.
+    fn reverse(&self, _: Left, before: &Before) -> Result<Vec<serde_yaml::Value>, Irreversible> {
+        let definition = before.facts.index(self.name.as_str()).ok_or_else(|| {
+            Irreversible::Because(format!(
+                "the plan's first run did not record the definition of index `{}`",
+                self.name
+            ))
+        })?;
+        let build = revert::concurrent_build(&definition.definition)
+            .map_err(|why| Irreversible::Because(format!("index `{}`: {why}", self.name)))?;
+        let index = quote::qualified(before.schema, self.name.as_str());
+        Ok(vec![revert::change(
+            "sql",
+            &[
+                ("up", format!("{build};").into()),
+                (
+                    "down",
+                    format!("DROP INDEX CONCURRENTLY IF EXISTS {index};").into(),
+                ),
+            ],
+        )])
     }
 
     fn check_live(&self, walk: &mut Walk, at: &FieldPath) {

@@ -2,7 +2,6 @@
 //! writing non-NULL values, which stays valid).
 
 use crate::pg::catalog::PartitionKey;
-use crate::pg::facts::Facts;
 use crate::pg::lock::LockMode;
 use crate::pg::quote;
 use crate::plan::change::{
@@ -11,7 +10,7 @@ use crate::plan::change::{
 use crate::plan::check::{Checker, Ident};
 use crate::plan::expand::Expansion;
 use crate::plan::live::Walk;
-use crate::plan::revert::{self, Irreversible, Left};
+use crate::plan::revert::{self, Before, Irreversible, Left};
 use crate::plan::source::FieldPath;
 use crate::plan::sql::Work;
 use crate::plan::step::Phase;
@@ -85,8 +84,8 @@ impl ChangeKind for DropNotNull {
     }
 
     /// NULLs written since make the reverse's VALIDATE fail, naming the rows: not exact.
-    fn reverse(&self, _: Left, facts: &Facts) -> Result<Vec<serde_yaml::Value>, Irreversible> {
-        if !revert::was_not_null(facts, &self.table, &self.column)? {
+    fn reverse(&self, _: Left, before: &Before) -> Result<Vec<serde_yaml::Value>, Irreversible> {
+        if !revert::was_not_null(before.facts, &self.table, &self.column)? {
             return Ok(Vec::new());
         }
         Ok(vec![revert::change(

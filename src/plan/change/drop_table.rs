@@ -3,7 +3,6 @@
 //! dropped and recorded), or dropped for good with `archive: false`.
 
 use crate::pg::catalog::PartitionKey;
-use crate::pg::facts::Facts;
 use crate::pg::lock::LockMode;
 use crate::pg::{self, quote};
 use crate::plan::archive::{self, Archive};
@@ -13,7 +12,7 @@ use crate::plan::change::{
 use crate::plan::check::{Checker, Ident, SqlText};
 use crate::plan::expand::Expansion;
 use crate::plan::live::{Probe, Walk};
-use crate::plan::revert::{self, Irreversible, Left};
+use crate::plan::revert::{self, Before, Irreversible, Left};
 use crate::plan::source::FieldPath;
 use crate::plan::sql::Work;
 use crate::plan::step::{Archived, ArchivedKind, Phase};
@@ -143,7 +142,7 @@ impl ChangeKind for DropTable {
     }
 
     /// The table back from the archive, with the foreign keys it had.
-    fn reverse(&self, left: Left, _: &Facts) -> Result<Vec<serde_yaml::Value>, Irreversible> {
+    fn reverse(&self, left: Left, _: &Before) -> Result<Vec<serde_yaml::Value>, Irreversible> {
         let kept = left.kept(&format!("table `{}`", self.name))?;
         let foreign_keys =
             serde_yaml::to_value(&kept.definition["foreign_keys"]).unwrap_or_default();

@@ -9,13 +9,12 @@ pub use column_pair::refuses_on_partitioned;
 mod partitions;
 
 use crate::pg::catalog::{Named, PartitionKey, Partitioning, Presence};
-use crate::pg::facts::Facts;
 use crate::pg::quote;
 use crate::plan::archive::Archive;
 use crate::plan::check::{Checker, Ident};
 use crate::plan::expand::Expansion;
 use crate::plan::live::Walk;
-use crate::plan::revert::{Irreversible, Left};
+use crate::plan::revert::{Before, Irreversible, Left};
 use crate::plan::source::FieldPath;
 use serde::de::DeserializeOwned;
 
@@ -34,6 +33,12 @@ pub trait ChangeKind: Sized {
 
     /// Columns whose catalog facts the change needs before it first runs.
     fn catalog_columns(&self) -> Vec<ColumnNeed> {
+        Vec::new()
+    }
+
+    /// Indexes whose definitions are kept with the plan's facts when it first runs (for a
+    /// revert to rebuild what it drops).
+    fn catalog_indexes(&self) -> Vec<Ident> {
         Vec::new()
     }
 
@@ -60,9 +65,13 @@ pub trait ChangeKind: Sized {
     }
 
     /// The changes that take this one back once its plan completed (`switchback revert`),
-    /// as a plan file writes them, from what contract archived of it (`left`) and the facts
-    /// the plan's first run read.
-    fn reverse(&self, _left: Left, _facts: &Facts) -> Result<Vec<serde_yaml::Value>, Irreversible> {
+    /// as a plan file writes them, from what contract archived of it (`left`) and what the
+    /// plan's first run found (`before`).
+    fn reverse(
+        &self,
+        _left: Left,
+        _before: &Before,
+    ) -> Result<Vec<serde_yaml::Value>, Irreversible> {
         Err(Irreversible::NotYet)
     }
 }
@@ -347,6 +356,10 @@ macro_rules! change_kinds {
                 match self { $(Change::$kind(c) => c.catalog_columns(),)* }
             }
 
+            pub fn catalog_indexes(&self) -> Vec<Ident> {
+                match self { $(Change::$kind(c) => c.catalog_indexes(),)* }
+            }
+
             pub fn check_live(&self, walk: &mut Walk, at: &FieldPath) {
                 match self { $(Change::$kind(c) => c.check_live(walk, at),)* }
             }
@@ -363,8 +376,8 @@ macro_rules! change_kinds {
                 match self { $(Change::$kind(c) => c.archives(),)* }
             }
 
-            pub fn reverse(&self, left: Left, facts: &Facts) -> Result<Vec<serde_yaml::Value>, Irreversible> {
-                match self { $(Change::$kind(c) => c.reverse(left, facts),)* }
+            pub fn reverse(&self, left: Left, before: &Before) -> Result<Vec<serde_yaml::Value>, Irreversible> {
+                match self { $(Change::$kind(c) => c.reverse(left, before),)* }
             }
 
             /// Reads a change of kind `kind`; None when the kind is unknown, Some(None) when

@@ -4,7 +4,6 @@
 //! on the new one without blocking writes; contract drops the old column.
 
 use crate::pg::catalog::PartitionKey;
-use crate::pg::facts::Facts;
 use crate::pg::lock::LockMode;
 use crate::plan::change::column_pair::{
     copy_column_objects, default_of, finish_column_objects, key_refuses, move_default_to_trigger,
@@ -15,7 +14,7 @@ use crate::plan::check::{Checker, Ident};
 use crate::plan::diagnostic::Code;
 use crate::plan::expand::{Expansion, SyncRule};
 use crate::plan::live::{Probe, Walk};
-use crate::plan::revert::{self, Irreversible, Left};
+use crate::plan::revert::{self, Before, Irreversible, Left};
 use crate::plan::source::FieldPath;
 use crate::plan::sql::Work;
 use crate::plan::step::{Assignment, Phase, Records};
@@ -152,7 +151,7 @@ impl ChangeKind for RenameColumn {
         key_refuses(key, &self.from)
     }
 
-    fn reverse(&self, _: Left, _: &Facts) -> Result<Vec<serde_yaml::Value>, Irreversible> {
+    fn reverse(&self, _: Left, _: &Before) -> Result<Vec<serde_yaml::Value>, Irreversible> {
         Ok(vec![revert::change(
             "rename_column",
             &[

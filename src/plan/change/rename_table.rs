@@ -3,14 +3,13 @@
 //! so the old application keeps reading and writing through it; contract drops the view.
 
 use crate::pg::catalog::PartitionKey;
-use crate::pg::facts::Facts;
 use crate::pg::lock::LockMode;
 use crate::plan::change::{valid_if_clean, ChangeKind, Footprint, OnPartitioned};
 use crate::plan::check::{Checker, Ident};
 use crate::plan::diagnostic::Code;
 use crate::plan::expand::Expansion;
 use crate::plan::live::Walk;
-use crate::plan::revert::{self, Irreversible, Left};
+use crate::plan::revert::{self, Before, Irreversible, Left};
 use crate::plan::source::FieldPath;
 use crate::plan::sql::Work;
 use crate::plan::step::Phase;
@@ -115,7 +114,7 @@ impl ChangeKind for RenameTable {
         )
     }
 
-    fn reverse(&self, _: Left, _: &Facts) -> Result<Vec<serde_yaml::Value>, Irreversible> {
+    fn reverse(&self, _: Left, _: &Before) -> Result<Vec<serde_yaml::Value>, Irreversible> {
         Ok(vec![revert::change(
             "rename_table",
             &[

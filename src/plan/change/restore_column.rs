@@ -12,6 +12,7 @@ use crate::plan::check::{Checker, Ident, SqlText};
 use crate::plan::diagnostic::Code;
 use crate::plan::expand::Expansion;
 use crate::plan::live::Walk;
+use crate::plan::revert;
 use crate::plan::source::FieldPath;
 use crate::plan::sql::{Expr, Work};
 use crate::plan::step::{check_offenders, ArchiveCopy, Job, JobKind, Phase};
@@ -90,19 +91,6 @@ pub struct RestoreColumn {
     pub constraints: Vec<Constraint>,
 }
 
-/// `definition` built CONCURRENTLY, or why it cannot be.
-fn concurrent_build(definition: &str) -> Result<String, String> {
-    for head in ["CREATE UNIQUE INDEX ", "CREATE INDEX "] {
-        if let Some(rest) = definition.strip_prefix(head) {
-            if rest.contains(" ON ONLY ") {
-                return Err("an index of a partitioned table cannot be built concurrently".into());
-            }
-            return Ok(format!("{head}CONCURRENTLY {rest}"));
-        }
-    }
-    Err(format!("`{definition}` is not a CREATE INDEX statement"))
-}
-
 impl ChangeKind for RestoreColumn {
     type Raw = Raw;
 
@@ -117,7 +105,7 @@ impl ChangeKind for RestoreColumn {
         for (i, index) in raw.indexes.iter().enumerate() {
             let at = at.key("indexes").index(i);
             let name = cx.ident(&at.key("name"), &index.name);
-            indexes.push(match concurrent_build(&index.definition) {
+            indexes.push(match revert::concurrent_build(&index.definition) {
                 Ok(build) => Some(Index { name, build }),
                 Err(why) => {
                     cx.report(Code::BadValue, &at.key("definition"), why, None);
@@ -135,7 +123,7 @@ impl ChangeKind for RestoreColumn {
                     definition: c.definition.clone(),
                 })),
                 ("u" | "p", Some(definition)) => {
-                    let built = match concurrent_build(definition) {
+                    let built = match revert::concurrent_build(definition) {
                         Ok(build) => Some(build),
                         Err(why) => {
                             cx.report(Code::BadValue, &at.key("index"), why, None);

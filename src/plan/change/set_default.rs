@@ -1,7 +1,6 @@
 //! `set_default`: catalog-only; affects rows inserted from then on.
 
 use crate::pg::catalog::PartitionKey;
-use crate::pg::facts::Facts;
 use crate::pg::lock::LockMode;
 use crate::plan::change::{
     valid_if_clean, Attribute, ChangeKind, ColumnNeed, Footprint, OnPartitioned,
@@ -10,7 +9,7 @@ use crate::plan::check::{Checker, Ident, SqlText};
 use crate::plan::diagnostic::Code;
 use crate::plan::expand::Expansion;
 use crate::plan::live::Walk;
-use crate::plan::revert::{self, Irreversible, Left};
+use crate::plan::revert::{self, Before, Irreversible, Left};
 use crate::plan::source::FieldPath;
 use crate::plan::sql::{Expr, Work};
 use crate::plan::step::Phase;
@@ -106,8 +105,8 @@ impl ChangeKind for SetDefault {
     }
 
     /// The default the plan's first run found, put back.
-    fn reverse(&self, _: Left, facts: &Facts) -> Result<Vec<serde_yaml::Value>, Irreversible> {
-        revert::default_back(facts, &self.table, &self.column)
+    fn reverse(&self, _: Left, before: &Before) -> Result<Vec<serde_yaml::Value>, Irreversible> {
+        revert::default_back(before.facts, &self.table, &self.column)
     }
 
     fn check_live(&self, walk: &mut Walk, at: &FieldPath) {

@@ -4,14 +4,13 @@
 //! NOT VALID and validated, and contract's SET NOT NULL then trusts that CHECK.
 
 use crate::pg::catalog::PartitionKey;
-use crate::pg::facts::Facts;
 use crate::pg::lock::LockMode;
 use crate::pg::quote;
 use crate::plan::change::{valid_if_clean, Attribute, ChangeKind, Footprint, OnPartitioned};
 use crate::plan::check::{Checker, Ident, SqlText};
 use crate::plan::expand::{Expansion, SyncRule};
 use crate::plan::live::{Probe, Walk};
-use crate::plan::revert::{self, Irreversible, Left};
+use crate::plan::revert::{self, Before, Irreversible, Left};
 use crate::plan::source::FieldPath;
 use crate::plan::sql::{Expr, Work};
 use crate::plan::step::{Assignment, Phase, Records};
@@ -148,7 +147,7 @@ impl ChangeKind for SetNotNull {
         OnPartitioned::Runs("the trigger on the parent fires for every partition, the backfill walks the parent's key, and a validated CHECK spares SET NOT NULL its scan on each partition")
     }
 
-    fn reverse(&self, _: Left, _: &Facts) -> Result<Vec<serde_yaml::Value>, Irreversible> {
+    fn reverse(&self, _: Left, _: &Before) -> Result<Vec<serde_yaml::Value>, Irreversible> {
         if self.fill.is_some() {
             return Err(Irreversible::Because(format!(
                 "its `fill` overwrote the NULLs of `{}`.`{}`, and which rows it filled is not kept once the plan completed",

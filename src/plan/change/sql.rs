@@ -3,14 +3,13 @@
 //! that block the application are lint errors (E600-E609) naming the change kind that does the
 //! same safely; `unsafe: true` with a `reason:` runs them anyway (see `plan::allow`).
 
-use crate::pg::facts::Facts;
 use crate::pg::lock::LockMode;
 use crate::plan::change::{valid_if_clean, ChangeKind, Footprint};
 use crate::plan::check::{did_you_mean, Checker};
 use crate::plan::diagnostic::Code;
 use crate::plan::expand::Expansion;
 use crate::plan::live::Walk;
-use crate::plan::revert::{self, Irreversible, Left};
+use crate::plan::revert::{self, Before, Irreversible, Left};
 use crate::plan::source::FieldPath;
 use crate::plan::sql::RawStatement;
 use crate::plan::step::Phase;
@@ -108,7 +107,7 @@ impl ChangeKind for Sql {
         }
     }
 
-    fn reverse(&self, _: Left, _: &Facts) -> Result<Vec<serde_yaml::Value>, Irreversible> {
+    fn reverse(&self, _: Left, _: &Before) -> Result<Vec<serde_yaml::Value>, Irreversible> {
         let text = |statements: &[RawStatement]| {
             statements
                 .iter()
