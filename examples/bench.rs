@@ -316,9 +316,13 @@ async fn measure_archive(
         .batch_execute(&format!("ALTER TABLE dropping ADD COLUMN bulk_email text; UPDATE dropping d SET bulk_email = a.email FROM {archive} a WHERE a.id = d.id"))
         .await?;
     let bulk_restore_seconds = started.elapsed().as_secs_f64();
-    client
-        .batch_execute("ALTER TABLE dropping DROP COLUMN bulk_email; VACUUM dropping; CHECKPOINT")
-        .await?;
+    for statement in [
+        "ALTER TABLE dropping DROP COLUMN bulk_email",
+        "VACUUM dropping",
+        "CHECKPOINT",
+    ] {
+        client.batch_execute(statement).await?;
+    }
     eprintln!("revert: the expand stage of `switchback revert`, the column back with its values");
     let reverse = executor.revert_plan(&plan.id).await?;
     let started = Instant::now();

@@ -141,22 +141,24 @@ pub fn column_table_key(into: &str, key: &str) -> String {
 }
 
 /// One batch of a restore: the rows of `relation` in `window` (over its key, unqualified)
-/// get `column` back from `archive`, keyed by `key` (the quoted key list). The archive's
-/// columns are renamed in the join, so the window's names can only mean the table's.
+/// get `column` back from `archive`, matched on the key columns `key`. The window bounds
+/// both sides (the archive's key columns have the table's names), so each batch joins two
+/// short ranges; the archive's columns are renamed in the join, so the window's names in the
+/// outer query can only mean the table's.
 pub fn restore_batch(
     relation: &str,
     archive: &str,
-    key: &str,
+    key: &[String],
     column: &str,
     window: &str,
 ) -> String {
     let col = quote::ident(column);
-    let count = key.split(", ").count();
-    let keys: Vec<String> = (0..count).map(|i| format!("sb_key_{i}")).collect();
-    let archived: Vec<String> = keys.iter().map(|k| format!("a.{k}")).collect();
+    let list = quote::ident_list(&key.iter().map(String::as_str).collect::<Vec<_>>());
+    let renamed: Vec<String> = (0..key.len()).map(|i| format!("sb_key_{i}")).collect();
+    let archived: Vec<String> = renamed.iter().map(|k| format!("a.{k}")).collect();
     format!(
-        "UPDATE {relation} SET {col} = a.sb_value FROM (SELECT {key}, {col} FROM {archive}) AS a ({}, sb_value) WHERE ({key}) = ({}) AND {col} IS DISTINCT FROM a.sb_value AND {window}",
-        keys.join(", "),
+        "UPDATE {relation} SET {col} = a.sb_value FROM (SELECT {list}, {col} FROM {archive} WHERE {window}) AS a ({}, sb_value) WHERE ({list}) = ({}) AND {col} IS DISTINCT FROM a.sb_value AND {window}",
+        renamed.join(", "),
         archived.join(", ")
     )
 }

@@ -545,12 +545,17 @@ async fn commit_batch(
             let copy = w.job.copy.as_ref().ok_or_else(|| {
                 Error::Refused(format!("restore {rel}: the step names no archive table"))
             })?;
+            let key: Vec<String> = table_key(w.job)?
+                .columns
+                .iter()
+                .map(|c| c.name.clone())
+                .collect();
             let restored = txn
                 .exec(
                     &crate::pg::archive::restore_batch(
                         rel,
                         &copy.archive,
-                        &w.key.list,
+                        &key,
                         &copy.column,
                         window,
                     ),
