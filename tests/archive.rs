@@ -358,6 +358,16 @@ async fn a_table_without_a_key_is_refused_before_anything_runs() {
         "20261123_keyless",
         "changes:\n  - drop_column: { table: notes, column: tag }\n",
     );
+    // validate --database-url says so first, at the change.
+    let out = switchback(&db, &["validate", &plan, "--database-url", &db.url]);
+    let said = format!("{}{}", text(&out.stdout), text(&out.stderr));
+    assert_eq!(out.status.code(), Some(1), "{said}");
+    assert!(
+        said.contains("error[E702]")
+            && said.contains("`notes`.`tag`")
+            && said.contains("archive: false"),
+        "{said}"
+    );
     let out = switchback(&db, &["advance", &plan, "--progress", "plain"]);
     let said = format!("{}{}", text(&out.stdout), text(&out.stderr));
     assert_eq!(out.status.code(), Some(1), "{said}");

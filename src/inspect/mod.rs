@@ -316,6 +316,12 @@ struct Backfill {
 enum Work {
     Probe(Probe),
     Backfill(Backfill),
+    /// Contract copies a column into the archive by the table's key: the key must exist.
+    ArchiveKey {
+        table: String,
+        column: String,
+        at: FieldPath,
+    },
 }
 
 /// Checks names change by change, moving the model forward, and returns the slower probes.
@@ -350,6 +356,17 @@ fn walk(
     let steps = plan.steps(state_schema, Some(decided));
     let mut seen = BTreeSet::new();
     for step in &steps.steps {
+        if let (Some(job), Some(&first)) = (step.job.as_ref(), step.changes.first()) {
+            if let (JobKind::Archive, Some(copy)) = (job.kind, &job.copy) {
+                if live_before.contains(&job.table) && !walk.opaque.contains(&job.table) {
+                    work.push(Work::ArchiveKey {
+                        table: job.table.clone(),
+                        column: copy.column.clone(),
+                        at: at_of(first).key("table"),
+                    });
+                }
+            }
+        }
         // The estimate times a backfill's UPDATE; an archive copy is not one.
         let (Some(job), Some(&first)) = (
             step.job.as_ref().filter(|j| j.kind == JobKind::Backfill),
@@ -458,6 +475,13 @@ async fn run_probes(
                             "read them; update them first if they use the old name or type".into(),
                         ),
                     );
+                }
+            }
+            Work::ArchiveKey { table, column, at } => {
+                if let Err(Error::Refused(_)) =
+                    crate::pg::catalog::table_key(&*client, schema, &table).await
+                {
+                    cx.report(Code::NoBackfillKey, &at, format!("contract would copy `{table}`.`{column}` into the archive by the table's key, and `{table}` has no primary key and no unique index over NOT NULL columns"), Some("add one (add_unique over NOT NULL columns) in an earlier plan, or write `archive: false` on the change to drop it for good".into()));
                 }
             }
             Work::Backfill(Backfill { table, at }) => {

@@ -102,8 +102,8 @@ pub const ALREADY_EXISTS: Rule = Rule::error("E701", "object to create already e
     .instead("Choose another name, or drop the change if it was already applied by hand.")
     .allowable();
 pub const NO_BACKFILL_KEY: Rule = Rule::error("E702", "table has no usable key for a backfill")
-    .why("With `--database-url`: a table to backfill has neither a primary key nor a unique index over NOT NULL columns, so batches cannot be walked by key.")
-    .instead("Add a primary key (through `add_unique` and a later ALTER) before this plan.")
+    .why("With `--database-url`: a table to backfill, or whose column contract copies into the archive (`drop_column`), has neither a primary key nor a unique index over NOT NULL columns, so batches cannot be walked by key.")
+    .instead("Add a primary key (through `add_unique` and a later ALTER) before this plan; for a dropped column, `archive: false` drops it for good instead.")
     .allowable();
 pub const NULLS_PRESENT: Rule = Rule::error("E703", "column still holds NULLs")
     .why("With `--database-url`: the column of a `set_not_null` without `fill` holds NULLs now, so VALIDATE would fail at the end of expand. On large tables the count comes from a sample.")
