@@ -85,11 +85,14 @@ async fn rows(db: &TestDb, sql: &str) -> Vec<String> {
 }
 
 /// The data contract removed, as it was just before it ran: kept to compare with the revert's.
+/// The new application's rows, which hold the dropped columns' defaults, are left out: one
+/// whose INSERT commits out of key order around the snapshot is on one side only (with those
+/// same defaults); the test checks them on their own.
 async fn removed_data(db: &TestDb, last_user: i64) -> (Vec<String>, Vec<String>) {
     (
         rows(
             db,
-            &format!("SELECT id, nickname, code FROM users WHERE id <= {last_user} ORDER BY id"),
+            &format!("SELECT id, nickname, code FROM users WHERE id <= {last_user} AND nickname IS DISTINCT FROM 'none' ORDER BY id"),
         )
         .await,
         rows(db, "SELECT id, user_id, total FROM orders ORDER BY id").await,
@@ -139,12 +142,24 @@ async fn revert_puts_back_the_starting_catalog_and_data_with_the_application_wri
     // The revert's expand: the old shape and its data back, the new application unaware.
     let said = run(&db, &["revert", "20261124_slim_users"]);
     app.run_for(50).await;
-    assert_eq!(removed_data(&db, last).await, removed, "{said}");
+    let now = removed_data(&db, last).await;
+    let differ: Vec<_> = now
+        .0
+        .iter()
+        .zip(&removed.0)
+        .filter(|(a, b)| a != b)
+        .take(5)
+        .collect();
+    assert!(
+        differ.is_empty() && now.0.len() == removed.0.len(),
+        "{differ:?}\n{said}"
+    );
+    assert_eq!(now.1, removed.1, "{said}");
     // Rows inserted after contract get what the dropped columns' definitions give them.
     assert_eq!(
         rows(
             &db,
-            &format!("SELECT DISTINCT nickname, code FROM users WHERE id > {inserted_since}")
+            &format!("SELECT DISTINCT nickname, code FROM users WHERE id > {inserted_since} OR nickname = 'none'")
         )
         .await,
         vec!["(none,)".to_owned()]

@@ -49,6 +49,19 @@ impl Archive {
         None
     }
 
+    /// A change's own `archive:`: Some(None) when not written (the plan's applies), None when
+    /// written wrong (reported).
+    pub fn check_own(
+        raw: Option<&SqlText>,
+        at: &FieldPath,
+        cx: &mut Checker,
+    ) -> Option<Option<Archive>> {
+        match raw {
+            None => Some(None),
+            Some(a) => Archive::check(a, at, cx).map(Some),
+        }
+    }
+
     /// The change's own setting over the plan's.
     pub fn over(own: Option<Archive>, plan: Archive) -> Archive {
         own.unwrap_or(plan)

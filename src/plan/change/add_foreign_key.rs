@@ -48,6 +48,23 @@ pub struct AddForeignKey {
     at: FieldPath,
 }
 
+impl AddForeignKey {
+    /// `FOREIGN KEY (...) REFERENCES target (...) [ON DELETE ...]`, `target` quoted.
+    fn definition(&self, target: &str) -> String {
+        let names =
+            |ids: &[Ident]| quote::ident_list(&ids.iter().map(Ident::as_str).collect::<Vec<_>>());
+        let on_delete = self
+            .on_delete
+            .map(|a| format!(" ON DELETE {}", a.sql()))
+            .unwrap_or_default();
+        format!(
+            "FOREIGN KEY ({}) REFERENCES {target} ({}){on_delete}",
+            names(&self.columns),
+            names(&self.target_columns)
+        )
+    }
+}
+
 impl ChangeKind for AddForeignKey {
     type Raw = Raw;
 
@@ -101,17 +118,7 @@ impl ChangeKind for AddForeignKey {
         let table = x.table(&self.table);
         let target = x.table(&self.target_table);
         let constraint = self.name.quoted();
-        let names =
-            |ids: &[Ident]| quote::ident_list(&ids.iter().map(Ident::as_str).collect::<Vec<_>>());
-        let on_delete = self
-            .on_delete
-            .map(|a| format!(" ON DELETE {}", a.sql()))
-            .unwrap_or_default();
-        let definition = format!(
-            "FOREIGN KEY ({}) REFERENCES {target} ({}){on_delete}",
-            names(&self.columns),
-            names(&self.target_columns)
-        );
+        let definition = self.definition(&target);
         let offenders = foreign_key_offenders(
             &table,
             &ids(&self.columns),
@@ -164,22 +171,12 @@ impl ChangeKind for AddForeignKey {
     /// The constraint dropped; taken back, it is added NOT VALID and validated again.
     fn reverse(&self, _: Left, before: &Before) -> Result<Vec<serde_yaml::Value>, Irreversible> {
         let (table, name) = (before.table(&self.table), self.name.quoted());
-        let names =
-            |ids: &[Ident]| quote::ident_list(&ids.iter().map(Ident::as_str).collect::<Vec<_>>());
-        let on_delete = self
-            .on_delete
-            .map(|a| format!(" ON DELETE {}", a.sql()))
-            .unwrap_or_default();
+        let definition = self.definition(&before.table(&self.target_table));
         Ok(vec![revert::drop_constraint(
             &table,
             &name,
             &[
-                format!(
-                    "ALTER TABLE {table} ADD CONSTRAINT {name} FOREIGN KEY ({}) REFERENCES {} ({}){on_delete} NOT VALID",
-                    names(&self.columns),
-                    before.table(&self.target_table),
-                    names(&self.target_columns)
-                ),
+                format!("ALTER TABLE {table} ADD CONSTRAINT {name} {definition} NOT VALID"),
                 format!("ALTER TABLE {table} VALIDATE CONSTRAINT {name}"),
             ],
         )])

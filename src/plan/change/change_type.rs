@@ -8,7 +8,7 @@
 use crate::pg::catalog::PartitionKey;
 use crate::pg::facts::TableKey;
 use crate::pg::lock::LockMode;
-use crate::pg::{self, quote};
+use crate::pg::quote;
 use crate::plan::archive::{self, Archive};
 use crate::plan::change::column_pair::{
     copy_column_objects, default_of, finish_column_objects, key_refuses, move_default_to_trigger,
@@ -23,9 +23,7 @@ use crate::plan::live::{Probe, Walk};
 use crate::plan::revert::{self, Before, Irreversible, Left};
 use crate::plan::source::FieldPath;
 use crate::plan::sql::{self, Expr, Work};
-use crate::plan::step::{
-    ArchiveCopy, Archived, ArchivedKind, Assignment, Job, JobKind, Phase, Records,
-};
+use crate::plan::step::{Archived, Assignment, Phase, Records};
 use serde::Deserialize;
 use std::time::Duration;
 
@@ -89,52 +87,18 @@ impl ChangeType {
         let table = x.table(&self.table);
         let (col, shadow) = (self.column.quoted(), self.shadow());
         let sh = shadow.quoted();
-        let into = quote::qualified(
-            archive::SCHEMA,
-            &x.archived_name(&[self.table.as_str(), self.column.as_str()]),
-        );
         let down = match &self.down {
             Some(down) => down.over_record(&table, &[(self.column.as_str(), shadow.as_str())]),
             None => format!("{sh}::{old_type}"),
         };
-        let lossy = format!("{col} IS DISTINCT FROM ({down})");
-        let key = x.table_key(&self.table);
-        let copy = x
-            .step(
-                "archive",
-                Phase::Contract,
-                format!("copy the values of {col} that {sh} cannot give back, with the table's key, into {into}"),
-                Some(&self.table),
-            )
-            .outside_transaction()
-            .sql(
-                format!("INSERT INTO {into} SELECT <key>, {col}, {sh} FROM {table} WHERE <key range> AND {lossy}"),
-                LockMode::AccessShare,
-                &table,
-                Work::Batched,
-            )
-            .nothing_to_undo();
-        copy.job = Some(Job {
-            kind: JobKind::Archive,
-            table: self.table.to_string(),
-            relation: table.clone(),
-            assignments: Vec::new(),
-            key,
-            copy: Some(ArchiveCopy {
-                archive: into.clone(),
-                column: self.column.to_string(),
-                beside: Some(shadow.to_string()),
-                only: Some(lossy),
-            }),
-        });
-        Archived {
-            change: x.current_change(),
-            kind: ArchivedKind::Column,
-            object: format!("{}.{}.{}", x.schema(), self.table, self.column),
-            kept_in: into,
+        x.archive_column(
+            &self.table,
+            &self.column,
             keep,
-            definition_sql: pg::archive::column_definition(&table, self.column.as_str()),
-        }
+            Some(&shadow),
+            Some(format!("{col} IS DISTINCT FROM ({down})")),
+            format!("copy the values of {col} that {sh} cannot give back, with the table's key,"),
+        )
     }
 
     /// What the backfill gives the shadow of a row: the old value the archive `from` kept of
@@ -174,11 +138,7 @@ impl ChangeKind for ChangeType {
         let sql_type = cx.sql_type(&at.key("type"), &raw.sql_type);
         let up = raw.up.and_then(|u| cx.expr(&at.key("up"), &u));
         let down = raw.down.and_then(|d| cx.expr(&at.key("down"), &d));
-        // Some(None): not written, the plan's setting applies; None: written wrong.
-        let archive = match &raw.archive {
-            None => Some(None),
-            Some(a) => Archive::check(a, &at.key("archive"), cx).map(Some),
-        };
+        let archive = Archive::check_own(raw.archive.as_ref(), &at.key("archive"), cx);
         if let Some(from) = &raw.restore_from {
             archive::check_relation(from, &at.key("restore_from"), cx);
         }

@@ -5,8 +5,7 @@
 
 use crate::pg::catalog::PartitionKey;
 use crate::pg::lock::LockMode;
-use crate::pg::{self, quote};
-use crate::plan::archive::{self, Archive};
+use crate::plan::archive::Archive;
 use crate::plan::change::{
     valid_if_clean, ChangeKind, Condition, Footprint, Object, OnPartitioned,
 };
@@ -16,7 +15,7 @@ use crate::plan::live::Walk;
 use crate::plan::revert::{self, Before, Irreversible, Left};
 use crate::plan::source::FieldPath;
 use crate::plan::sql::Work;
-use crate::plan::step::{ArchiveCopy, Archived, ArchivedKind, Job, JobKind, Phase};
+use crate::plan::step::Phase;
 use serde::Deserialize;
 
 #[derive(Debug, Deserialize)]
@@ -49,11 +48,7 @@ impl ChangeKind for DropColumn {
         let before = cx.error_count();
         let table = cx.ident(&at.key("table"), &raw.table);
         let column = cx.ident(&at.key("column"), &raw.column);
-        // Some(None): not written, the plan's setting applies; None: written wrong.
-        let archive = match &raw.archive {
-            None => Some(None),
-            Some(a) => Archive::check(a, &at.key("archive"), cx).map(Some),
-        };
+        let archive = Archive::check_own(raw.archive.as_ref(), &at.key("archive"), cx);
         valid_if_clean(cx, before, || {
             Some(DropColumn {
                 table,
@@ -79,51 +74,14 @@ impl ChangeKind for DropColumn {
         // Also in the statement: the column may go between the first run and contract.
         let if_exists = if self.if_exists { "IF EXISTS " } else { "" };
         let archive = match x.archive(self.archive) {
-            Archive::Keep(keep) => {
-                let into = quote::qualified(
-                    archive::SCHEMA,
-                    &x.archived_name(&[self.table.as_str(), self.column.as_str()]),
-                );
-                let key = x.table_key(&self.table);
-                let copy = x
-                    .step(
-                        "archive",
-                        Phase::Contract,
-                        format!("copy column {col} with the table's key into {into}"),
-                        Some(&self.table),
-                    )
-                    .outside_transaction()
-                    .sql(
-                        format!(
-                            "INSERT INTO {into} SELECT <key>, {col} FROM {table} WHERE <key range>"
-                        ),
-                        LockMode::AccessShare,
-                        &table,
-                        Work::Batched,
-                    )
-                    .nothing_to_undo();
-                copy.job = Some(Job {
-                    kind: JobKind::Archive,
-                    table: self.table.to_string(),
-                    relation: table.clone(),
-                    assignments: Vec::new(),
-                    key,
-                    copy: Some(ArchiveCopy {
-                        archive: into.clone(),
-                        column: self.column.to_string(),
-                        beside: None,
-                        only: None,
-                    }),
-                });
-                Some(Archived {
-                    change: x.current_change(),
-                    kind: ArchivedKind::Column,
-                    object: format!("{}.{}.{}", x.schema(), self.table, self.column),
-                    kept_in: into,
-                    keep,
-                    definition_sql: pg::archive::column_definition(&table, self.column.as_str()),
-                })
-            }
+            Archive::Keep(keep) => Some(x.archive_column(
+                &self.table,
+                &self.column,
+                keep,
+                None,
+                None,
+                format!("copy column {col} with the table's key"),
+            )),
             Archive::Off => None,
         };
         let title = match &archive {

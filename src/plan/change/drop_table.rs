@@ -45,11 +45,7 @@ impl ChangeKind for DropTable {
     fn check(raw: Raw, at: &FieldPath, cx: &mut Checker) -> Option<Self> {
         let before = cx.error_count();
         let name = cx.ident(&at.key("name"), &raw.name);
-        // Some(None): not written, the plan's setting applies; None: written wrong.
-        let archive = match &raw.archive {
-            None => Some(None),
-            Some(a) => Archive::check(a, &at.key("archive"), cx).map(Some),
-        };
+        let archive = Archive::check_own(raw.archive.as_ref(), &at.key("archive"), cx);
         valid_if_clean(cx, before, || {
             Some(DropTable {
                 name,

@@ -6,10 +6,12 @@
 use crate::pg::facts::{ColumnFacts, Facts, Partition, TableKey};
 use crate::pg::lock::LockMode;
 use crate::pg::quote::{self, object_name};
-use crate::plan::archive::Archive;
+use crate::plan::archive::{self, Archive};
 use crate::plan::check::Ident;
 use crate::plan::sql::Work;
-use crate::plan::step::{Assignment, Job, JobKind, Phase, Stage, Step};
+use crate::plan::step::{
+    ArchiveCopy, Archived, ArchivedKind, Assignment, Job, JobKind, Phase, Stage, Step,
+};
 use crate::plan::Plan;
 use sql::{columns_list, trigger_function, BATCH_RANGE};
 
@@ -174,6 +176,69 @@ impl<'p> Expansion<'p> {
         let mut parts = parts.to_vec();
         parts.push(&self.plan.id);
         object_name(&parts)
+    }
+
+    /// Adds the contract step that copies `column` of `table` with the table's key into the
+    /// archive (batched, walking the key), `beside` it another column and, when `only` is
+    /// given, only the rows it holds for; returns what the step that removes the column
+    /// records, with its definition.
+    pub fn archive_column(
+        &mut self,
+        table: &Ident,
+        column: &Ident,
+        keep: std::time::Duration,
+        beside: Option<&Ident>,
+        only: Option<String>,
+        title: String,
+    ) -> Archived {
+        let relation = self.table(table);
+        let into = quote::qualified(
+            archive::SCHEMA,
+            &self.archived_name(&[table.as_str(), column.as_str()]),
+        );
+        let copy = ArchiveCopy {
+            archive: into.clone(),
+            column: column.to_string(),
+            beside: beside.map(Ident::to_string),
+            only,
+        };
+        let filter = copy
+            .only
+            .as_ref()
+            .map(|only| format!(" AND {only}"))
+            .unwrap_or_default();
+        let columns = std::iter::once(column)
+            .chain(beside)
+            .map(Ident::quoted)
+            .collect::<Vec<_>>()
+            .join(", ");
+        let key = self.table_key(table);
+        let step = self
+            .step("archive", Phase::Contract, format!("{title} into {into}"), Some(table))
+            .outside_transaction()
+            .sql(
+                format!("INSERT INTO {into} SELECT <key>, {columns} FROM {relation} WHERE <key range>{filter}"),
+                LockMode::AccessShare,
+                &relation,
+                Work::Batched,
+            )
+            .nothing_to_undo();
+        step.job = Some(Job {
+            kind: JobKind::Archive,
+            table: table.to_string(),
+            relation: relation.clone(),
+            assignments: Vec::new(),
+            key,
+            copy: Some(copy),
+        });
+        Archived {
+            change: self.current,
+            kind: ArchivedKind::Column,
+            object: format!("{}.{}.{}", self.schema(), table, column),
+            kept_in: into,
+            keep,
+            definition_sql: crate::pg::archive::column_definition(&relation, column.as_str()),
+        }
     }
 
     /// The key a batched pass over `table` walks, when planning against a database (read
