@@ -99,6 +99,22 @@ async fn removed_data(db: &TestDb, last_user: i64) -> (Vec<String>, Vec<String>)
     )
 }
 
+/// Asserts `now` holds the rows `then` held, naming the first that differ (not all of them).
+fn same_rows(now: &[String], then: &[String], context: &str) {
+    let differ: Vec<_> = now
+        .iter()
+        .zip(then)
+        .filter(|(a, b)| a != b)
+        .take(5)
+        .collect();
+    assert!(
+        differ.is_empty() && now.len() == then.len(),
+        "{} rows against {}, first differences {differ:?}\n{context}",
+        now.len(),
+        then.len()
+    );
+}
+
 async fn last_user(db: &TestDb) -> i64 {
     db.client()
         .await
@@ -143,17 +159,7 @@ async fn revert_puts_back_the_starting_catalog_and_data_with_the_application_wri
     let said = run(&db, &["revert", "20261124_slim_users"]);
     app.run_for(50).await;
     let now = removed_data(&db, last).await;
-    let differ: Vec<_> = now
-        .0
-        .iter()
-        .zip(&removed.0)
-        .filter(|(a, b)| a != b)
-        .take(5)
-        .collect();
-    assert!(
-        differ.is_empty() && now.0.len() == removed.0.len(),
-        "{differ:?}\n{said}"
-    );
+    same_rows(&now.0, &removed.0, &said);
     assert_eq!(now.1, removed.1, "{said}");
     // Rows inserted after contract get what the dropped columns' definitions give them.
     assert_eq!(
@@ -271,13 +277,7 @@ async fn a_revert_killed_at_the_start_of_every_step_ends_the_same() {
     let names = rows(&db, "SELECT count(*) FROM users WHERE name = 'u' || id").await;
     assert_eq!(names, vec![format!("({ROWS})")]);
     let now = rows(&db, "SELECT id, bio FROM users ORDER BY id").await;
-    let differ: Vec<_> = now
-        .iter()
-        .zip(&bios)
-        .filter(|(a, b)| a != b)
-        .take(5)
-        .collect();
-    assert!(differ.is_empty() && now.len() == bios.len(), "{differ:?}");
+    same_rows(&now, &bios, "bio");
 }
 
 /// Before the type change, and again once its revert is deployed: long bios, on even keys.
@@ -339,17 +339,7 @@ async fn a_type_change_is_reverted_with_the_values_its_new_type_could_not_hold()
     );
     assert_eq!(catalogs(&db).await, before, "{said}");
     // Rows no version of the application wrote have their long values back, to the letter.
-    let now = rows(&db, odd).await;
-    let differ: Vec<_> = now
-        .iter()
-        .zip(&untouched)
-        .filter(|(a, b)| a != b)
-        .take(5)
-        .collect();
-    assert!(
-        differ.is_empty() && now.len() == untouched.len(),
-        "{differ:?}"
-    );
+    same_rows(&rows(&db, odd).await, &untouched, "odd rows");
     assert!(
         long != vec!["(0)".to_owned()],
         "no odd row lost anything: {long:?}"

@@ -328,6 +328,24 @@ impl Step {
         self
     }
 
+    /// Adds `SET NOT NULL` on `column` (quoted) of `table`, then drops the validated
+    /// `CHECK (column IS NOT NULL)` named `check` (quoted) that spared it the scan: both
+    /// catalog-only under ACCESS EXCLUSIVE.
+    pub fn set_not_null_from_check(&mut self, table: &str, column: &str, check: &str) -> &mut Self {
+        self.sql(
+            format!("ALTER TABLE {table} ALTER COLUMN {column} SET NOT NULL"),
+            LockMode::AccessExclusive,
+            table,
+            Work::Instant,
+        )
+        .sql(
+            format!("ALTER TABLE {table} DROP CONSTRAINT {check}"),
+            LockMode::AccessExclusive,
+            table,
+            Work::Instant,
+        )
+    }
+
     /// Adds a CONCURRENTLY index build of `index` (quoted, qualified) on `relation`.
     pub fn index_build(
         &mut self,

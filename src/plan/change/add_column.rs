@@ -197,18 +197,7 @@ impl ChangeKind for AddColumn {
                         format!("make {name} NOT NULL (backed by the validated CHECK)"),
                         Some(&self.table),
                     )
-                    .sql(
-                        format!("ALTER TABLE {table} ALTER COLUMN {name} SET NOT NULL"),
-                        LockMode::AccessExclusive,
-                        &table,
-                        Work::Instant,
-                    )
-                    .sql(
-                        format!("ALTER TABLE {table} DROP CONSTRAINT {helper}"),
-                        LockMode::AccessExclusive,
-                        &table,
-                        Work::Instant,
-                    );
+                    .set_not_null_from_check(&table, &name, &helper);
                 }
                 if let Some(d) = &col.default {
                     x.step(

@@ -340,11 +340,7 @@ pub(super) fn finish_column_objects(
         step.sql(sql, LockMode::AccessExclusive, table, Work::Instant);
     };
     if facts.not_null {
-        instant(
-            step,
-            format!("ALTER TABLE {table} ALTER COLUMN {t} SET NOT NULL"),
-        );
-        instant(step, format!("ALTER TABLE {table} DROP CONSTRAINT {nn}"));
+        step.set_not_null_from_check(table, &t, nn);
     }
     if let Some(default) = &facts.default {
         instant(

@@ -259,18 +259,7 @@ impl ChangeKind for RestoreColumn {
                 format!("make {col} NOT NULL again (backed by the validated CHECK)"),
                 Some(&self.table),
             )
-            .sql(
-                format!("ALTER TABLE {table} ALTER COLUMN {col} SET NOT NULL"),
-                LockMode::AccessExclusive,
-                &table,
-                Work::Instant,
-            )
-            .sql(
-                format!("ALTER TABLE {table} DROP CONSTRAINT {helper}"),
-                LockMode::AccessExclusive,
-                &table,
-                Work::Instant,
-            );
+            .set_not_null_from_check(&table, &col, &helper);
         }
         let schema = x.schema().to_owned();
         let build = |x: &mut Expansion, step: String, index: &Index| {

@@ -129,18 +129,7 @@ impl ChangeKind for SetNotNull {
             format!("make {col} NOT NULL (backed by the validated CHECK)"),
             t,
         )
-        .sql(
-            format!("ALTER TABLE {table} ALTER COLUMN {col} SET NOT NULL"),
-            LockMode::AccessExclusive,
-            &table,
-            Work::Instant,
-        )
-        .sql(
-            format!("ALTER TABLE {table} DROP CONSTRAINT {helper}"),
-            LockMode::AccessExclusive,
-            &table,
-            Work::Instant,
-        );
+        .set_not_null_from_check(&table, &col, &helper);
     }
 
     fn on_partitioned_table(&self, _key: &PartitionKey) -> OnPartitioned {
