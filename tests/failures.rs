@@ -1,6 +1,7 @@
 //! Steps that fail on the data, and what the operator gets: a foreign key or CHECK whose
 //! VALIDATE fails names the rows that break it; a unique index build that fails leaves an
-//! INVALID index, which the next run drops and builds again.
+//! INVALID index, which the next run drops and builds again (an `add_index`, or a raw
+//! CREATE INDEX CONCURRENTLY).
 
 mod support;
 
@@ -55,10 +56,29 @@ async fn a_failed_check_names_the_rows_that_break_it() {
 
 #[tokio::test]
 async fn an_invalid_index_left_by_a_failed_build_is_dropped_and_built_again() {
+    invalid_index_rebuilt(
+        "add_index: { table: users, name: users_email_key, columns: [email], unique: true }",
+    )
+    .await;
+}
+
+/// A raw CREATE INDEX CONCURRENTLY resumes the same way, rather than failing on the name the
+/// leftover holds (as it would for a runner killed mid-build, say by `revert`).
+#[tokio::test]
+async fn an_invalid_index_left_by_a_failed_sql_build_is_dropped_and_built_again() {
+    invalid_index_rebuilt(
+        "sql: { up: 'CREATE UNIQUE INDEX CONCURRENTLY users_email_key ON public.users (email);', down: 'DROP INDEX CONCURRENTLY IF EXISTS public.users_email_key;' }",
+    )
+    .await;
+}
+
+/// Runs `change`, a unique index build on users (email), which fails on the duplicate, fixes
+/// the data, and runs it again.
+async fn invalid_index_rebuilt(change: &str) {
     let db = TestDb::new().await;
     let client = db.client().await;
     client.batch_execute(SCHEMA).await.unwrap();
-    let (_dir, plan) = plan_file("20261122_unique", "changes:\n  - add_index: { table: users, name: users_email_key, columns: [email], unique: true }\n");
+    let (_dir, plan) = plan_file("20261122_unique", &format!("changes:\n  - {change}\n"));
     let out = advance(&db, &plan);
     assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
     assert!(

@@ -28,6 +28,42 @@ async fn rows_done(db: &TestDb) -> i64 {
         .get(0)
 }
 
+fn ok(out: std::process::Output) {
+    assert!(out.status.success(), "{}", text(&out.stderr));
+}
+
+/// Writes on the primary until the paused replica has received WAL it has not replayed for
+/// over a second: the lag the backfill reads.
+async fn replica_lags_more_than_a_second(db: &TestDb, standby: &tokio_postgres::Client) {
+    let primary = db.client().await;
+    let started = std::time::Instant::now();
+    loop {
+        primary
+            .batch_execute(
+                "CREATE TABLE IF NOT EXISTS wal_maker (n int); INSERT INTO wal_maker VALUES (1)",
+            )
+            .await
+            .unwrap();
+        let behind: bool = standby
+            .query_one(
+                "SELECT pg_last_wal_receive_lsn() <> pg_last_wal_replay_lsn()
+                    AND now() - pg_last_xact_replay_timestamp() > interval '1.5 seconds'",
+                &[],
+            )
+            .await
+            .unwrap()
+            .get(0);
+        if behind {
+            return;
+        }
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(30),
+            "the paused replica never fell behind"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn paused_replay_on_a_replica_makes_the_backfill_wait() {
     // A primary of our own, whatever DATABASE_URL says: the test needs to start its replica.
@@ -43,12 +79,25 @@ async fn paused_replay_on_a_replica_makes_the_backfill_wait() {
     let runner = Runner::start(&db, &plan, &["--replica-url", &replica_url]);
     runner.wait_for("batch", 2);
 
+    // Held by the control plane while the replica falls behind, so the backfill cannot end
+    // before the lag passes its bound, however fast this machine runs it.
+    ok(switchback(
+        &db,
+        &["pause", "20261122_lag", "--reason", "test"],
+    ));
+    runner.wait_for("paused", 1);
     let standby = support::connect(&replica_url).await;
     standby
         .batch_execute("SELECT pg_wal_replay_pause()")
         .await
         .unwrap();
+    replica_lags_more_than_a_second(&db, &standby).await;
+    ok(switchback(&db, &["resume", "20261122_lag"]));
     let throttled = runner.wait_for("throttled", 1);
+    assert!(
+        rows_done(&db).await < 100_000,
+        "the backfill ran on past the lag"
+    );
     let reason = throttled["reason"].as_str().unwrap();
     assert!(
         reason.starts_with("throttled: replica lag ")

@@ -216,10 +216,11 @@ async fn revert_killed_at_every_step(
     let mut restore_batches = 0;
     let mut in_restore = false;
     loop {
+        let log = tempfile::NamedTempFile::new().unwrap();
         let mut child = support::command(db)
             .args(["revert", id, "--progress", "json"])
             .stdout(Stdio::piped())
-            .stderr(Stdio::null())
+            .stderr(log.reopen().unwrap())
             .spawn()
             .unwrap();
         let mut killed = false;
@@ -240,7 +241,11 @@ async fn revert_killed_at_every_step(
         }
         let status = child.wait().unwrap();
         if !killed {
-            assert!(status.success(), "revert {id} failed after {kills} kills");
+            let said = std::fs::read_to_string(log.path()).unwrap();
+            assert!(
+                status.success(),
+                "revert {id} failed after {kills} kills (at the start of {seen:?}): {said}"
+            );
             return (kills, in_restore);
         }
         kills += 1;

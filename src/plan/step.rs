@@ -353,7 +353,13 @@ impl Step {
         index: &str,
         relation: &str,
     ) -> &mut Self {
-        self.sql(sql, LockMode::ShareUpdateExclusive, relation, Work::Scan);
+        self.sql(sql, LockMode::ShareUpdateExclusive, relation, Work::Scan)
+            .builds(index)
+    }
+
+    /// Marks the last statement as the CONCURRENTLY build of `index` (quoted, qualified): a
+    /// re-run skips it once the index is valid and drops an INVALID leftover first.
+    pub fn builds(&mut self, index: &str) -> &mut Self {
         if let Some(last) = self.statements.last_mut() {
             last.builds_index = Some(index.to_owned());
         }

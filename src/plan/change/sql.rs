@@ -89,6 +89,9 @@ impl ChangeKind for Sql {
                 tables => tables.join(", "),
             };
             step.sql(statement.text.clone(), mode, &relation, statement.work);
+            if let Some(index) = &statement.builds_index {
+                step.builds(index);
+            }
             if !statement.transactional {
                 step.outside_transaction();
             }

@@ -127,6 +127,17 @@ mod tests {
             (LockMode::ShareUpdateExclusive, false)
         );
         assert_eq!(s[2].work, Work::Instant);
+        let builds = |sql| parse(sql)[0].builds_index.clone();
+        assert_eq!(
+            builds("CREATE INDEX CONCURRENTLY \"J\" ON t (b)").as_deref(),
+            Some("\"J\"")
+        );
+        assert_eq!(
+            builds("CREATE INDEX CONCURRENTLY IF NOT EXISTS j ON app.t (b)").as_deref(),
+            Some("\"app\".\"j\"")
+        );
+        assert_eq!(builds("CREATE INDEX CONCURRENTLY ON t (b)"), None);
+        assert_eq!(s[0].builds_index, None);
         let work = |sql| parse(sql)[0].work;
         assert_eq!(
             work("ALTER TABLE t ALTER COLUMN a SET NOT NULL"),

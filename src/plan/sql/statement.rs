@@ -5,6 +5,7 @@
 use super::expr::VOLATILE_FUNCTIONS;
 use super::parse_error;
 use crate::pg::lock::LockMode;
+use crate::pg::quote;
 use crate::plan::diagnostic::Code;
 use pg_query::protobuf::{
     AlterTableCmd, AlterTableType, ColumnDef, ConstrType, Constraint, ObjectType, ReindexStmt,
@@ -39,6 +40,10 @@ pub struct RawStatement {
     pub hazards: Vec<Hazard>,
     /// Relations the statement names, as written.
     pub tables: Vec<String>,
+    /// The index (quoted, qualified as the statement qualifies its table) a named CREATE
+    /// INDEX CONCURRENTLY builds: a re-run after a kill skips it once valid and rebuilds an
+    /// INVALID leftover, as `add_index` does, instead of failing on the name.
+    pub builds_index: Option<String>,
 }
 
 /// Something a raw statement does that a change kind does safely, or should not do at all:
@@ -107,11 +112,21 @@ pub fn classify(text: String, node: Option<&NodeEnum>) -> RawStatement {
         transactional: true,
         hazards: Vec::new(),
         tables: Vec::new(),
+        builds_index: None,
         text,
     };
     match node {
         Some(NodeEnum::IndexStmt(index)) if index.concurrent => {
             (s.lock, s.work, s.transactional) = (LockMode::ShareUpdateExclusive, Work::Scan, false);
+            let schema = index
+                .relation
+                .as_ref()
+                .map_or("", |r| r.schemaname.as_str());
+            s.builds_index = match (schema, index.idxname.as_str()) {
+                (_, "") => None,
+                ("", name) => Some(quote::ident(name)),
+                (schema, name) => Some(quote::qualified(schema, name)),
+            };
         }
         Some(NodeEnum::IndexStmt(_)) => (s.lock, s.work) = (LockMode::Share, Work::Scan),
         Some(NodeEnum::DropStmt(drop)) if drop.concurrent => {
