@@ -169,3 +169,71 @@ async fn killed_inside_contract() {
     )
     .await;
 }
+
+/// The killed run leaves its backfill range claimed under a lease. On a direct connection
+/// the re-run takes it over at once, its holder's session being gone, and runs its next batch
+/// before that lease would have run out; behind a pooler, where no session is recorded, it
+/// waits for the lease.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_rerun_takes_over_the_killed_runners_range_at_once() {
+    let db = TestDb::new().await;
+    setup(&db).await;
+    let (_dir, plan) = plan_file("20261122_crash", PLAN);
+    let (db_url, plan_path) = (db.clone(), plan.clone());
+    let mut batches = 0;
+    let killed = tokio::task::spawn_blocking(move || {
+        advance_and_kill(&db_url, &plan_path, move |e| {
+            batches += usize::from(is(e, "batch", "users.backfill"));
+            batches == 3
+        })
+    })
+    .await
+    .unwrap();
+    assert!(killed, "the run finished before the kill point");
+    support::wait_for_runner_to_go(&db).await;
+    let client = db.client().await;
+    let dead = client
+        .query_one(
+            "SELECT range_no, worker, lease_until::text FROM switchback.ranges WHERE state = 'claimed'",
+            &[],
+        )
+        .await
+        .unwrap();
+    let (range, worker, lease): (i32, String, String) = (dead.get(0), dead.get(1), dead.get(2));
+    let (db_url, plan_path) = (db.clone(), plan.clone());
+    let dead_worker = worker.clone();
+    let taken_over = tokio::task::spawn_blocking(move || {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let mut taken_over = None;
+        advance_and_kill(&db_url, &plan_path, |e| {
+            if taken_over.is_none() && is(e, "batch", "users.backfill") {
+                taken_over = Some(runtime.block_on(async {
+                    let row = db_url
+                        .client()
+                        .await
+                        .query_one(
+                            "SELECT worker <> $2 FROM switchback.ranges WHERE step = 'users.backfill' AND range_no = $1",
+                            &[&range, &dead_worker],
+                        )
+                        .await
+                        .unwrap();
+                    row.get::<_, bool>(0)
+                }));
+            }
+            false
+        });
+        taken_over.expect("the re-run ran no batch")
+    })
+    .await
+    .unwrap();
+    let pooled = db.url != db.direct;
+    assert_eq!(
+        taken_over, !pooled,
+        "whether the re-run's first batch came after it took over range {range} of {worker}, whose lease ran until {lease} (pooled: {pooled})"
+    );
+    advance_until_done(&db, &plan);
+    assert_eq!(support::null_emails(&db).await, 0);
+}

@@ -2,15 +2,18 @@
 //! and a default) with the application writing: `add_index` through expand -> contract,
 //! expand -> abort and a `kill -9` in the middle of a partition's build; every other kind
 //! that runs on a partitioned table through expand -> contract (the catalog plain DDL would
-//! leave, and the data) and expand -> abort (the catalog it started from); and the kinds
+//! leave, and the data), expand -> abort (the catalog it started from) and, for the recipes
+//! with the most steps, `kill -9` at every step with a re-run each time; and the kinds
 //! switchback does not run on a partitioned table yet refused by `validate --database-url`
 //! and by `advance` before the first statement, with nothing changed.
 
 mod support;
 
+use std::collections::HashSet;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 use support::app::App;
+use support::kills;
 use support::{catalog, plan_file, switchback, text, TestDb};
 use tokio_postgres::Client;
 
@@ -57,6 +60,12 @@ async fn setup() -> (TestDb, Client) {
     let db = TestDb::new().await;
     let client = db.client().await;
     client.batch_execute(SCHEMA).await.unwrap();
+    (db, client)
+}
+
+async fn setup_case(case: &Case) -> (TestDb, Client) {
+    let (db, client) = setup().await;
+    client.batch_execute(case.before).await.unwrap();
     (db, client)
 }
 
@@ -255,18 +264,19 @@ async fn killed_in_the_middle_of_a_partition_build() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unsupported_kinds_are_refused_before_anything_runs() {
     let (db, client) = setup().await;
-    // A foreign key on the column of a pair is not carried over on a partitioned table yet.
+    // A foreign key that references the column of a pair is not carried over on a
+    // partitioned table yet.
     client
-        .batch_execute("ALTER TABLE events ADD CONSTRAINT events_src_fkey FOREIGN KEY (src) REFERENCES sources (name)")
+        .batch_execute("CREATE TABLE event_refs (event_id bigint, event_at date, CONSTRAINT event_refs_fkey FOREIGN KEY (event_id, event_at) REFERENCES events (id, at))")
         .await
         .unwrap();
     let before = catalogs(&client).await;
-    let yaml = "changes:\n  - add_index: { table: events, name: events_note_idx, columns: [note] }\n  - rename_column: { table: events, from: src, to: source }\n";
+    let yaml = "changes:\n  - add_index: { table: events, name: events_note_idx, columns: [note] }\n  - rename_column: { table: events, from: id, to: event_id }\n";
     let (_dir, plan) = plan_file("20261123_events_source", yaml);
     let out = switchback(&db, &["validate", &plan, "--database-url", &db.url]);
     let said = text(&out.stdout);
     assert_eq!(out.status.code(), Some(1), "{said}{}", text(&out.stderr));
-    let why = "`events` is partitioned, and switchback does not yet carry a foreign key (\"events_src_fkey\") of \"src\" over to a new column on a partitioned table";
+    let why = "`events` is partitioned, and switchback does not yet carry a foreign key that references \"id\" (\"event_refs_fkey\" of ";
     assert!(
         said.contains(&format!(":3:5: error[E709]: {why}")),
         "{said}"
@@ -319,6 +329,8 @@ async fn unsupported_kinds_are_refused_before_anything_runs() {
 /// A kind on the partitioned table: its plan, the plain DDL whose catalog contract must end
 /// in, and a query that must return 0 afterwards (rows with a wrong value).
 struct Case {
+    /// Run first, on the database switchback changes and on the plain DDL's.
+    before: &'static str,
     plan: &'static str,
     /// Whether `validate --database-url` has a note on it (drop_index names no table).
     noted: bool,
@@ -328,48 +340,56 @@ struct Case {
 
 const CASES: &[Case] = &[
     Case {
+        before: "",
         plan: "set_default: { table: events, column: note, default: \"'none'\" }",
         ddl: "ALTER TABLE events ALTER COLUMN note SET DEFAULT 'none'",
         wrong_rows: "SELECT 0::bigint",
         noted: true,
     },
     Case {
+        before: "",
         plan: "drop_default: { table: events, column: kind }",
         ddl: "ALTER TABLE events ALTER COLUMN kind DROP DEFAULT",
         wrong_rows: "SELECT 0::bigint",
         noted: true,
     },
     Case {
+        before: "",
         plan: "add_check: { table: events, name: events_n_positive, check: \"n > 0\" }",
         ddl: "ALTER TABLE events ADD CONSTRAINT events_n_positive CHECK (n > 0)",
         wrong_rows: "SELECT count(*) FROM events WHERE n <= 0",
         noted: true,
     },
     Case {
+        before: "",
         plan: "set_not_null: { table: events, column: note, fill: \"'none'\" }",
         ddl: "UPDATE events SET note = 'none' WHERE note IS NULL; ALTER TABLE events ALTER COLUMN note SET NOT NULL",
         wrong_rows: "SELECT count(*) FROM events WHERE note IS NULL",
         noted: true,
     },
     Case {
+        before: "",
         plan: "drop_not_null: { table: events, column: src }",
         ddl: "ALTER TABLE events ALTER COLUMN src DROP NOT NULL",
         wrong_rows: "SELECT 0::bigint",
         noted: true,
     },
     Case {
+        before: "",
         plan: "add_column: { table: events, column: { name: kind_upper, type: text }, backfill: \"upper(kind)\" }",
         ddl: "ALTER TABLE events ADD COLUMN kind_upper text; UPDATE events SET kind_upper = upper(kind)",
         wrong_rows: "SELECT count(*) FROM events WHERE kind_upper IS DISTINCT FROM upper(kind)",
         noted: true,
     },
     Case {
+        before: "",
         plan: "drop_column: { table: events, column: n }",
         ddl: "ALTER TABLE events DROP COLUMN n",
         wrong_rows: "SELECT 0::bigint",
         noted: true,
     },
     Case {
+        before: "",
         plan: "rename_column: { table: events, from: note, to: remark }",
         ddl: "ALTER TABLE events RENAME COLUMN note TO remark",
         wrong_rows: "SELECT count(*) FROM events WHERE id <= 20000
@@ -380,6 +400,7 @@ const CASES: &[Case] = &[
     // A shadow column (int to bigint rewrites), with the index on the column copied ON ONLY
     // the parent and on each partition under switchback's names.
     Case {
+        before: "",
         plan: "change_type: { table: events, column: n, type: bigint, up: \"n::bigint\", down: \"n::int\" }",
         ddl: "ALTER TABLE events ALTER COLUMN n TYPE bigint;
               ALTER INDEX events_2024_n_idx RENAME TO sb_events_n_idx_events_2024;
@@ -396,6 +417,7 @@ const CASES: &[Case] = &[
     // The partitions' indexes carry switchback's names (`<index>_<partition>`) where
     // PostgreSQL would choose its own: the DDL renames them to compare the rest.
     Case {
+        before: "",
         plan: "add_index: { table: events, name: events_n_at_key, columns: [n, at], unique: true }",
         ddl: "CREATE UNIQUE INDEX events_n_at_key ON events (n, at);
               ALTER INDEX events_2024_n_at_idx1 RENAME TO events_n_at_key_events_2024;
@@ -406,6 +428,7 @@ const CASES: &[Case] = &[
         noted: true,
     },
     Case {
+        before: "",
         plan: "add_unique: { table: events, name: events_n_at_key, columns: [n, at] }",
         ddl: "ALTER TABLE events ADD CONSTRAINT events_n_at_key UNIQUE (n, at);
               ALTER INDEX events_2024_n_at_key RENAME TO events_n_at_key_events_2024;
@@ -416,6 +439,7 @@ const CASES: &[Case] = &[
         noted: true,
     },
     Case {
+        before: "",
         plan: "add_foreign_key: { table: events, name: events_src_fkey, columns: [src], references: { table: sources, columns: [name] } }",
         ddl: "ALTER TABLE events ADD CONSTRAINT events_src_fkey FOREIGN KEY (src) REFERENCES sources (name)",
         wrong_rows: "SELECT count(*) FROM events WHERE src NOT IN (SELECT name FROM sources)",
@@ -424,24 +448,37 @@ const CASES: &[Case] = &[
     // The primary key (id, at): each partition's copy becomes its primary key in the contract
     // transaction, and the parent's adopts them.
     Case {
+        before: "",
         plan: "rename_column: { table: events, from: id, to: event_id }",
         ddl: "ALTER TABLE events RENAME COLUMN id TO event_id",
         wrong_rows: "SELECT count(*) FROM events WHERE n IS NOT NULL AND event_id IS DISTINCT FROM n",
         noted: true,
     },
+    // A foreign key from the column: NOT VALID on each partition, validated, adopted by the
+    // parent's; each takes the original's name at contract.
     Case {
+        before: "ALTER TABLE events ADD CONSTRAINT events_src_fkey FOREIGN KEY (src) REFERENCES sources (name)",
+        plan: "rename_column: { table: events, from: src, to: source }",
+        ddl: "ALTER TABLE events RENAME COLUMN src TO source",
+        wrong_rows: "SELECT count(*) FROM events WHERE source IS DISTINCT FROM 'web'",
+        noted: true,
+    },
+    Case {
+        before: "",
         plan: "rename_table: { from: events, to: happenings }",
         ddl: "ALTER TABLE events RENAME TO happenings",
         wrong_rows: "SELECT 20000 - count(*) FROM happenings WHERE id <= 20000",
         noted: true,
     },
     Case {
+        before: "",
         plan: "drop_table: { name: events }",
         ddl: "DROP TABLE events",
         wrong_rows: "SELECT count(*) FROM pg_class WHERE relname LIKE 'events%' AND relnamespace = 'public'::regnamespace",
         noted: true,
     },
     Case {
+        before: "",
         plan: "drop_index: { name: events_n_idx }",
         ddl: "DROP INDEX events_n_idx",
         wrong_rows: "SELECT count(*) FROM pg_class WHERE relname LIKE 'events%n_idx'",
@@ -456,7 +493,7 @@ fn case_plan(case: &Case) -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_supported_kind_expand_then_contract_with_the_application_writing() {
     for case in CASES {
-        let (db, client) = setup().await;
+        let (db, client) = setup_case(case).await;
         let (_dir, plan) = plan_file("20261123_partitioned", &case_plan(case));
         let out = switchback(&db, &["validate", &plan, "--database-url", &db.url]);
         let said = text(&out.stdout);
@@ -476,23 +513,73 @@ async fn every_supported_kind_expand_then_contract_with_the_application_writing(
         let report = app.stop().await;
         assert_app_fine(&report);
         advance(&db, &plan);
-        let wrong: i64 = client.query_one(case.wrong_rows, &[]).await.unwrap().get(0);
-        assert_eq!(wrong, 0, "{}", case.plan);
-        let (_plain_db, plain) = setup().await;
-        plain.batch_execute(case.ddl).await.unwrap();
-        assert_eq!(
-            catalogs(&client).await,
-            catalogs(&plain).await,
-            "{}",
+        ends_as_plain_ddl(&client, case).await;
+    }
+}
+
+/// The data has no wrong row and the catalog is the one `case`'s plain DDL leaves.
+async fn ends_as_plain_ddl(client: &Client, case: &Case) {
+    let wrong: i64 = client.query_one(case.wrong_rows, &[]).await.unwrap().get(0);
+    assert_eq!(wrong, 0, "{}", case.plan);
+    let (_plain_db, plain) = setup_case(case).await;
+    plain.batch_execute(case.ddl).await.unwrap();
+    assert_eq!(
+        catalogs(client).await,
+        catalogs(&plain).await,
+        "{}",
+        case.plan
+    );
+}
+
+/// The kinds whose partitioned recipes have the most steps to be killed between: the shadow
+/// column with its indexes copied ON ONLY the parent and on each partition, the primary key
+/// taken over partition by partition, a foreign key carried over to the new column, a unique
+/// constraint from per-partition indexes, a foreign key, and NOT NULL from a CHECK.
+const KILLED: [&str; 6] = [
+    "change_type",
+    "rename_column: { table: events, from: id",
+    "rename_column: { table: events, from: src",
+    "add_unique",
+    "add_foreign_key",
+    "set_not_null",
+];
+
+/// `kill -9` as every step of expand and of contract starts (and a few milliseconds into it)
+/// and at the second backfill batch, re-run each time: each recipe ends as an uninterrupted
+/// run does, in the catalog plain DDL leaves and with the right data.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_partitioned_recipes_killed_at_every_step_end_as_uninterrupted() {
+    for case in CASES
+        .iter()
+        .filter(|c| KILLED.iter().any(|k| c.plan.starts_with(k)))
+    {
+        let (db, client) = setup_case(case).await;
+        let (_dir, plan) = plan_file("20261123_partitioned", &case_plan(case));
+        let mut seen = HashSet::new();
+        let mut batches = 0;
+        let mut kills = 0;
+        for _stage in ["expand", "contract"] {
+            let second_batch = |event: &serde_json::Value| {
+                batches += usize::from(event["event"] == "batch");
+                event["event"] == "batch" && batches == 2
+            };
+            kills +=
+                kills::run_killed_at_every_step(&db, &["advance", &plan], &mut seen, second_batch)
+                    .await;
+        }
+        assert!(
+            seen.len() >= 2 && kills >= seen.len(),
+            "{}: {kills} kills at {seen:?}",
             case.plan
         );
+        ends_as_plain_ddl(&client, case).await;
     }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_supported_kind_expand_then_abort() {
     for case in CASES {
-        let (db, client) = setup().await;
+        let (db, client) = setup_case(case).await;
         let before = catalogs(&client).await;
         let (_dir, plan) = plan_file("20261123_partitioned", &case_plan(case));
         let app = App::start(&db.url, ROWS, OLD, &[], 2).await;

@@ -7,9 +7,8 @@
 mod support;
 
 use std::collections::HashSet;
-use std::io::{BufRead, BufReader};
-use std::process::Stdio;
 use support::app::App;
+use support::kills;
 use support::writer::{NEW, OLD};
 use support::{catalog, plan_file, succeeded, switchback, text, TestDb};
 
@@ -212,45 +211,20 @@ async fn revert_killed_at_every_step(
     id: &str,
     seen: &mut HashSet<String>,
 ) -> (usize, bool) {
-    let mut kills = 0;
     let mut restore_batches = 0;
-    let mut in_restore = false;
-    loop {
-        let log = tempfile::NamedTempFile::new().unwrap();
-        let mut child = support::command(db)
-            .args(["revert", id, "--progress", "json"])
-            .stdout(Stdio::piped())
-            .stderr(log.reopen().unwrap())
-            .spawn()
-            .unwrap();
-        let mut killed = false;
-        for line in BufReader::new(child.stdout.take().unwrap()).lines() {
-            let event: serde_json::Value = serde_json::from_str(&line.unwrap()).unwrap();
-            let step = event["step"].as_str().unwrap_or_default().to_owned();
-            let first_start = event["event"] == "step_started" && seen.insert(step.clone());
-            if event["event"] == "batch" && step.ends_with(".restore") {
-                restore_batches += 1;
-            }
-            if first_start || restore_batches == 5 {
-                in_restore |= restore_batches == 5;
-                restore_batches += usize::from(restore_batches == 5);
-                child.kill().unwrap();
-                killed = true;
-                break;
-            }
+    let at_fifth_restore_batch = |event: &serde_json::Value| {
+        let restore = event["step"]
+            .as_str()
+            .is_some_and(|s| s.ends_with(".restore"));
+        if event["event"] == "batch" && restore {
+            restore_batches += 1;
+            return restore_batches == 5;
         }
-        let status = child.wait().unwrap();
-        if !killed {
-            let said = std::fs::read_to_string(log.path()).unwrap();
-            assert!(
-                status.success(),
-                "revert {id} failed after {kills} kills (at the start of {seen:?}): {said}"
-            );
-            return (kills, in_restore);
-        }
-        kills += 1;
-        support::wait_for_runner_to_go(db).await;
-    }
+        false
+    };
+    let kills =
+        kills::run_killed_at_every_step(db, &["revert", id], seen, at_fifth_restore_batch).await;
+    (kills, restore_batches >= 5)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

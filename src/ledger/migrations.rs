@@ -158,6 +158,12 @@ CREATE TABLE {s}.archives (
     PRIMARY KEY (plan_id, change)
 );
 "#,
+    r#"
+-- Version 10: the server session that claimed each range (on a direct connection), so that a
+-- worker killed with `kill -9` gives its range up at once (its session is gone from
+-- pg_stat_activity) rather than when the lease runs out.
+ALTER TABLE {s}.ranges ADD COLUMN backend_pid integer, ADD COLUMN backend_start timestamptz;
+"#,
 ];
 
 impl Ledger {

@@ -54,6 +54,19 @@ impl Ledger {
     }
 
     /// One of the ledger's tables, quoted and qualified; for the ledger's own SQL only.
+    /// SQL true once the server session that `alias` (a row with `backend_pid` and
+    /// `backend_start`) recorded is gone. A session of another role shows a NULL
+    /// backend_start: counted as alive. A row that recorded none (behind a pooler) is never
+    /// gone: only its lease running out frees it.
+    fn session_gone(alias: &str) -> String {
+        format!(
+            "({alias}.backend_pid IS NOT NULL AND NOT EXISTS (
+               SELECT 1 FROM pg_stat_activity a
+                WHERE a.pid = {alias}.backend_pid
+                  AND (a.backend_start = {alias}.backend_start OR a.backend_start IS NULL)))"
+        )
+    }
+
     fn table(&self, name: &str) -> String {
         format!("{}.{}", self.schema, quote::ident(name))
     }

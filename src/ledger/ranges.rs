@@ -15,6 +15,9 @@ pub struct RangeLease<'a> {
     pub step: &'a str,
     pub worker: &'a str,
     pub ttl: Duration,
+    /// A direct connection (no pooler between): the claim records its server session, so a
+    /// worker that dies gives its range up at once.
+    pub direct: bool,
 }
 
 impl RangeLease<'_> {
@@ -52,7 +55,9 @@ pub struct BatchRecord<'a> {
 const SAMPLES: usize = 10;
 
 impl Ledger {
-    /// Claims the first range nobody holds (pending, or its lease ran out).
+    /// Claims the first range nobody holds: pending, or claimed by a worker whose lease ran
+    /// out or whose server session is gone (its batches, which commit on that session, can
+    /// no longer move the range).
     pub async fn claim_range(
         &self,
         client: &impl Query,
@@ -62,12 +67,16 @@ impl Ledger {
         let row = client
             .fetch_opt(
                 &format!(
-                    "UPDATE {ranges} r SET state = $5, worker = $3, lease_until = now() + $4 * interval '1 millisecond', heartbeat_at = now()
+                    "UPDATE {ranges} r SET state = $5, worker = $3, lease_until = now() + $4 * interval '1 millisecond', heartbeat_at = now(),
+                            backend_pid = a.pid, backend_start = a.backend_start
+                       FROM (SELECT 1) one LEFT JOIN pg_stat_activity a ON $7 AND a.pid = pg_backend_pid()
                       WHERE (r.plan_id, r.step, r.range_no) = (
-                            SELECT plan_id, step, range_no FROM {ranges}
-                             WHERE plan_id = $1 AND step = $2 AND (state = $6 OR (state = $5 AND lease_until < now()))
+                            SELECT h.plan_id, h.step, h.range_no FROM {ranges} h
+                             WHERE h.plan_id = $1 AND h.step = $2
+                               AND (h.state = $6 OR (h.state = $5 AND (h.lease_until < now() OR {})))
                              ORDER BY range_no LIMIT 1 FOR UPDATE SKIP LOCKED)
-                      RETURNING range_no, coalesce(cursor, lower), upper"
+                      RETURNING range_no, coalesce(cursor, lower), upper",
+                    Ledger::session_gone("h")
                 ),
                 &[
                     &lease.plan,
@@ -76,6 +85,7 @@ impl Ledger {
                     &lease.ttl_ms(),
                     &RangeState::Claimed.as_str(),
                     &RangeState::Pending.as_str(),
+                    &lease.direct,
                 ],
             )
             .await

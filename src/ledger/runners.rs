@@ -33,7 +33,6 @@ impl Ledger {
     ) -> Result<Option<Holder>, Error> {
         let runners = self.table("runners");
         let lease_ms = lease.as_millis() as i64;
-        // A session of another role shows a NULL backend_start: counted as alive.
         let taken = client
             .fetch_opt(
                 &format!(
@@ -47,11 +46,9 @@ impl Ledger {
                             taken_at = now()
                       WHERE r.lease_until < now()
                          OR r.holder = excluded.holder
-                         OR (r.backend_pid IS NOT NULL AND NOT EXISTS (
-                               SELECT 1 FROM pg_stat_activity a
-                                WHERE a.pid = r.backend_pid
-                                  AND (a.backend_start = r.backend_start OR a.backend_start IS NULL)))
-                     RETURNING holder"
+                         OR {}
+                     RETURNING holder",
+                    Ledger::session_gone("r")
                 ),
                 &[&id, &holder, &lease_ms, &direct],
             )

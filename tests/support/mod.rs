@@ -8,6 +8,7 @@
 
 pub mod app;
 pub mod findings;
+pub mod kills;
 pub mod runner;
 pub mod servers;
 pub mod tools;

@@ -202,6 +202,7 @@ pub(super) async fn work(
             step: &step.name,
             worker,
             ttl: lease,
+            direct: ex.pooled.is_none(),
         },
     };
     let run_started = Instant::now();

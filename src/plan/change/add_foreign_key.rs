@@ -205,10 +205,8 @@ impl ChangeKind for AddForeignKey {
 }
 
 impl AddForeignKey {
-    /// PostgreSQL refuses a NOT VALID foreign key on a partitioned table before 18, but not
-    /// on a partition; and the parent's foreign key adopts each partition's validated one
-    /// (same columns, same target) instead of scanning. The constraint carries the same name
-    /// on every partition, as the parent's statement alone would have left it.
+    /// By the partitioned recipe (`partitions::ForeignKey`): NOT VALID on each partition,
+    /// validated partition by partition, adopted by the parent's.
     fn on_partitions(
         &self,
         x: &mut Expansion,
@@ -219,36 +217,20 @@ impl AddForeignKey {
         let table = x.table(&self.table);
         let target = x.table(&self.target_table);
         let constraint = self.name.quoted();
+        let fk = partitions::ForeignKey {
+            table: &table,
+            name: &constraint,
+            definition,
+            target: Some(&target),
+            partitions,
+        };
         let t = Some(&self.table);
-        // The parent first, as the application's writes lock it, then its partitions.
-        let step = x
-            .step(
-                "add_foreign_key",
-                Phase::Expand,
-                format!("add FOREIGN KEY {constraint} NOT VALID on each partition"),
-                t,
-            )
-            .sql(
-                format!("LOCK TABLE {table} IN SHARE ROW EXCLUSIVE MODE"),
-                LockMode::ShareRowExclusive,
-                &table,
-                Work::Instant,
-            );
-        for partition in partitions {
-            let on = quote::qualified(&partition.schema, &partition.name);
-            step.sql(
-                format!("ALTER TABLE {on} ADD CONSTRAINT {constraint} {definition} NOT VALID"),
-                LockMode::ShareRowExclusive,
-                &on,
-                Work::Instant,
-            )
-            .also_locks(LockMode::ShareRowExclusive, &target)
-            .undo(
-                format!("ALTER TABLE {on} DROP CONSTRAINT IF EXISTS {constraint}"),
-                LockMode::AccessExclusive,
-                &on,
-            );
-        }
+        fk.add_not_valid(x.step(
+            "add_foreign_key",
+            Phase::Expand,
+            format!("add FOREIGN KEY {constraint} NOT VALID on each partition"),
+            t,
+        ));
         let step = x
             .step(
                 "validate_foreign_key",
@@ -257,45 +239,14 @@ impl AddForeignKey {
                 t,
             )
             .outside_transaction();
-        for partition in partitions {
-            let on = quote::qualified(&partition.schema, &partition.name);
-            step.sql(
-                format!("ALTER TABLE {on} VALIDATE CONSTRAINT {constraint}"),
-                LockMode::ShareUpdateExclusive,
-                &on,
-                Work::Scan,
-            )
-            .also_locks(LockMode::RowShare, &target)
-            .only_if(partitions::attached(&on, &table));
-        }
+        fk.validate(step);
         step.nothing_to_undo().offenders(offenders);
-        x.step(
+        fk.adopt(x.step(
             "attach_foreign_key",
             Phase::Validate,
             format!("add FOREIGN KEY {constraint} on the parent, adopting each partition's"),
             t,
-        )
-        .sql(
-            partitions::adopt(
-                &table,
-                partitions,
-                "SHARE ROW EXCLUSIVE",
-                &format!("ALTER TABLE {table} ADD CONSTRAINT {constraint} {definition}"),
-                "abort the plan and advance it again, so that every partition gets its own foreign key first",
-            ),
-            LockMode::ShareRowExclusive,
-            &table,
-            Work::Instant,
-        )
-        // Adopting a partition's key replaces its triggers on the target: a brief ACCESS
-        // EXCLUSIVE there, catalog only.
-        .also_locks(LockMode::AccessExclusive, &target)
-        // Dropping the parent's drops the partitions' it adopted.
-        .undo(
-            format!("ALTER TABLE {table} DROP CONSTRAINT IF EXISTS {constraint}"),
-            LockMode::AccessExclusive,
-            &table,
-        );
+        ));
     }
 }
 

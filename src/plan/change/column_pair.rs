@@ -69,21 +69,14 @@ pub(super) fn key_refuses(key: &PartitionKey, column: &Ident) -> OnPartitioned {
             column.quoted()
         ));
     }
-    OnPartitioned::Runs("the second column is added on the parent, the trigger on the parent fires for every partition and the backfill walks the parent's key; the column's indexes are copied ON ONLY the parent, then CONCURRENTLY on each partition and attached (a unique or primary key constraint's on each partition only, adopted by the parent's constraint at contract); its NOT NULL and CHECKs are copied NOT VALID on the parent and validated")
+    OnPartitioned::Runs("the second column is added on the parent, the trigger on the parent fires for every partition and the backfill walks the parent's key; the column's indexes are copied ON ONLY the parent, then CONCURRENTLY on each partition and attached (a unique or primary key constraint's on each partition only, adopted by the parent's constraint at contract); its NOT NULL and CHECKs are copied NOT VALID on the parent and validated, its foreign keys NOT VALID on each partition, validated partition by partition and adopted by the parent's")
 }
 
 /// What of the column's objects switchback cannot carry over to the other column of a pair
-/// on a partitioned table yet: a foreign key from or to it (PostgreSQL refuses a NOT VALID
-/// foreign key from a partitioned table before 18, and one to it needs its referenced key
-/// rebuilt partition by partition first).
+/// on a partitioned table yet: a foreign key that references it (its referenced key would
+/// have to be rebuilt partition by partition first).
 pub fn refuses_on_partitioned(facts: &ColumnFacts) -> Option<String> {
     let column = quote::ident(&facts.column);
-    if let Some(fk) = facts.foreign_keys.first() {
-        return Some(format!(
-            "switchback does not yet carry a foreign key ({}) of {column} over to a new column on a partitioned table",
-            quote::ident(&fk.name)
-        ));
-    }
     facts.incoming.first().map(|fk| {
         format!(
             "switchback does not yet carry a foreign key that references {column} ({} of {}) over to a new column on a partitioned table",
@@ -183,6 +176,9 @@ pub(super) fn copy_column_objects(x: &mut Expansion, table_name: &Ident, from: &
             LockMode::AccessExclusive,
         ));
     }
+    // On a partitioned table, PostgreSQL refuses a NOT VALID foreign key on the parent (before
+    // 18): each partition gets its own, validated, and the parent's then adopts them.
+    let mut partition_fks: Vec<(String, String)> = Vec::new();
     for fk in &facts.foreign_keys {
         let definition = sql::rename_identifier(
             &fk.definition,
@@ -192,13 +188,17 @@ pub(super) fn copy_column_objects(x: &mut Expansion, table_name: &Ident, from: &
             Some("REFERENCES"),
         )
         .unwrap_or_else(|_| fk.definition.clone());
-        copies.push((
-            quote::ident(&copy_name(&fk.name)),
-            strip_not_valid(&definition),
-            LockMode::ShareRowExclusive,
-        ));
+        let copy = quote::ident(&copy_name(&fk.name));
+        match partitions {
+            Some(_) => partition_fks.push((copy, strip_not_valid(&definition))),
+            None => copies.push((
+                copy,
+                strip_not_valid(&definition),
+                LockMode::ShareRowExclusive,
+            )),
+        }
     }
-    if copies.is_empty() {
+    if copies.is_empty() && partition_fks.is_empty() {
         return;
     }
     let step = x.step(
@@ -220,6 +220,19 @@ pub(super) fn copy_column_objects(x: &mut Expansion, table_name: &Ident, from: &
             &table,
         );
     }
+    let fks: Vec<partitions::ForeignKey> = partition_fks
+        .iter()
+        .map(|(name, definition)| partitions::ForeignKey {
+            table: &table,
+            name,
+            definition,
+            target: None,
+            partitions: partitions.unwrap_or_default(),
+        })
+        .collect();
+    for fk in &fks {
+        fk.add_not_valid(step);
+    }
     let step = x.step(
         "validate_constraints",
         Phase::Validate,
@@ -234,6 +247,24 @@ pub(super) fn copy_column_objects(x: &mut Expansion, table_name: &Ident, from: &
             &table,
             Work::Scan,
         );
+    }
+    if fks.is_empty() {
+        return;
+    }
+    // Partition by partition, each VALIDATE in a transaction of its own; then the parent's
+    // foreign keys adopt them.
+    step.outside_transaction();
+    for fk in &fks {
+        fk.validate(step);
+    }
+    let step = x.step(
+        "attach_foreign_keys",
+        Phase::Validate,
+        format!("add the foreign keys copied onto {t} on the parent, adopting each partition's"),
+        on,
+    );
+    for fk in &fks {
+        fk.adopt(step);
     }
 }
 
@@ -386,6 +417,30 @@ pub(super) fn finish_column_objects(
                 quote::ident(&copy_name(&constraint.name)),
                 quote::ident(&constraint.name)
             ),
+        );
+    }
+    // A partition's foreign key keeps its name when the parent's is renamed (a CHECK's
+    // follows): each takes the original's name, as the parent's statement would have left it.
+    for (fk, partition) in facts
+        .foreign_keys
+        .iter()
+        .flat_map(|fk| partitions.unwrap_or_default().iter().map(move |p| (fk, p)))
+    {
+        let on = quote::qualified(&partition.schema, &partition.name);
+        let rename = format!(
+            "ALTER TABLE {on} RENAME CONSTRAINT {} TO {}",
+            quote::ident(&copy_name(&fk.name)),
+            quote::ident(&fk.name)
+        );
+        step.sql(
+            format!(
+                "DO $rename$ BEGIN IF {} THEN EXECUTE {}; END IF; END $rename$",
+                partitions::attached(&on, table),
+                quote::literal(&rename)
+            ),
+            LockMode::AccessExclusive,
+            &on,
+            Work::Instant,
         );
     }
     if let Some(sequence) = &facts.owned_sequence {

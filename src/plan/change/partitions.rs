@@ -83,6 +83,98 @@ pub(super) fn build_index(
     }
 }
 
+/// A foreign key `name` (quoted), `definition` (`FOREIGN KEY (...) REFERENCES ...`) on the
+/// partitioned `table`, in three parts for three steps. PostgreSQL refuses a NOT VALID
+/// foreign key on a partitioned table before 18, but not on a partition; and the parent's
+/// foreign key adopts each partition's validated one (same columns, same target) instead of
+/// scanning. The constraint carries the same name on every partition, as the parent's
+/// statement alone would have left it. `target`, the referenced table (quoted), when known,
+/// is locked as PostgreSQL locks it.
+pub(super) struct ForeignKey<'a> {
+    pub table: &'a str,
+    pub name: &'a str,
+    pub definition: &'a str,
+    pub target: Option<&'a str>,
+    pub partitions: &'a [Partition],
+}
+
+impl ForeignKey<'_> {
+    /// The key NOT VALID on each partition (the parent locked first, as the application's
+    /// writes lock it), each dropped by undo.
+    pub fn add_not_valid(&self, step: &mut Step) {
+        let (table, name, definition) = (self.table, self.name, self.definition);
+        step.sql(
+            format!("LOCK TABLE {table} IN SHARE ROW EXCLUSIVE MODE"),
+            LockMode::ShareRowExclusive,
+            table,
+            Work::Instant,
+        );
+        for partition in self.partitions {
+            let on = quote::qualified(&partition.schema, &partition.name);
+            step.sql(
+                format!("ALTER TABLE {on} ADD CONSTRAINT {name} {definition} NOT VALID"),
+                LockMode::ShareRowExclusive,
+                &on,
+                Work::Instant,
+            );
+            if let Some(target) = self.target {
+                step.also_locks(LockMode::ShareRowExclusive, target);
+            }
+            step.undo(
+                format!("ALTER TABLE {on} DROP CONSTRAINT IF EXISTS {name}"),
+                LockMode::AccessExclusive,
+                &on,
+            );
+        }
+    }
+
+    /// VALIDATE on each partition still attached, under a lock that lets writes through; for
+    /// a step that runs statement by statement.
+    pub fn validate(&self, step: &mut Step) {
+        for partition in self.partitions {
+            let on = quote::qualified(&partition.schema, &partition.name);
+            step.sql(
+                format!("ALTER TABLE {on} VALIDATE CONSTRAINT {}", self.name),
+                LockMode::ShareUpdateExclusive,
+                &on,
+                Work::Scan,
+            );
+            if let Some(target) = self.target {
+                step.also_locks(LockMode::RowShare, target);
+            }
+            step.only_if(attached(&on, self.table));
+        }
+    }
+
+    /// The parent's key, adopting each partition's without a scan; undo drops it, and the
+    /// partitions' it adopted with it.
+    pub fn adopt(&self, step: &mut Step) {
+        let (table, name) = (self.table, self.name);
+        step.sql(
+            adopt(
+                table,
+                self.partitions,
+                "SHARE ROW EXCLUSIVE",
+                &format!("ALTER TABLE {table} ADD CONSTRAINT {name} {}", self.definition),
+                "abort the plan and advance it again, so that every partition gets its own foreign key first",
+            ),
+            LockMode::ShareRowExclusive,
+            table,
+            Work::Instant,
+        );
+        // Adopting a partition's key replaces its triggers on the target: a brief ACCESS
+        // EXCLUSIVE there, catalog only.
+        if let Some(target) = self.target {
+            step.also_locks(LockMode::AccessExclusive, target);
+        }
+        step.undo(
+            format!("ALTER TABLE {table} DROP CONSTRAINT IF EXISTS {name}"),
+            LockMode::AccessExclusive,
+            table,
+        );
+    }
+}
+
 /// SQL true while `child` (quoted, qualified) is a partition of `parent`: a statement of a
 /// step that runs statement by statement skips a partition detached meanwhile.
 pub(super) fn attached(child: &str, parent: &str) -> String {
