@@ -173,22 +173,13 @@ fn on_partitions(
             Some(on),
         )
         .outside_transaction();
-    for child in &children {
-        step.index_build(
-            format!(
-                "CREATE UNIQUE INDEX CONCURRENTLY {} ON {} ({columns})",
-                child.name, child.table
-            ),
-            &child.qualified,
-            &child.table,
+    let child_index = |c: &partitions::Child| {
+        format!(
+            "CREATE UNIQUE INDEX CONCURRENTLY {} ON {} ({columns})",
+            c.name, c.table
         )
-        .only_if(partitions::attached(&child.table, &table))
-        .undo(
-            format!("DROP INDEX CONCURRENTLY IF EXISTS {}", child.qualified),
-            LockMode::ShareUpdateExclusive,
-            &child.table,
-        );
-    }
+    };
+    partitions::build_each(step, &table, name, child_index, partitions);
     // Statement by statement, so that a partition detached since expand is skipped.
     let step = x
         .step(

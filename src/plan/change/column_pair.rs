@@ -310,15 +310,7 @@ fn copy_partitioned_index(
         let parent = format!("{head} ON ONLY {table}{method_on}");
         return partitions::build_index(step, table, schema, name, parent, child, partitions);
     }
-    for c in partitions::children(partitions, name) {
-        step.index_build(child(&c), &c.qualified, &c.table)
-            .only_if(partitions::attached(&c.table, table))
-            .undo(
-                format!("DROP INDEX CONCURRENTLY IF EXISTS {}", c.qualified),
-                LockMode::ShareUpdateExclusive,
-                &c.table,
-            );
-    }
+    partitions::build_each(step, table, name, child, partitions);
 }
 
 /// `CREATE [UNIQUE] INDEX CONCURRENTLY "copy" ON ...` from the original's definition, with
@@ -433,11 +425,7 @@ pub(super) fn finish_column_objects(
             quote::ident(&fk.name)
         );
         step.sql(
-            format!(
-                "DO $rename$ BEGIN IF {} THEN EXECUTE {}; END IF; END $rename$",
-                partitions::attached(&on, table),
-                quote::literal(&rename)
-            ),
+            partitions::when_attached(&on, table, &rename),
             LockMode::AccessExclusive,
             &on,
             Work::Instant,
@@ -504,11 +492,7 @@ fn adopt_partition_constraints(
             child.table, child.name
         );
         step.sql(
-            format!(
-                "DO $attach$ BEGIN IF {} THEN EXECUTE {}; END IF; END $attach$",
-                partitions::attached(&child.table, table),
-                quote::literal(&alter)
-            ),
+            partitions::when_attached(&child.table, table, &alter),
             LockMode::AccessExclusive,
             &child.table,
             Work::Instant,

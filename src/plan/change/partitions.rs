@@ -1,6 +1,7 @@
 //! What the kinds that run partition by partition share: the name of each partition's own
-//! index or constraint, the run-time test that a partition is still attached, and the guard
-//! that stops the parent's statement when a partition was attached since the plan started.
+//! index or constraint, the index and foreign key recipes, the run-time test that a partition
+//! is still attached, and the guard that stops the parent's statement when a partition was
+//! attached since the plan started.
 //!
 //! PostgreSQL refuses part of the usual recipe on a partitioned table (CREATE INDEX
 //! CONCURRENTLY, ADD CONSTRAINT ... USING INDEX, a NOT VALID foreign key before 18), but
@@ -173,6 +174,39 @@ impl ForeignKey<'_> {
             table,
         );
     }
+}
+
+/// Each partition's own index `name` (`<name>_<partition>`), built by `child` (a CREATE INDEX
+/// CONCURRENTLY), with no index on the parent: for a step that runs statement by statement. A
+/// re-run after a crash skips a valid one and rebuilds an INVALID leftover; a partition
+/// detached meanwhile is skipped. Undo drops each.
+pub(super) fn build_each(
+    step: &mut Step,
+    table: &str,
+    name: &str,
+    child: impl Fn(&Child) -> String,
+    partitions: &[Partition],
+) {
+    for c in children(partitions, name) {
+        step.index_build(child(&c), &c.qualified, &c.table)
+            .only_if(attached(&c.table, table))
+            .undo(
+                format!("DROP INDEX CONCURRENTLY IF EXISTS {}", c.qualified),
+                LockMode::ShareUpdateExclusive,
+                &c.table,
+            );
+    }
+}
+
+/// One statement running `sql` (on the partition `child`, quoted and qualified) only while
+/// `child` is still a partition of `parent`: for a step that runs in one transaction, where
+/// a statement cannot be skipped by the executor.
+pub(super) fn when_attached(child: &str, parent: &str, sql: &str) -> String {
+    format!(
+        "DO $attached$ BEGIN IF {} THEN EXECUTE {}; END IF; END $attached$",
+        attached(child, parent),
+        quote::literal(sql)
+    )
 }
 
 /// SQL true while `child` (quoted, qualified) is a partition of `parent`: a statement of a
