@@ -658,3 +658,99 @@ async fn contract_refuses_a_partition_attached_since_expand() {
         .get(0);
     assert_eq!(adopted, 4);
 }
+
+/// Before the plan `revert` takes back: `src` has a foreign key, a CHECK, a unique constraint
+/// and a partial index, and two values.
+const BEFORE_REVERT: &str = "
+ALTER TABLE events ADD CONSTRAINT events_src_fkey FOREIGN KEY (src) REFERENCES sources (name);
+ALTER TABLE events ADD CONSTRAINT events_src_check CHECK (src <> '');
+ALTER TABLE events ADD CONSTRAINT events_src_key UNIQUE (src, id, at);
+CREATE INDEX events_src_idx ON events (src) WHERE src <> 'web';
+UPDATE events SET src = 'app' WHERE id % 7 = 0;
+CREATE TABLE numbers (n int PRIMARY KEY);
+INSERT INTO numbers SELECT generate_series(1, 20000);
+";
+
+/// The partitions' indexes that switchback builds under its own names (`<index>_<partition>`)
+/// where PostgreSQL chose its own: renamed on the starting database to compare the rest.
+const REVERT_NAMES: &str = "
+ALTER INDEX events_2024_n_idx RENAME TO events_n_idx_events_2024;
+ALTER INDEX events_2025_n_idx RENAME TO events_n_idx_events_2025;
+ALTER INDEX events_2026_n_idx RENAME TO events_n_idx_events_2026;
+ALTER INDEX events_default_n_idx RENAME TO events_n_idx_events_default;
+ALTER INDEX events_2024_src_idx RENAME TO events_src_idx_events_2024;
+ALTER INDEX events_2025_src_idx RENAME TO events_src_idx_events_2025;
+ALTER INDEX events_2026_src_idx RENAME TO events_src_idx_events_2026;
+ALTER INDEX events_default_src_idx RENAME TO events_src_idx_events_default;
+ALTER TABLE events_2024 RENAME CONSTRAINT events_2024_src_id_at_key TO events_src_key_events_2024;
+ALTER TABLE events_2025 RENAME CONSTRAINT events_2025_src_id_at_key TO events_src_key_events_2025;
+ALTER TABLE events_2026 RENAME CONSTRAINT events_2026_src_id_at_key TO events_src_key_events_2026;
+ALTER TABLE events_default RENAME CONSTRAINT events_default_src_id_at_key TO events_src_key_events_default;
+";
+
+const SLIM: &str = "changes:
+  - drop_column: { table: events, column: src }
+  - drop_index: { name: events_n_idx }
+  - add_unique: { table: events, name: events_n_at_key, columns: [n, at] }
+  - add_foreign_key: { table: events, name: events_n_fkey, columns: [n], references: { table: numbers, columns: [n] } }
+";
+
+/// A database where `SLIM` has completed (the old application writing during its expand),
+/// with its catalog and the values of `src` just before its contract dropped it.
+async fn slimmed() -> (TestDb, Client, tempfile::TempDir, Vec<String>, String) {
+    let (db, client) = setup().await;
+    client.batch_execute(BEFORE_REVERT).await.unwrap();
+    let (dir, plan) = plan_file("20261124_partitioned_slim", SLIM);
+    let app = App::start(&db.url, ROWS, OLD, &[], 2).await;
+    advance(&db, &plan);
+    app.run_for(100).await;
+    assert_app_fine(&app.stop().await);
+    let values: String = client.query_one(SRC_VALUES, &[]).await.unwrap().get(0);
+    advance(&db, &plan);
+    let planned = catalogs(&client).await;
+    (db, client, dir, planned, values)
+}
+
+const SRC_VALUES: &str =
+    "SELECT string_agg(format('%s %s %s', id, at, src), ',' ORDER BY id, at) FROM events";
+
+fn revert(db: &TestDb, stage: &str) {
+    let out = switchback(
+        db,
+        &["revert", "20261124_partitioned_slim", "--progress", "plain"],
+    );
+    assert_eq!(out.status.code(), Some(0), "{stage}: {}", text(&out.stderr));
+}
+
+/// `switchback revert` of a plan on the partitioned table: the dropped column comes back with
+/// every value, its default, NOT NULL, CHECK, foreign key, unique constraint and index (the
+/// partitioned recipes: each partition's own, then the parent's adopting or attaching them),
+/// the dropped index is built again and the added unique constraint and foreign key dropped. The catalog ends
+/// as it started, but for the names of the partitions' indexes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_partitioned_plan_is_reverted_to_its_starting_catalog_and_data() {
+    let (db, client, _dir, _, before) = slimmed().await;
+    revert(&db, "expand");
+    revert(&db, "contract");
+    let after: String = client.query_one(SRC_VALUES, &[]).await.unwrap().get(0);
+    assert!(before == after, "the restored values differ");
+
+    let (_start_db, start) = setup().await;
+    start.batch_execute(BEFORE_REVERT).await.unwrap();
+    start.batch_execute(REVERT_NAMES).await.unwrap();
+    assert_eq!(catalogs(&client).await, catalogs(&start).await);
+}
+
+/// The revert's expand on the partitioned table, aborted: every partition's index and
+/// constraint it made is gone with the parent's, the unique constraint and the foreign key it
+/// dropped are back (on each partition, adopted by the parent's), and the catalog is the
+/// completed plan's.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_partitioned_revert_aborted_leaves_the_plans_catalog() {
+    let (db, client, _dir, planned, _) = slimmed().await;
+    revert(&db, "expand");
+    assert_ne!(catalogs(&client).await, planned);
+    let out = switchback(&db, &["abort", "20261124_partitioned_slim.revert"]);
+    assert_eq!(out.status.code(), Some(0), "abort: {}", text(&out.stderr));
+    assert_eq!(catalogs(&client).await, planned);
+}

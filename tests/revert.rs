@@ -148,7 +148,12 @@ async fn revert_puts_back_the_starting_catalog_and_data_with_the_application_wri
         &db,
         &["revert", "20261124_slim_users", "--print"],
     ));
-    for kind in ["restore_column:", "restore_table:", "rename_column:"] {
+    for kind in [
+        "restore_column:",
+        "restore_index:",
+        "restore_table:",
+        "rename_column:",
+    ] {
         assert!(printed.contains(kind), "{kind}\n{printed}");
     }
     let (_reverse_dir, reverse) = plan_file("20261124_slim_users.revert", &printed);

@@ -3,7 +3,6 @@
 use crate::cli::database::{block_on, duration, Connection};
 use crate::cli::{Failure, Outcome};
 use crate::report::{reporter, Progress};
-use std::path::Path;
 use std::time::Duration;
 use switchback::exec::{Executor, Options};
 
@@ -26,9 +25,7 @@ pub struct Args {
 }
 
 pub fn run(args: Args, state_schema: &str) -> Result<Outcome, Failure> {
-    let id = Path::new(&args.plan)
-        .file_stem()
-        .map_or(args.plan.clone(), |s| s.to_string_lossy().into_owned());
+    let id = crate::cli::plan_id(&args.plan);
     let reporter = reporter(args.progress);
     let options = Options {
         state_schema: state_schema.to_owned(),

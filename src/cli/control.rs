@@ -4,7 +4,6 @@
 
 use crate::cli::database::{block_on, duration, Connection};
 use crate::cli::{write_stdout, Failure, Outcome};
-use std::path::Path;
 use std::time::Duration;
 use switchback::ledger::{ControlChange, Ledger};
 use switchback::pg::connect;
@@ -75,9 +74,7 @@ pub fn throttle(args: ThrottleArgs, state_schema: &str) -> Result<Outcome, Failu
 }
 
 fn apply(target: &Target, state_schema: &str, change: ControlChange) -> Result<Outcome, Failure> {
-    let id = Path::new(&target.plan)
-        .file_stem()
-        .map_or(target.plan.clone(), |s| s.to_string_lossy().into_owned());
+    let id = crate::cli::plan_id(&target.plan);
     block_on(async {
         let info = target.connection.info()?;
         let application = format!("switchback {}", change.command());

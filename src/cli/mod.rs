@@ -185,6 +185,20 @@ fn write_stdout(text: &str) -> Result<(), Failure> {
     Ok(())
 }
 
+/// The plan id a command's PLAN argument names: the id itself, or a plan file (its name
+/// without `.yaml`, `.yml` or `.sql`). Only those extensions are taken off: a revert's id
+/// (`20261124_slim.revert`) is an id, not a file name.
+fn plan_id(plan: &str) -> String {
+    let name = std::path::Path::new(plan)
+        .file_name()
+        .map_or(plan.into(), |n| n.to_string_lossy());
+    [".yaml", ".yml", ".sql"]
+        .iter()
+        .find_map(|ext| name.strip_suffix(ext))
+        .unwrap_or(&name)
+        .to_owned()
+}
+
 /// Loads and checks the plans under `paths`, printing findings to stderr; None when any is an
 /// error (the command then exits 1).
 fn load_plans(
@@ -203,4 +217,18 @@ fn load_plans(
 
 fn write_stderr(text: &str) {
     let _ = std::io::stderr().lock().write_all(text.as_bytes());
+}
+
+#[cfg(test)]
+mod tests {
+    use super::plan_id;
+
+    #[test]
+    fn a_plan_argument_is_an_id_or_a_file() {
+        assert_eq!(plan_id("20261124_slim"), "20261124_slim");
+        assert_eq!(plan_id("20261124_slim.revert"), "20261124_slim.revert");
+        assert_eq!(plan_id("plans/20261124_slim.yaml"), "20261124_slim");
+        assert_eq!(plan_id("20261124_slim.yml"), "20261124_slim");
+        assert_eq!(plan_id("db/migrate/20261124_slim.sql"), "20261124_slim");
+    }
 }

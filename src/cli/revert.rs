@@ -6,7 +6,6 @@ use crate::cli::advance::RunArgs;
 use crate::cli::database::block_on;
 use crate::cli::{Failure, Outcome};
 use std::io::Write;
-use std::path::Path;
 use switchback::exec::{self, Executor};
 
 #[derive(Debug, clap::Args)]
@@ -22,9 +21,7 @@ pub struct Args {
 }
 
 pub fn run(args: Args, state_schema: &str) -> Result<Outcome, Failure> {
-    let id = Path::new(&args.plan)
-        .file_stem()
-        .map_or(args.plan.clone(), |s| s.to_string_lossy().into_owned());
+    let id = crate::cli::plan_id(&args.plan);
     let reporter = args.run.reporter();
     let options = args.run.options(state_schema, "switchback revert")?;
     block_on(async {

@@ -65,7 +65,7 @@ impl Executor<'_> {
             if let Some(job) = step.job.as_ref().filter(|j| j.kind == JobKind::Backfill) {
                 undo.extend(self.ledger.restore_fills_sql(id, job)?);
             }
-            if step.transactional {
+            if step.transactional && !step.undo_alone {
                 self.run_in_transaction(&plan, step, &undo, true).await?;
             } else {
                 let policy = self.policy(&plan);

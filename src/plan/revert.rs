@@ -205,13 +205,25 @@ pub fn drop_constraint(table: &str, name: &str, restore: &[String]) -> Value {
     )
 }
 
-/// `definition` built CONCURRENTLY, or why it cannot be.
+/// `sql` run only while `table` (quoted, qualified) has no constraint `name`: a statement of
+/// a `down` that abort, run again after a crash, must not repeat.
+pub fn unless_constraint(table: &str, name: &str, sql: &str) -> String {
+    use crate::pg::quote::literal;
+    format!(
+        "DO $unless$ BEGIN IF NOT EXISTS (SELECT FROM pg_constraint WHERE conrelid = to_regclass({}) AND conname = {}) THEN EXECUTE {}; END IF; END $unless$",
+        literal(table),
+        literal(name),
+        literal(sql)
+    )
+}
+
+/// `definition` built CONCURRENTLY, or why it cannot be. A partitioned table's index
+/// (`... ON ONLY <table> ...`) gives the plain table's statement: the kinds that build it
+/// turn it into the partitioned recipe when the table is partitioned as they run.
 pub fn concurrent_build(definition: &str) -> Result<String, String> {
     for head in ["CREATE UNIQUE INDEX ", "CREATE INDEX "] {
         if let Some(rest) = definition.strip_prefix(head) {
-            if rest.contains(" ON ONLY ") {
-                return Err("an index of a partitioned table cannot be built concurrently".into());
-            }
+            let rest = rest.replacen(" ON ONLY ", " ON ", 1);
             return Ok(format!("{head}CONCURRENTLY {rest}"));
         }
     }

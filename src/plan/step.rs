@@ -260,6 +260,10 @@ pub struct Step {
     /// What abort runs to take the step back (all idempotent); None when it cannot be undone.
     #[serde(skip)]
     pub undo: Option<Vec<Statement>>,
+    /// Whether abort runs `undo` statement by statement even though the step's own
+    /// statements share a transaction: a raw `down` that builds an index CONCURRENTLY.
+    #[serde(skip)]
+    pub undo_alone: bool,
     #[serde(skip)]
     pub job: Option<Job>,
     /// A read-only query listing the rows that break the step's constraint, run when its
@@ -285,6 +289,7 @@ impl Step {
             transactional: true,
             statements: Vec::new(),
             undo: None,
+            undo_alone: false,
             job: None,
             offenders: None,
             archived: Vec::new(),

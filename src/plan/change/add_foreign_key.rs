@@ -169,17 +169,39 @@ impl ChangeKind for AddForeignKey {
     }
 
     /// The constraint dropped; taken back, it is added NOT VALID and validated again.
+    /// The key dropped; taken back, NOT VALID then validated (on a partitioned table, on each
+    /// partition, then the parent's adopting them). Each statement is safe to run again.
     fn reverse(&self, _: Left, before: &Before) -> Result<Vec<serde_yaml::Value>, Irreversible> {
         let (table, name) = (before.table(&self.table), self.name.quoted());
         let definition = self.definition(&before.table(&self.target_table));
-        Ok(vec![revert::drop_constraint(
-            &table,
-            &name,
-            &[
-                format!("ALTER TABLE {table} ADD CONSTRAINT {name} {definition} NOT VALID"),
-                format!("ALTER TABLE {table} VALIDATE CONSTRAINT {name}"),
-            ],
-        )])
+        let add = |on: &str, valid: &str| {
+            revert::unless_constraint(
+                on,
+                self.name.as_str(),
+                &format!("ALTER TABLE {on} ADD CONSTRAINT {name} {definition}{valid}"),
+            )
+        };
+        let Some(parts) = before.facts.partitions(self.table.as_str()) else {
+            return Ok(vec![revert::drop_constraint(
+                &table,
+                &name,
+                &[
+                    add(&table, " NOT VALID"),
+                    format!("ALTER TABLE {table} VALIDATE CONSTRAINT {name}"),
+                ],
+            )]);
+        };
+        let on: Vec<String> = parts
+            .iter()
+            .map(|p| quote::qualified(&p.schema, &p.name))
+            .collect();
+        let mut restore: Vec<String> = on.iter().map(|p| add(p, " NOT VALID")).collect();
+        restore.extend(
+            on.iter()
+                .map(|p| format!("ALTER TABLE {p} VALIDATE CONSTRAINT {name}")),
+        );
+        restore.push(add(&table, ""));
+        Ok(vec![revert::drop_constraint(&table, &name, &restore)])
     }
 
     fn check_live(&self, walk: &mut Walk, at: &FieldPath) {

@@ -72,19 +72,52 @@ impl ChangeKind for AddUnique {
     }
 
     /// The constraint dropped, its index with it; taken back, the index is built
-    /// concurrently and the constraint attached to it.
+    /// concurrently and the constraint attached to it (on a partitioned table, each
+    /// partition's, then the parent's adopting them). Each statement is safe to run again.
     fn reverse(&self, _: Left, before: &Before) -> Result<Vec<serde_yaml::Value>, Irreversible> {
         let (table, name) = (before.table(&self.table), self.name.quoted());
         let columns =
             quote::ident_list(&self.columns.iter().map(Ident::as_str).collect::<Vec<_>>());
-        Ok(vec![revert::drop_constraint(
+        let Some(parts) = before.facts.partitions(self.table.as_str()) else {
+            return Ok(vec![revert::drop_constraint(
+                &table,
+                &name,
+                &[
+                    format!("CREATE UNIQUE INDEX CONCURRENTLY IF NOT EXISTS {name} ON {table} ({columns})"),
+                    revert::unless_constraint(
+                        &table,
+                        self.name.as_str(),
+                        &format!("ALTER TABLE {table} ADD CONSTRAINT {name} UNIQUE USING INDEX {name}"),
+                    ),
+                ],
+            )]);
+        };
+        let children = partitions::children(parts, self.name.as_str());
+        let mut restore: Vec<String> = children
+            .iter()
+            .map(|c| {
+                format!(
+                    "CREATE UNIQUE INDEX CONCURRENTLY IF NOT EXISTS {} ON {} ({columns})",
+                    c.name, c.table
+                )
+            })
+            .collect();
+        for (partition, c) in parts.iter().zip(&children) {
+            restore.push(revert::unless_constraint(
+                &c.table,
+                &quote::object_name(&[self.name.as_str(), &partition.name]),
+                &format!(
+                    "ALTER TABLE {} ADD CONSTRAINT {} UNIQUE USING INDEX {}",
+                    c.table, c.name, c.name
+                ),
+            ));
+        }
+        restore.push(revert::unless_constraint(
             &table,
-            &name,
-            &[
-                format!("CREATE UNIQUE INDEX CONCURRENTLY {name} ON {table} ({columns})"),
-                format!("ALTER TABLE {table} ADD CONSTRAINT {name} UNIQUE USING INDEX {name}"),
-            ],
-        )])
+            self.name.as_str(),
+            &format!("ALTER TABLE {table} ADD CONSTRAINT {name} UNIQUE ({columns})"),
+        ));
+        Ok(vec![revert::drop_constraint(&table, &name, &restore)])
     }
 
     fn check_live(&self, walk: &mut Walk, at: &FieldPath) {
@@ -164,7 +197,6 @@ fn on_partitions(
 ) {
     let table = x.table(on);
     let index = quote::ident(name);
-    let children = partitions::children(partitions, name);
     let step = x
         .step(
             "create_unique_index",
@@ -189,41 +221,13 @@ fn on_partitions(
             Some(on),
         )
         .outside_transaction();
-    for child in &children {
-        let constraint = format!(
-            "EXISTS (SELECT FROM pg_constraint WHERE conindid = to_regclass({}))",
-            quote::literal(&child.qualified)
-        );
-        step.sql(
-            format!(
-                "ALTER TABLE {} ADD CONSTRAINT {} UNIQUE USING INDEX {}",
-                child.table, child.name, child.name
-            ),
-            LockMode::AccessExclusive,
-            &child.table,
-            Work::Instant,
-        )
-        .only_if(format!(
-            "{} AND NOT {constraint}",
-            partitions::attached(&child.table, &table)
-        ));
-    }
-    let alter = format!("ALTER TABLE {table} ADD CONSTRAINT {index} UNIQUE ({columns})");
-    step.sql(
-        partitions::adopt(
-            &table,
-            partitions,
-            "ACCESS EXCLUSIVE",
-            &alter,
-            &format!("detach them until the plan is complete (attaching one back builds its unique index), or build on each a unique index on ({columns}) made a UNIQUE constraint"),
-        ),
-        LockMode::AccessExclusive,
+    partitions::attach_constraints(
+        step,
         &table,
-        Work::Instant,
-    )
-    .only_if(format!(
-        "NOT EXISTS (SELECT FROM pg_constraint WHERE conrelid = to_regclass({}) AND conname = {})",
-        quote::literal(&table),
-        quote::literal(name)
-    ));
+        name,
+        false,
+        &format!("UNIQUE ({columns})"),
+        partitions,
+        &format!("detach them until the plan is complete (attaching one back builds its unique index), or build on each a unique index on ({columns}) made a UNIQUE constraint"),
+    );
 }

@@ -147,7 +147,7 @@ pub(super) fn copy_column_objects(x: &mut Expansion, table_name: &Ident, from: &
                 );
                 continue;
             };
-            copy_partitioned_index(
+            partitions::build_like(
                 step,
                 &sql,
                 &table,
@@ -274,43 +274,6 @@ fn strip_not_valid(definition: &str) -> String {
         .trim_end_matches("NOT VALID")
         .trim_end()
         .to_owned()
-}
-
-/// A copy of a partitioned table's index, by PostgreSQL's recipe (as `add_index` does): the
-/// parent's `ON ONLY` (catalog only, invalid), each partition's CONCURRENTLY, attached one by
-/// one. `sql` is the copy `name` (in `schema`) as `copied_index_sql` writes it for the parent.
-/// A copy that will back a constraint is built on the partitions only (`with_parent` false):
-/// the parent's constraint adopts them at contract, and an index already attached to a parent
-/// index could not be adopted.
-fn copy_partitioned_index(
-    step: &mut Step,
-    sql: &str,
-    table: &str,
-    schema: &str,
-    name: &str,
-    partitions: &[Partition],
-    with_parent: bool,
-) {
-    // pg_get_indexdef writes a partitioned index `... ON ONLY <table> USING <method> (...)`.
-    let (head, on) = sql.split_once(" ON ").unwrap_or((sql, ""));
-    let method_on = on.find(" USING ").map_or(on, |at| &on[at..]);
-    let head = head.replacen(" CONCURRENTLY ", " IF NOT EXISTS ", 1);
-    let unique = if head.starts_with("CREATE UNIQUE") {
-        "UNIQUE "
-    } else {
-        ""
-    };
-    let child = |c: &partitions::Child| {
-        format!(
-            "CREATE {unique}INDEX CONCURRENTLY {} ON {}{method_on}",
-            c.name, c.table
-        )
-    };
-    if with_parent {
-        let parent = format!("{head} ON ONLY {table}{method_on}");
-        return partitions::build_index(step, table, schema, name, parent, child, partitions);
-    }
-    partitions::build_each(step, table, name, child, partitions);
 }
 
 /// `CREATE [UNIQUE] INDEX CONCURRENTLY "copy" ON ...` from the original's definition, with
@@ -483,10 +446,7 @@ fn adopt_partition_constraints(
     };
     let children = partitions::children(partitions, &copy_name(&index.name));
     for (partition, child) in partitions.iter().zip(&children) {
-        let name = match index.primary {
-            true => quote::ident(&quote::object_name(&[&partition.name, "pkey"])),
-            false => child.name.clone(),
-        };
+        let name = partitions::own_constraint(partition, child, index.primary);
         let alter = format!(
             "ALTER TABLE {} ADD CONSTRAINT {name} {kind} USING INDEX {}",
             child.table, child.name

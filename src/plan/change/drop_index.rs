@@ -97,7 +97,8 @@ impl ChangeKind for DropIndex {
         vec![self.name.clone()]
     }
 
-    /// The index rebuilt concurrently from the definition its plan's first run read.
+    /// The index rebuilt concurrently from the definition its plan's first run read (by the
+    /// partitioned recipe on a partitioned table).
     fn reverse(&self, _: Left, before: &Before) -> Result<Vec<serde_yaml::Value>, Irreversible> {
         let definition = before.facts.index(self.name.as_str()).ok_or_else(|| {
             Irreversible::Because(format!(
@@ -105,17 +106,11 @@ impl ChangeKind for DropIndex {
                 self.name
             ))
         })?;
-        let build = revert::concurrent_build(&definition.definition)
-            .map_err(|why| Irreversible::Because(format!("index `{}`: {why}", self.name)))?;
-        let index = quote::qualified(before.schema, self.name.as_str());
         Ok(vec![revert::change(
-            "sql",
+            "restore_index",
             &[
-                ("up", format!("{build};").into()),
-                (
-                    "down",
-                    format!("DROP INDEX CONCURRENTLY IF EXISTS {index};").into(),
-                ),
+                ("name", self.name.as_str().into()),
+                ("definition", definition.definition.as_str().into()),
             ],
         )])
     }

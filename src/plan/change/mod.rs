@@ -325,6 +325,7 @@ pub mod drop_table;
 pub mod rename_column;
 pub mod rename_table;
 pub mod restore_column;
+pub mod restore_index;
 pub mod restore_table;
 pub mod set_default;
 pub mod set_not_null;
@@ -419,13 +420,14 @@ change_kinds! {
     drop_table => DropTable,
     rename_table => RenameTable,
     restore_column => RestoreColumn,
+    restore_index => RestoreIndex,
     restore_table => RestoreTable,
     sql => Sql,
 }
 
 /// Kinds `switchback revert` writes into a reverse plan, from what contract archived: valid in
 /// any plan file, but not part of the catalogue people write from.
-pub const WRITTEN_BY_REVERT: &[&str] = &["restore_column", "restore_table"];
+pub const WRITTEN_BY_REVERT: &[&str] = &["restore_column", "restore_index", "restore_table"];
 
 /// The kinds people write plans with.
 pub fn catalogue() -> impl Iterator<Item = &'static str> {

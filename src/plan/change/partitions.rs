@@ -84,6 +84,42 @@ pub(super) fn build_index(
     }
 }
 
+/// The index that `build` (`CREATE [UNIQUE] INDEX CONCURRENTLY <name> ON <table> USING ...`,
+/// a definition as `pg_get_indexdef` writes it, made concurrent) makes on a plain table, made
+/// on the partitioned `table` by PostgreSQL's recipe (`build_index`): the parent's `ON ONLY`
+/// (catalog only, invalid), each partition's CONCURRENTLY, attached one by one. An index that
+/// will back a constraint is built on the partitions only (`with_parent` false): the parent's
+/// constraint adopts them, and an index already attached to a parent index could not be.
+pub(super) fn build_like(
+    step: &mut Step,
+    build: &str,
+    table: &str,
+    schema: &str,
+    name: &str,
+    partitions: &[Partition],
+    with_parent: bool,
+) {
+    let (head, on) = build.split_once(" ON ").unwrap_or((build, ""));
+    let method_on = on.find(" USING ").map_or(on, |at| &on[at..]);
+    let head = head.replacen(" CONCURRENTLY ", " IF NOT EXISTS ", 1);
+    let unique = if head.starts_with("CREATE UNIQUE") {
+        "UNIQUE "
+    } else {
+        ""
+    };
+    let child = |c: &Child| {
+        format!(
+            "CREATE {unique}INDEX CONCURRENTLY {} ON {}{method_on}",
+            c.name, c.table
+        )
+    };
+    if with_parent {
+        let parent = format!("{head} ON ONLY {table}{method_on}");
+        return build_index(step, table, schema, name, parent, child, partitions);
+    }
+    build_each(step, table, name, child, partitions);
+}
+
 /// A foreign key `name` (quoted), `definition` (`FOREIGN KEY (...) REFERENCES ...`) on the
 /// partitioned `table`, in three parts for three steps. PostgreSQL refuses a NOT VALID
 /// foreign key on a partitioned table before 18, but not on a partition; and the parent's
@@ -195,6 +231,64 @@ pub(super) fn build_each(
                 LockMode::ShareUpdateExclusive,
                 &c.table,
             );
+    }
+}
+
+/// Each partition's index `name` (as `build_each` names it) made that partition's UNIQUE or
+/// PRIMARY KEY constraint (`primary`, named by `own_constraint`), then the parent's constraint `name`, `definition` (`UNIQUE
+/// (a, b)`), adopting them all without building or scanning (`adopt`, failing with `hint` for
+/// a partition attached since). For a step that runs statement by statement: a partition
+/// detached meanwhile is skipped, and each statement once done.
+pub(super) fn attach_constraints(
+    step: &mut Step,
+    table: &str,
+    name: &str,
+    primary: bool,
+    definition: &str,
+    partitions: &[Partition],
+    hint: &str,
+) {
+    let kind = if primary { "PRIMARY KEY" } else { "UNIQUE" };
+    for (partition, child) in partitions.iter().zip(children(partitions, name)) {
+        let constraint = own_constraint(partition, &child, primary);
+        let done = format!(
+            "EXISTS (SELECT FROM pg_constraint WHERE conindid = to_regclass({}))",
+            quote::literal(&child.qualified)
+        );
+        step.sql(
+            format!(
+                "ALTER TABLE {} ADD CONSTRAINT {constraint} {kind} USING INDEX {}",
+                child.table, child.name
+            ),
+            LockMode::AccessExclusive,
+            &child.table,
+            Work::Instant,
+        )
+        .only_if(format!("{} AND NOT {done}", attached(&child.table, table)));
+    }
+    let alter = format!(
+        "ALTER TABLE {table} ADD CONSTRAINT {} {definition}",
+        quote::ident(name)
+    );
+    step.sql(
+        adopt(table, partitions, "ACCESS EXCLUSIVE", &alter, hint),
+        LockMode::AccessExclusive,
+        table,
+        Work::Instant,
+    )
+    .only_if(format!(
+        "NOT EXISTS (SELECT FROM pg_constraint WHERE conrelid = to_regclass({}) AND conname = {})",
+        quote::literal(table),
+        quote::literal(name)
+    ));
+}
+
+/// The name of `partition`'s own UNIQUE or PRIMARY KEY (`primary`) constraint on its index
+/// `child`, quoted: a primary key takes the name PostgreSQL gives it, `<partition>_pkey`.
+pub(super) fn own_constraint(partition: &Partition, child: &Child, primary: bool) -> String {
+    match primary {
+        true => quote::ident(&quote::object_name(&[&partition.name, "pkey"])),
+        false => child.name.clone(),
     }
 }
 

@@ -4,10 +4,12 @@
 //! key by key in batches, then rebuilds its indexes concurrently and its constraints NOT
 //! VALID + VALIDATE; contract makes it NOT NULL again, backed by the validated CHECK.
 
+use crate::pg::catalog::PartitionKey;
+use crate::pg::facts::Partition;
 use crate::pg::lock::LockMode;
 use crate::pg::quote;
 use crate::plan::archive;
-use crate::plan::change::{valid_if_clean, ChangeKind, Footprint};
+use crate::plan::change::{partitions, valid_if_clean, ChangeKind, Footprint, OnPartitioned};
 use crate::plan::check::{Checker, Ident, SqlText};
 use crate::plan::diagnostic::Code;
 use crate::plan::expand::Expansion;
@@ -74,6 +76,8 @@ pub enum Constraint {
     UsingIndex {
         name: Ident,
         primary: bool,
+        /// `UNIQUE (a, b)`, as the parent's constraint adopts its partitions'.
+        definition: String,
         index: Index,
     },
 }
@@ -137,6 +141,7 @@ impl ChangeKind for RestoreColumn {
                         },
                         name,
                         primary: c.kind == "p",
+                        definition: c.definition.clone(),
                     }));
                 }
                 (kind, _) => cx.report(
@@ -262,60 +267,123 @@ impl ChangeKind for RestoreColumn {
             .set_not_null_from_check(&table, &col, &helper);
         }
         let schema = x.schema().to_owned();
-        let build = |x: &mut Expansion, step: String, index: &Index| {
+        let partitions = x.partitions(&self.table);
+        // On a partitioned table, an index backing a constraint is built on each partition
+        // only: the parent's constraint adopts them.
+        let build = |x: &mut Expansion, step: String, index: &Index, with_parent: bool| {
             let qualified = quote::qualified(&schema, index.name.as_str());
-            x.step(
-                &step,
-                Phase::Validate,
-                format!("build index {} concurrently", index.name.quoted()),
-                Some(&self.table),
-            )
-            .outside_transaction()
-            .index_build(index.build.clone(), &qualified, &table)
-            .undo(
-                format!("DROP INDEX CONCURRENTLY IF EXISTS {qualified}"),
-                LockMode::ShareUpdateExclusive,
-                &table,
-            );
+            let step = x
+                .step(
+                    &step,
+                    Phase::Validate,
+                    format!("build index {} concurrently", index.name.quoted()),
+                    Some(&self.table),
+                )
+                .outside_transaction();
+            match partitions {
+                Some(partitions) => partitions::build_like(
+                    step,
+                    &index.build,
+                    &table,
+                    &schema,
+                    index.name.as_str(),
+                    partitions,
+                    with_parent,
+                ),
+                None => {
+                    step.index_build(index.build.clone(), &qualified, &table)
+                        .undo(
+                            format!("DROP INDEX CONCURRENTLY IF EXISTS {qualified}"),
+                            LockMode::ShareUpdateExclusive,
+                            &table,
+                        );
+                }
+            }
         };
         for (i, index) in self.indexes.iter().enumerate() {
-            build(x, format!("index_{i}"), index);
+            build(x, format!("index_{i}"), index, true);
         }
         for (i, constraint) in self.constraints.iter().enumerate() {
-            match constraint {
-                Constraint::Validated { name, definition } => {
+            match (constraint, partitions) {
+                (Constraint::Validated { name, definition }, Some(partitions))
+                    if definition.starts_with("FOREIGN KEY") =>
+                {
+                    foreign_key(x, &self.table, i, name, definition, partitions);
+                }
+                (Constraint::Validated { name, definition }, _) => {
                     validated(x, &self.table, &i.to_string(), &name.quoted(), definition);
                 }
-                Constraint::UsingIndex {
-                    name,
-                    primary,
-                    index,
-                } => {
-                    build(x, format!("constraint_{i}_index"), index);
+                (
+                    Constraint::UsingIndex {
+                        name,
+                        primary,
+                        definition,
+                        index,
+                    },
+                    partitions,
+                ) => {
+                    build(x, format!("constraint_{i}_index"), index, false);
                     let kind = if *primary { "PRIMARY KEY" } else { "UNIQUE" };
-                    let name = name.quoted();
-                    x.step(
+                    let step = x.step(
                         &format!("constraint_{i}"),
                         Phase::Validate,
-                        format!("add {kind} {name} using its index"),
+                        format!("add {kind} {} using its index", name.quoted()),
                         Some(&self.table),
-                    )
-                    .sql(
+                    );
+                    let Some(partitions) = partitions else {
+                        let name = name.quoted();
+                        step.sql(
+                            format!("ALTER TABLE {table} ADD CONSTRAINT {name} {kind} USING INDEX {name}"),
+                            LockMode::AccessExclusive,
+                            &table,
+                            Work::Instant,
+                        )
+                        .undo(
+                            format!("ALTER TABLE {table} DROP CONSTRAINT IF EXISTS {name}"),
+                            LockMode::AccessExclusive,
+                            &table,
+                        );
+                        continue;
+                    };
+                    step.outside_transaction();
+                    partitions::attach_constraints(
+                        step,
+                        &table,
+                        name.as_str(),
+                        *primary,
+                        definition,
+                        partitions,
+                        "detach them until the revert is complete, or abort it",
+                    );
+                    // The parent's constraint takes the partitions' it adopted with it; a
+                    // partition's not adopted yet holds the index its build's undo drops.
+                    step.undo(
                         format!(
-                            "ALTER TABLE {table} ADD CONSTRAINT {name} {kind} USING INDEX {name}"
+                            "ALTER TABLE {table} DROP CONSTRAINT IF EXISTS {}",
+                            name.quoted()
                         ),
                         LockMode::AccessExclusive,
                         &table,
-                        Work::Instant,
-                    )
-                    .undo(
-                        format!("ALTER TABLE {table} DROP CONSTRAINT IF EXISTS {name}"),
-                        LockMode::AccessExclusive,
-                        &table,
                     );
+                    let children = partitions::children(partitions, name.as_str());
+                    for (partition, child) in partitions.iter().zip(&children) {
+                        step.undo(
+                            format!(
+                                "ALTER TABLE {} DROP CONSTRAINT IF EXISTS {}",
+                                child.table,
+                                partitions::own_constraint(partition, child, *primary)
+                            ),
+                            LockMode::AccessExclusive,
+                            &child.table,
+                        );
+                    }
                 }
             }
         }
+    }
+
+    fn on_partitioned_table(&self, _key: &PartitionKey) -> OnPartitioned {
+        OnPartitioned::Runs("the column is added back on the parent and its values restored walking the parent's key; its indexes are made ON ONLY the parent, built CONCURRENTLY on each partition and attached, its unique constraints built on each partition and adopted by the parent's, its foreign keys added NOT VALID on each partition, validated and adopted by the parent's")
     }
 
     fn check_live(&self, walk: &mut Walk, at: &FieldPath) {
@@ -324,6 +392,52 @@ impl ChangeKind for RestoreColumn {
         }
         walk.add_column(&self.table, self.column.as_str(), &self.sql_type);
     }
+}
+
+/// A foreign key `definition` named `name` on the partitioned `subject`, by the partitioned
+/// recipe: NOT VALID on each partition, validated partition by partition, then the parent's
+/// adopting them.
+fn foreign_key(
+    x: &mut Expansion,
+    subject: &Ident,
+    i: usize,
+    name: &Ident,
+    definition: &str,
+    partitions: &[Partition],
+) {
+    let table = x.table(subject);
+    let name = name.quoted();
+    let fk = partitions::ForeignKey {
+        table: &table,
+        name: &name,
+        definition,
+        target: None,
+        partitions,
+    };
+    let step = x.step(
+        &format!("constraint_{i}"),
+        Phase::Validate,
+        format!("add {definition} NOT VALID on each partition"),
+        Some(subject),
+    );
+    fk.add_not_valid(step);
+    let step = x
+        .step(
+            &format!("validate_{i}"),
+            Phase::Validate,
+            format!("validate {name} partition by partition"),
+            Some(subject),
+        )
+        .outside_transaction();
+    step.nothing_to_undo();
+    fk.validate(step);
+    let step = x.step(
+        &format!("attach_{i}"),
+        Phase::Validate,
+        format!("add {name} on the parent, adopting each partition's"),
+        Some(subject),
+    );
+    fk.adopt(step);
 }
 
 /// A CHECK or FOREIGN KEY `definition` named `name` (quoted) on `subject`: added NOT VALID,

@@ -11,7 +11,7 @@ use crate::plan::expand::Expansion;
 use crate::plan::live::Walk;
 use crate::plan::revert::{self, Before, Irreversible, Left};
 use crate::plan::source::FieldPath;
-use crate::plan::sql::RawStatement;
+use crate::plan::sql::{RawStatement, Work};
 use crate::plan::step::Phase;
 use serde::Deserialize;
 
@@ -96,7 +96,7 @@ impl ChangeKind for Sql {
                 step.outside_transaction();
             }
         }
-        for statement in self.down.iter().flatten() {
+        for (i, statement) in self.down.iter().flatten().enumerate() {
             let relation = statement
                 .tables
                 .first()
@@ -107,6 +107,9 @@ impl ChangeKind for Sql {
                 self.lock.unwrap_or(statement.lock),
                 &relation,
             );
+            // A scan (VALIDATE) after another statement would hold that one's lock through
+            // it: each statement in a transaction of its own.
+            step.undo_alone |= !statement.transactional || (i > 0 && statement.work == Work::Scan);
         }
     }
 

@@ -12,8 +12,9 @@ pub mod usage;
 pub use expr::{rename_identifier, Expr};
 pub use statement::{
     adds_validating_constraint, adds_volatile_default, alter_commands, classify,
-    column_constraints, column_defs, parse_statements, primary_key_columns, reindex_concurrently,
-    reshapes_rows, target_table, type_name_base, vacuum_full, Hazard, RawStatement, Work,
+    column_constraints, column_defs, index_table, parse_statements, primary_key_columns,
+    reindex_concurrently, reshapes_rows, target_table, type_name_base, vacuum_full, Hazard,
+    RawStatement, Work,
 };
 pub use types::{parse_type, type_base_name};
 

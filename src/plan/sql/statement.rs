@@ -276,6 +276,23 @@ pub fn reshapes_rows(sql: &str) -> Option<String> {
     })
 }
 
+/// The table (unqualified) of `definition`, one CREATE INDEX statement as `pg_get_indexdef`
+/// writes it, or why it is not one.
+pub fn index_table(definition: &str) -> Result<String, String> {
+    let parsed = pg_query::parse(definition, ParserOptions::DEFAULT).map_err(parse_error)?;
+    match parsed.protobuf.stmts.as_slice() {
+        [one] => match one.stmt.as_ref().and_then(|s| s.node.as_ref()) {
+            Some(NodeEnum::IndexStmt(index)) => index
+                .relation
+                .as_ref()
+                .map(|r| r.relname.clone())
+                .ok_or_else(|| "the index names no table".to_owned()),
+            _ => Err(format!("`{definition}` is not a CREATE INDEX statement")),
+        },
+        _ => Err(format!("`{definition}` is not one CREATE INDEX statement")),
+    }
+}
+
 pub fn target_table(statement: &NodeEnum) -> Option<&str> {
     let relation = match statement {
         NodeEnum::AlterTableStmt(a) => a.relation.as_ref(),
