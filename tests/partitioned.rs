@@ -5,7 +5,8 @@
 //! leave, and the data), expand -> abort (the catalog it started from) and, for the recipes
 //! with the most steps, `kill -9` at every step with a re-run each time; and the kinds
 //! switchback does not run on a partitioned table yet refused by `validate --database-url`
-//! and by `advance` before the first statement, with nothing changed.
+//! and by `advance` before the first statement, with nothing changed; and `revert` of a plan
+//! on it, run through, and aborted then run again.
 
 mod support;
 
@@ -14,7 +15,7 @@ use std::process::Stdio;
 use std::time::{Duration, Instant};
 use support::app::App;
 use support::kills;
-use support::{catalog, plan_file, switchback, text, TestDb};
+use support::{catalog, plan_file, succeeded, switchback, text, TestDb};
 use tokio_postgres::Client;
 
 const ROWS: i64 = 20_000;
@@ -722,6 +723,16 @@ fn revert(db: &TestDb, stage: &str) {
     assert_eq!(out.status.code(), Some(0), "{stage}: {}", text(&out.stderr));
 }
 
+/// Every value of `src` is `before`'s, and the catalog the one the test started from.
+async fn back_at_the_start(client: &Client, before: &str) {
+    let after: String = client.query_one(SRC_VALUES, &[]).await.unwrap().get(0);
+    assert!(before == after, "the restored values differ");
+    let (_start_db, start) = setup().await;
+    start.batch_execute(BEFORE_REVERT).await.unwrap();
+    start.batch_execute(REVERT_NAMES).await.unwrap();
+    assert_eq!(catalogs(client).await, catalogs(&start).await);
+}
+
 /// `switchback revert` of a plan on the partitioned table: the dropped column comes back with
 /// every value, its default, NOT NULL, CHECK, foreign key, unique constraint and index (the
 /// partitioned recipes: each partition's own, then the parent's adopting or attaching them),
@@ -732,25 +743,28 @@ async fn a_partitioned_plan_is_reverted_to_its_starting_catalog_and_data() {
     let (db, client, _dir, _, before) = slimmed().await;
     revert(&db, "expand");
     revert(&db, "contract");
-    let after: String = client.query_one(SRC_VALUES, &[]).await.unwrap().get(0);
-    assert!(before == after, "the restored values differ");
-
-    let (_start_db, start) = setup().await;
-    start.batch_execute(BEFORE_REVERT).await.unwrap();
-    start.batch_execute(REVERT_NAMES).await.unwrap();
-    assert_eq!(catalogs(&client).await, catalogs(&start).await);
+    back_at_the_start(&client, &before).await;
 }
 
 /// The revert's expand on the partitioned table, aborted: every partition's index and
 /// constraint it made is gone with the parent's, the unique constraint and the foreign key it
 /// dropped are back (on each partition, adopted by the parent's), and the catalog is the
-/// completed plan's.
+/// completed plan's. `revert` then starts again, and ends where an uninterrupted one does.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_partitioned_revert_aborted_leaves_the_plans_catalog() {
-    let (db, client, _dir, planned, _) = slimmed().await;
+async fn a_partitioned_revert_aborted_leaves_the_plans_catalog_and_can_start_again() {
+    let (db, client, _dir, planned, before) = slimmed().await;
     revert(&db, "expand");
     assert_ne!(catalogs(&client).await, planned);
     let out = switchback(&db, &["abort", "20261124_partitioned_slim.revert"]);
     assert_eq!(out.status.code(), Some(0), "abort: {}", text(&out.stderr));
     assert_eq!(catalogs(&client).await, planned);
+
+    revert(&db, "expand again");
+    revert(&db, "contract");
+    back_at_the_start(&client, &before).await;
+    let history = succeeded(switchback(
+        &db,
+        &["history", "20261124_partitioned_slim.revert"],
+    ));
+    assert!(history.contains("aborted run cleared"), "{history}");
 }

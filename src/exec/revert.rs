@@ -22,8 +22,15 @@ impl Executor<'_> {
             ));
         }
         let reverse_id = revert::id(id);
-        if let Some(started) = self.ledger.plan(&self.client, &reverse_id).await? {
-            return stored_plan(&started);
+        match self.ledger.plan(&self.client, &reverse_id).await? {
+            // An aborted revert is written again from what is archived now.
+            Some(aborted) if aborted.stage == LedgerStage::Aborted => {
+                self.ledger
+                    .forget_aborted(&mut self.client, &reverse_id)
+                    .await?;
+            }
+            Some(started) => return stored_plan(&started),
+            None => {}
         }
         let row = self
             .ledger

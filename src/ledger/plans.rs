@@ -149,6 +149,61 @@ impl Ledger {
             .map_err(Error::sql("commit the plan's first ledger rows"))
     }
 
+    /// Clears an aborted plan's rows, so that a plan of the same id can start afresh (a
+    /// revert started again after its abort); its events stay, for `history`. Nothing
+    /// happens unless the plan is aborted.
+    pub async fn forget_aborted(
+        &self,
+        client: &mut tokio_postgres::Client,
+        id: &str,
+    ) -> Result<(), Error> {
+        let txn = client
+            .transaction()
+            .await
+            .map_err(Error::sql("open a transaction"))?;
+        let aborted = txn
+            .fetch_opt(
+                &format!(
+                    "SELECT FROM {} WHERE id = $1 AND stage = 'aborted' FOR UPDATE",
+                    self.table("plans")
+                ),
+                &[&id],
+            )
+            .await
+            .map_err(Error::sql(format!("read plan {id} from the ledger")))?;
+        if aborted.is_none() {
+            return Ok(());
+        }
+        for table in [
+            "fills",
+            "jobs",
+            "ranges",
+            "batches",
+            "runners",
+            "usage_samples",
+            "archives",
+            "steps",
+        ] {
+            txn.exec(
+                &format!("DELETE FROM {} WHERE plan_id = $1", self.table(table)),
+                &[&id],
+            )
+            .await
+            .map_err(Error::sql(format!("clear the {table} of plan {id}")))?;
+        }
+        txn.exec(
+            &format!("DELETE FROM {} WHERE id = $1", self.table("plans")),
+            &[&id],
+        )
+        .await
+        .map_err(Error::sql(format!("clear plan {id}")))?;
+        self.event(&txn, id, None, "aborted run cleared", "started again")
+            .await?;
+        txn.commit()
+            .await
+            .map_err(Error::sql("commit the aborted plan's clearing"))
+    }
+
     pub async fn set_stage(
         &self,
         client: &impl Query,
