@@ -87,7 +87,7 @@ async fn catalogs(client: &Client) -> Vec<String> {
         .iter()
         .map(|r| r.get(0))
         .collect();
-    for table in TABLES.iter().chain([&RENAMED]) {
+    for table in TABLES.iter().chain([&RENAMED, &"event_refs"]) {
         let exists: bool = client
             .query_one("SELECT to_regclass($1) IS NOT NULL", &[table])
             .await
@@ -265,10 +265,11 @@ async fn killed_in_the_middle_of_a_partition_build() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unsupported_kinds_are_refused_before_anything_runs() {
     let (db, client) = setup().await;
-    // A foreign key that references the column of a pair is not carried over on a
-    // partitioned table yet.
+    // A foreign key from a partitioned table that references the column of a pair is not
+    // carried over yet.
     client
-        .batch_execute("CREATE TABLE event_refs (event_id bigint, event_at date, CONSTRAINT event_refs_fkey FOREIGN KEY (event_id, event_at) REFERENCES events (id, at))")
+        .batch_execute("CREATE TABLE event_refs (event_id bigint, event_at date, CONSTRAINT event_refs_fkey FOREIGN KEY (event_id, event_at) REFERENCES events (id, at)) PARTITION BY RANGE (event_at);
+            CREATE TABLE event_refs_all PARTITION OF event_refs DEFAULT")
         .await
         .unwrap();
     let before = catalogs(&client).await;
@@ -277,7 +278,7 @@ async fn unsupported_kinds_are_refused_before_anything_runs() {
     let out = switchback(&db, &["validate", &plan, "--database-url", &db.url]);
     let said = text(&out.stdout);
     assert_eq!(out.status.code(), Some(1), "{said}{}", text(&out.stderr));
-    let why = "`events` is partitioned, and switchback does not yet carry a foreign key that references \"id\" (\"event_refs_fkey\" of ";
+    let why = "\"event_refs_fkey\" of the partitioned table event_refs references \"id\": switchback does not yet carry a foreign key from a partitioned table over to a new column";
     assert!(
         said.contains(&format!(":3:5: error[E709]: {why}")),
         "{said}"
@@ -299,6 +300,24 @@ async fn unsupported_kinds_are_refused_before_anything_runs() {
         .unwrap()
         .get(0);
     assert_eq!(recorded, 0);
+
+    // The same from the partitioned table to a plain one: renaming the referenced column.
+    client
+        .batch_execute("ALTER TABLE events ADD CONSTRAINT events_src_fkey FOREIGN KEY (src) REFERENCES sources (name)")
+        .await
+        .unwrap();
+    let before = catalogs(&client).await;
+    let yaml = "changes:\n  - rename_column: { table: sources, from: name, to: label }\n";
+    let says = "\"events_src_fkey\" of the partitioned table events references \"name\"";
+    let (_dir, plan) = plan_file("20261124_sources_label", yaml);
+    let out = switchback(&db, &["validate", &plan, "--database-url", &db.url]);
+    let said = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{said}");
+    assert!(said.contains(&format!("error[E709]: {says}")), "{said}");
+    let out = switchback(&db, &["advance", &plan]);
+    assert_ne!(out.status.code(), Some(0));
+    assert!(text(&out.stderr).contains(says), "{}", text(&out.stderr));
+    assert_eq!(catalogs(&client).await, before);
 
     // A partition key column: refused, saying why, by validate and by advance.
     let yaml = "changes:\n  - rename_column: { table: events, from: at, to: happened_at }\n";
@@ -447,11 +466,18 @@ const CASES: &[Case] = &[
         noted: true,
     },
     // The primary key (id, at): each partition's copy becomes its primary key in the contract
-    // transaction, and the parent's adopts them.
+    // transaction, and the parent's adopts them; the foreign key that references it is added
+    // back toward the new column in that transaction, and validated after.
     Case {
-        before: "",
+        before: "CREATE TABLE event_refs (event_id bigint, event_at date, CONSTRAINT event_refs_fkey FOREIGN KEY (event_id, event_at) REFERENCES events (id, at));
+                 INSERT INTO event_refs SELECT id, at FROM events WHERE id % 10 = 0",
         plan: "rename_column: { table: events, from: id, to: event_id }",
-        ddl: "ALTER TABLE events RENAME COLUMN id TO event_id",
+        // The referencing key, added back NOT VALID and validated, as by hand: PostgreSQL's
+        // VALIDATE marks the key valid but not its entries for each referenced partition.
+        ddl: "ALTER TABLE event_refs DROP CONSTRAINT event_refs_fkey;
+              ALTER TABLE events RENAME COLUMN id TO event_id;
+              ALTER TABLE event_refs ADD CONSTRAINT event_refs_fkey FOREIGN KEY (event_id, event_at) REFERENCES events (event_id, at) NOT VALID;
+              ALTER TABLE event_refs VALIDATE CONSTRAINT event_refs_fkey",
         wrong_rows: "SELECT count(*) FROM events WHERE n IS NOT NULL AND event_id IS DISTINCT FROM n",
         noted: true,
     },

@@ -8,7 +8,7 @@ use crate::error::Error;
 use crate::ledger::{Stage as LedgerStage, StepStatus};
 use crate::pg::catalog::{self, Partitioning};
 use crate::pg::facts::{CastFacts, Facts, IndexDefinition, PartitionedTable, SkippedChange};
-use crate::plan::change::{refuses_on_partitioned, Decision};
+use crate::plan::change::{refuses_incoming, Decision};
 use crate::plan::revert;
 use crate::plan::step::{JobKind, Stage, Step};
 use crate::plan::Plan;
@@ -190,14 +190,10 @@ impl Executor<'_> {
                 );
                 let read =
                     catalog::column_facts(&self.client, schema, table, column, need.moves).await?;
-                let partitioned =
-                    matches!(partitionings.get(table), Some(Partitioning::Flat { .. }));
-                let refused = (need.moves && partitioned)
-                    .then(|| refuses_on_partitioned(&read))
-                    .flatten();
+                let refused = need.moves.then(|| refuses_incoming(&read)).flatten();
                 if let Some(why) = refused {
                     return Err(Error::Refused(format!(
-                        "plan {}: changes[{index}] ({}): `{table}` is partitioned, and {why}",
+                        "plan {}: changes[{index}] ({}): {why}",
                         plan.id,
                         change.kind()
                     )));

@@ -18,7 +18,7 @@ use crate::pg::facts::{Facts, SkippedChange};
 use crate::pg::model::Model;
 use crate::pg::{cast, catalog, connect, ddl, privileges, quote};
 use crate::plan::allow;
-use crate::plan::change::{refuses_on_partitioned, Decision};
+use crate::plan::change::{refuses_incoming, Decision};
 use crate::plan::check::Checker;
 use crate::plan::diagnostic::{self, Code, Diagnostic};
 use crate::plan::folder::PlanSet;
@@ -145,9 +145,9 @@ async fn partitioned_tables(
             catalog::partitioning(client, plan.schema.as_str(), table.as_str()).await?;
         let at = at_of(plan, index);
         let mut verdict = change.on_partitioned(&partitioning);
-        if let Ok(Some(_)) = verdict {
-            // The column's objects decide too (a unique index, a foreign key): read as
-            // `advance` reads them. A missing column is reported by the other checks.
+        if verdict.is_ok() {
+            // The column's objects decide too (a foreign key from a partitioned table): read
+            // as `advance` reads them. A missing column is reported by the other checks.
             for need in change.catalog_columns().into_iter().filter(|n| n.moves) {
                 let read = catalog::column_facts(
                     client,
@@ -157,8 +157,8 @@ async fn partitioned_tables(
                     false,
                 )
                 .await;
-                if let Some(why) = read.ok().as_ref().and_then(refuses_on_partitioned) {
-                    verdict = Err(format!("`{table}` is partitioned, and {why}"));
+                if let Some(why) = read.ok().as_ref().and_then(refuses_incoming) {
+                    verdict = Err(why);
                 }
             }
         }

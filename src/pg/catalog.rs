@@ -99,9 +99,12 @@ pub async fn column_facts(
     }
     let incoming = client
         .fetch(
-            "SELECT con.conrelid::regclass::text, con.conname::text, pg_get_constraintdef(con.oid)
+            // A partitioned table's key is listed once, not once per partition (conparentid).
+            "SELECT con.conrelid::regclass::text, con.conname::text, pg_get_constraintdef(con.oid),
+                    (SELECT relkind = 'p' FROM pg_class WHERE oid = con.conrelid)
                FROM pg_constraint con
               WHERE con.contype = 'f' AND con.confrelid = to_regclass($1) AND $2 = ANY (con.confkey)
+                AND con.conparentid = 0
               ORDER BY 1, 2",
             &[&rel, &attnum],
         )
@@ -114,6 +117,7 @@ pub async fn column_facts(
             table: r.get(0),
             name: r.get(1),
             definition: r.get(2),
+            from_partitioned: r.get(3),
         })
         .collect();
     let owned_sequence: Option<String> = client

@@ -126,6 +126,9 @@ pub struct IncomingForeignKey {
     pub name: String,
     /// `pg_get_constraintdef`: `FOREIGN KEY (team_id) REFERENCES teams(id)`.
     pub definition: String,
+    /// Whether the referencing table is partitioned.
+    #[serde(default)]
+    pub from_partitioned: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -73,13 +73,14 @@ pub(super) fn key_refuses(key: &PartitionKey, column: &Ident) -> OnPartitioned {
 }
 
 /// What of the column's objects switchback cannot carry over to the other column of a pair
-/// on a partitioned table yet: a foreign key that references it (its referenced key would
-/// have to be rebuilt partition by partition first).
-pub fn refuses_on_partitioned(facts: &ColumnFacts) -> Option<String> {
+/// yet: a foreign key from a partitioned table that references it. Contract adds such a key
+/// back NOT VALID toward the new column, which PostgreSQL refuses on a partitioned table
+/// before 18.
+pub fn refuses_incoming(facts: &ColumnFacts) -> Option<String> {
     let column = quote::ident(&facts.column);
-    facts.incoming.first().map(|fk| {
+    facts.incoming.iter().find(|fk| fk.from_partitioned).map(|fk| {
         format!(
-            "switchback does not yet carry a foreign key that references {column} ({} of {}) over to a new column on a partitioned table",
+            "{} of the partitioned table {} references {column}: switchback does not yet carry a foreign key from a partitioned table over to a new column",
             quote::ident(&fk.name),
             fk.table
         )

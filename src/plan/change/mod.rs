@@ -5,7 +5,7 @@
 
 pub mod column;
 mod column_pair;
-pub use column_pair::refuses_on_partitioned;
+pub use column_pair::refuses_incoming;
 mod partitions;
 
 use crate::pg::catalog::{Named, PartitionKey, Partitioning, Presence};
