@@ -101,8 +101,9 @@ pub async fn column_facts(
         .fetch(
             // A partitioned table's key is listed once, not once per partition (conparentid).
             "SELECT con.conrelid::regclass::text, con.conname::text, pg_get_constraintdef(con.oid),
-                    (SELECT relkind = 'p' FROM pg_class WHERE oid = con.conrelid)
-               FROM pg_constraint con
+                    c.relkind = 'p', n.nspname::text, c.relname::text
+               FROM pg_constraint con JOIN pg_class c ON c.oid = con.conrelid
+               JOIN pg_namespace n ON n.oid = c.relnamespace
               WHERE con.contype = 'f' AND con.confrelid = to_regclass($1) AND $2 = ANY (con.confkey)
                 AND con.conparentid = 0
               ORDER BY 1, 2",
@@ -113,13 +114,29 @@ pub async fn column_facts(
             "read the foreign keys referencing {rel}"
         )))?
         .iter()
-        .map(|r| IncomingForeignKey {
-            table: r.get(0),
-            name: r.get(1),
-            definition: r.get(2),
-            from_partitioned: r.get(3),
+        .map(|r| {
+            let fk = IncomingForeignKey {
+                table: r.get(0),
+                name: r.get(1),
+                definition: r.get(2),
+                from_partitioned: r.get(3),
+                partitions: Vec::new(),
+            };
+            (fk, r.get::<_, String>(4), r.get::<_, String>(5))
         })
-        .collect();
+        .collect::<Vec<_>>();
+    let mut incoming_keys = Vec::new();
+    for (mut fk, schema, name) in incoming {
+        if fk.from_partitioned {
+            if let Partitioning::Flat { partitions, .. } =
+                partitioning(client, &schema, &name).await?
+            {
+                fk.partitions = partitions;
+            }
+        }
+        incoming_keys.push(fk);
+    }
+    let incoming = incoming_keys;
     let owned_sequence: Option<String> = client
         .fetch_one("SELECT pg_get_serial_sequence($1, $2)", &[&rel, &column])
         .await

@@ -129,6 +129,9 @@ pub struct IncomingForeignKey {
     /// Whether the referencing table is partitioned.
     #[serde(default)]
     pub from_partitioned: bool,
+    /// Its partitions, when it is partitioned one level deep into plain tables.
+    #[serde(default)]
+    pub partitions: Vec<Partition>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -314,7 +314,7 @@ impl ChangeKind for ChangeType {
                 Work::Instant,
             );
         }
-        validate_incoming_foreign_keys(x, &table, facts);
+        validate_incoming_foreign_keys(x, &table, &self.column, &self.column, facts);
     }
 
     fn on_partitioned_table(&self, key: &PartitionKey) -> OnPartitioned {

@@ -5,7 +5,7 @@
 //! blocking writes, and contract swaps them in the transaction that drops the old column.
 
 use crate::pg::catalog::PartitionKey;
-use crate::pg::facts::{ColumnFacts, IndexFacts, Partition};
+use crate::pg::facts::{ColumnFacts, IncomingForeignKey, IndexFacts, Partition};
 use crate::pg::lock::LockMode;
 use crate::pg::quote;
 use crate::plan::change::{partitions, OnPartitioned};
@@ -73,18 +73,22 @@ pub(super) fn key_refuses(key: &PartitionKey, column: &Ident) -> OnPartitioned {
 }
 
 /// What of the column's objects switchback cannot carry over to the other column of a pair
-/// yet: a foreign key from a partitioned table that references it. Contract adds such a key
-/// back NOT VALID toward the new column, which PostgreSQL refuses on a partitioned table
-/// before 18.
+/// yet: a foreign key that references it from a partitioned table whose partitions are not
+/// all plain tables (or that has none), which it adds back partition by partition.
 pub fn refuses_incoming(facts: &ColumnFacts) -> Option<String> {
     let column = quote::ident(&facts.column);
-    facts.incoming.iter().find(|fk| fk.from_partitioned).map(|fk| {
-        format!(
-            "{} of the partitioned table {} references {column}: switchback does not yet carry a foreign key from a partitioned table over to a new column",
-            quote::ident(&fk.name),
-            fk.table
-        )
-    })
+    facts
+        .incoming
+        .iter()
+        .find(|fk| fk.from_partitioned && fk.partitions.is_empty())
+        .map(|fk| {
+            format!(
+                "{} of the partitioned table {} references {column}: switchback adds such a key back partition by partition, and {} has no partitions, or one that is partitioned itself or foreign",
+                quote::ident(&fk.name),
+                fk.table,
+                fk.table
+            )
+        })
 }
 
 /// The deterministic name of the copy of `original` (an index or constraint) made for `to`.
@@ -402,28 +406,55 @@ pub(super) fn finish_column_objects(
         );
     }
     // Referencing tables get their foreign keys back, toward the new column, at once; they
-    // are enforced for new writes from here and validated in a step of their own.
+    // are enforced for new writes from here and validated in a step of their own. A
+    // partitioned one's on each partition: PostgreSQL refuses NOT VALID on its parent before
+    // 18; the parent's adopts them once they are validated.
     for fk in &facts.incoming {
-        let definition = sql::rename_identifier(
-            &fk.definition,
-            from.as_str(),
-            to.as_str(),
-            Some("REFERENCES"),
-            None,
-        )
-        .unwrap_or_else(|_| fk.definition.clone());
+        let (name, definition) = (quote::ident(&fk.name), incoming_definition(fk, from, to));
+        if fk.from_partitioned {
+            incoming_key(fk, &name, &definition, table).add_not_valid(step);
+            continue;
+        }
         step.sql(
             format!(
-                "ALTER TABLE {} ADD CONSTRAINT {} {} NOT VALID",
-                fk.table,
-                quote::ident(&fk.name),
-                strip_not_valid(&definition)
+                "ALTER TABLE {} ADD CONSTRAINT {name} {definition} NOT VALID",
+                fk.table
             ),
             LockMode::ShareRowExclusive,
             &fk.table,
             Work::Instant,
         )
         .also_locks(LockMode::ShareRowExclusive, table);
+    }
+}
+
+/// An incoming foreign key's definition toward `to` instead of `from`, without NOT VALID.
+fn incoming_definition(fk: &IncomingForeignKey, from: &Ident, to: &Ident) -> String {
+    let definition = sql::rename_identifier(
+        &fk.definition,
+        from.as_str(),
+        to.as_str(),
+        Some("REFERENCES"),
+        None,
+    )
+    .unwrap_or_else(|_| fk.definition.clone());
+    strip_not_valid(&definition)
+}
+
+/// The partitioned recipe for an incoming foreign key from a partitioned table, `name`
+/// (quoted) and `definition` referencing `target`.
+fn incoming_key<'a>(
+    fk: &'a IncomingForeignKey,
+    name: &'a str,
+    definition: &'a str,
+    target: &'a str,
+) -> partitions::ForeignKey<'a> {
+    partitions::ForeignKey {
+        table: &fk.table,
+        name,
+        definition,
+        target: Some(target),
+        partitions: &fk.partitions,
     }
 }
 
@@ -517,11 +548,14 @@ pub(super) fn release_incoming_foreign_keys(step: &mut Step, facts: Option<&Colu
     }
 }
 
-/// A contract step after the swap: VALIDATE each foreign key added back NOT VALID, under a
-/// lock that lets reads and writes through.
+/// Contract steps after the swap: VALIDATE each foreign key added back NOT VALID, under a
+/// lock that lets reads and writes through; a partitioned table's partition by partition,
+/// then its parent's key adopting them without a scan.
 pub(super) fn validate_incoming_foreign_keys(
     x: &mut Expansion,
     table: &str,
+    from: &Ident,
+    to: &Ident,
     facts: Option<&ColumnFacts>,
 ) {
     let Some(facts) = facts.filter(|f| !f.incoming.is_empty()) else {
@@ -534,17 +568,45 @@ pub(super) fn validate_incoming_foreign_keys(
         "validate the foreign keys that reference the new column".into(),
         None,
     );
-    for fk in &facts.incoming {
+    let keys: Vec<(&IncomingForeignKey, String, String)> = facts
+        .incoming
+        .iter()
+        .map(|fk| {
+            (
+                fk,
+                quote::ident(&fk.name),
+                incoming_definition(fk, from, to),
+            )
+        })
+        .collect();
+    let partitioned = || keys.iter().filter(|(fk, ..)| fk.from_partitioned);
+    for (fk, name, _) in &keys {
+        if fk.from_partitioned {
+            continue;
+        }
         step.sql(
-            format!(
-                "ALTER TABLE {} VALIDATE CONSTRAINT {}",
-                fk.table,
-                quote::ident(&fk.name)
-            ),
+            format!("ALTER TABLE {} VALIDATE CONSTRAINT {name}", fk.table),
             LockMode::ShareUpdateExclusive,
             &fk.table,
             Work::Scan,
         )
         .also_locks(LockMode::RowShare, table);
+    }
+    if partitioned().next().is_none() {
+        return;
+    }
+    // Statement by statement, so that a partition detached meanwhile is skipped.
+    step.outside_transaction();
+    for (fk, name, definition) in partitioned() {
+        incoming_key(fk, name, definition, table).validate(step);
+    }
+    let step = x.step(
+        "attach_incoming_foreign_keys",
+        Phase::Contract,
+        "add the foreign keys that reference the new column on their partitioned tables, adopting each partition's".into(),
+        None,
+    );
+    for (fk, name, definition) in partitioned() {
+        incoming_key(fk, name, definition, table).adopt(step);
     }
 }

@@ -144,7 +144,7 @@ impl ChangeKind for RenameColumn {
             facts,
             partitions.as_deref(),
         );
-        validate_incoming_foreign_keys(x, &table, facts);
+        validate_incoming_foreign_keys(x, &table, &self.from, &self.to, facts);
     }
 
     fn on_partitioned_table(&self, key: &PartitionKey) -> OnPartitioned {
