@@ -789,3 +789,34 @@ async fn a_partitioned_revert_aborted_leaves_the_plans_catalog_and_can_start_aga
     ));
     assert!(history.contains("aborted run cleared"), "{history}");
 }
+
+/// `switchback revert` of a `drop_table` of the partitioned table with a foreign key to
+/// another: the table comes back from the archive with its partitions, and the key on each
+/// partition, validated and adopted by the parent's (PostgreSQL refuses it NOT VALID on the
+/// parent before 18). The catalog ends as it started.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dropped_partitioned_table_comes_back_with_its_foreign_keys() {
+    let fk = "ALTER TABLE events ADD CONSTRAINT events_src_fkey FOREIGN KEY (src) REFERENCES sources (name)";
+    let (db, client) = setup().await;
+    client.batch_execute(fk).await.unwrap();
+    let start = catalogs(&client).await;
+    let values = "SELECT md5(string_agg(e::text, ',' ORDER BY id, at)) FROM events e";
+    let before: String = client.query_one(values, &[]).await.unwrap().get(0);
+    let (_dir, plan) = plan_file(
+        "20261124_no_events",
+        "changes:\n  - drop_table: { name: events }\n",
+    );
+    advance(&db, &plan);
+    advance(&db, &plan);
+    assert_ne!(catalogs(&client).await, start);
+    for stage in ["expand", "contract"] {
+        let out = switchback(
+            &db,
+            &["revert", "20261124_no_events", "--progress", "plain"],
+        );
+        assert_eq!(out.status.code(), Some(0), "{stage}: {}", text(&out.stderr));
+    }
+    assert_eq!(catalogs(&client).await, start);
+    let after: String = client.query_one(values, &[]).await.unwrap().get(0);
+    assert_eq!(after, before);
+}

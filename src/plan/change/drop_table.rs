@@ -137,19 +137,24 @@ impl ChangeKind for DropTable {
             .then(|| Condition::if_exists(Object::Relation(self.name.clone())))
     }
 
-    /// The table back from the archive, with the foreign keys it had.
-    fn reverse(&self, left: Left, _: &Before) -> Result<Vec<serde_yaml::Value>, Irreversible> {
+    /// The table back from the archive, with the foreign keys it had (and, for a partitioned
+    /// one, the partitions its first run found, to put them back on).
+    fn reverse(&self, left: Left, before: &Before) -> Result<Vec<serde_yaml::Value>, Irreversible> {
         let kept = left.kept(&format!("table `{}`", self.name))?;
         let foreign_keys =
             serde_yaml::to_value(&kept.definition["foreign_keys"]).unwrap_or_default();
-        Ok(vec![revert::change(
-            "restore_table",
-            &[
-                ("name", self.name.as_str().into()),
-                ("from", kept.kept_in.into()),
-                ("foreign_keys", foreign_keys),
-            ],
-        )])
+        let mut fields = vec![
+            ("name", self.name.as_str().into()),
+            ("from", kept.kept_in.into()),
+            ("foreign_keys", foreign_keys),
+        ];
+        if let Some(partitions) = before.facts.partitions(self.name.as_str()) {
+            fields.push((
+                "partitions",
+                serde_yaml::to_value(partitions).unwrap_or_default(),
+            ));
+        }
+        Ok(vec![revert::change("restore_table", &fields)])
     }
 
     fn check_live(&self, walk: &mut Walk, at: &FieldPath) {

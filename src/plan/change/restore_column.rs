@@ -397,7 +397,7 @@ impl ChangeKind for RestoreColumn {
 /// A foreign key `definition` named `name` on the partitioned `subject`, by the partitioned
 /// recipe: NOT VALID on each partition, validated partition by partition, then the parent's
 /// adopting them.
-fn foreign_key(
+pub(crate) fn foreign_key(
     x: &mut Expansion,
     subject: &Ident,
     i: usize,

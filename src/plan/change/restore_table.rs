@@ -1,12 +1,14 @@
 //! `restore_table`: the reverse of an archived `drop_table`, written by `switchback revert`.
 //! Expand moves the table back from the archive schema under its name, its partitions and
 //! sequences with it (catalog-only), then puts back the foreign keys it had to other tables
-//! NOT VALID + VALIDATE; abort moves it into the archive again.
+//! NOT VALID + VALIDATE (a partitioned table's on each partition, then adopted by its own);
+//! abort moves it into the archive again.
 
+use crate::pg::facts::Partition;
 use crate::pg::lock::LockMode;
 use crate::pg::{self, quote};
 use crate::plan::archive;
-use crate::plan::change::restore_column::validated;
+use crate::plan::change::restore_column::{foreign_key, validated};
 use crate::plan::change::{valid_if_clean, ChangeKind, Footprint};
 use crate::plan::check::{Checker, Ident};
 use crate::plan::diagnostic::Code;
@@ -20,13 +22,15 @@ use serde::Deserialize;
 #[derive(Debug, Deserialize)]
 #[serde(
     deny_unknown_fields,
-    expecting = "a mapping with name, from and optionally foreign_keys"
+    expecting = "a mapping with name, from and optionally foreign_keys, partitions"
 )]
 pub struct Raw {
     name: String,
     from: String,
     #[serde(default)]
     foreign_keys: Vec<RawForeignKey>,
+    #[serde(default)]
+    partitions: Vec<Partition>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -43,6 +47,9 @@ pub struct RestoreTable {
     pub archived: String,
     /// Its foreign keys to other tables: (name, `FOREIGN KEY (...) REFERENCES ...`).
     pub foreign_keys: Vec<(Ident, String)>,
+    /// Its partitions when it is partitioned, which come back with it: its foreign keys are
+    /// put back on each, then adopted by its own.
+    pub partitions: Vec<Partition>,
 }
 
 impl ChangeKind for RestoreTable {
@@ -80,6 +87,7 @@ impl ChangeKind for RestoreTable {
                 name,
                 archived: archived?,
                 foreign_keys,
+                partitions: raw.partitions,
             })
         })
     }
@@ -107,8 +115,12 @@ impl ChangeKind for RestoreTable {
         for sql in pg::archive::move_table(&schema, &table, &self.archived, archive::SCHEMA) {
             step.undo(sql, LockMode::AccessExclusive, &table);
         }
+        // PostgreSQL refuses NOT VALID on a partitioned table before 18: its partitions'.
         for (i, (name, definition)) in self.foreign_keys.iter().enumerate() {
-            validated(x, &self.name, &i.to_string(), &name.quoted(), definition);
+            match self.partitions.as_slice() {
+                [] => validated(x, &self.name, &i.to_string(), &name.quoted(), definition),
+                partitions => foreign_key(x, &self.name, i, name, definition, partitions),
+            }
         }
     }
 
