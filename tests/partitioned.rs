@@ -6,7 +6,7 @@
 //! with the most steps, `kill -9` at every step with a re-run each time; and the kinds
 //! switchback does not run on a partitioned table yet refused by `validate --database-url`
 //! and by `advance` before the first statement, with nothing changed; and `revert` of a plan
-//! on it, run through, and aborted then run again.
+//! on it, run through, aborted then run again, and killed at every step.
 
 mod support;
 
@@ -788,6 +788,29 @@ async fn a_partitioned_revert_aborted_leaves_the_plans_catalog_and_can_start_aga
         &["history", "20261124_partitioned_slim.revert"],
     ));
     assert!(history.contains("aborted run cleared"), "{history}");
+}
+
+/// The same revert with `kill -9` as every step of its expand and contract starts (and a few
+/// milliseconds into it), and at its restore's second batch, re-run each time: it ends as an
+/// uninterrupted one does.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_partitioned_revert_killed_at_every_step_ends_as_uninterrupted() {
+    let (db, client, _dir, _, before) = slimmed().await;
+    let mut seen = HashSet::new();
+    let (mut kills, mut batches) = (0, 0);
+    for _stage in ["expand", "contract"] {
+        let second_batch = |event: &serde_json::Value| {
+            batches += usize::from(event["event"] == "batch");
+            event["event"] == "batch" && batches == 2
+        };
+        let args = ["revert", "20261124_partitioned_slim"];
+        kills += kills::run_killed_at_every_step(&db, &args, &mut seen, second_batch).await;
+    }
+    assert!(
+        seen.len() >= 10 && kills >= seen.len(),
+        "{kills} kills at {seen:?}"
+    );
+    back_at_the_start(&client, &before).await;
 }
 
 /// `switchback revert` of a `drop_table` of the partitioned table with a foreign key to
