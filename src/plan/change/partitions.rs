@@ -84,6 +84,29 @@ pub(super) fn build_index(
     }
 }
 
+/// The index `name` (in `schema`) that `build` makes on `table`, built in `step` (which runs
+/// statement by statement): CONCURRENTLY on a plain table, resumable and dropped by undo; by
+/// `build_like` on a partitioned one (`partitions`).
+pub(super) fn build_index_from(
+    step: &mut Step,
+    build: &str,
+    table: &str,
+    schema: &str,
+    name: &str,
+    partitions: Option<&[Partition]>,
+    with_parent: bool,
+) {
+    if let Some(partitions) = partitions {
+        return build_like(step, build, table, schema, name, partitions, with_parent);
+    }
+    let index = quote::qualified(schema, name);
+    step.index_build(build.to_owned(), &index, table).undo(
+        format!("DROP INDEX CONCURRENTLY IF EXISTS {index}"),
+        LockMode::ShareUpdateExclusive,
+        table,
+    );
+}
+
 /// The index that `build` (`CREATE [UNIQUE] INDEX CONCURRENTLY <name> ON <table> USING ...`,
 /// a definition as `pg_get_indexdef` writes it, made concurrent) makes on a plain table, made
 /// on the partitioned `table` by PostgreSQL's recipe (`build_index`): the parent's `ON ONLY`

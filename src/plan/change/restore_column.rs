@@ -271,7 +271,6 @@ impl ChangeKind for RestoreColumn {
         // On a partitioned table, an index backing a constraint is built on each partition
         // only: the parent's constraint adopts them.
         let build = |x: &mut Expansion, step: String, index: &Index, with_parent: bool| {
-            let qualified = quote::qualified(&schema, index.name.as_str());
             let step = x
                 .step(
                     &step,
@@ -280,25 +279,15 @@ impl ChangeKind for RestoreColumn {
                     Some(&self.table),
                 )
                 .outside_transaction();
-            match partitions {
-                Some(partitions) => partitions::build_like(
-                    step,
-                    &index.build,
-                    &table,
-                    &schema,
-                    index.name.as_str(),
-                    partitions,
-                    with_parent,
-                ),
-                None => {
-                    step.index_build(index.build.clone(), &qualified, &table)
-                        .undo(
-                            format!("DROP INDEX CONCURRENTLY IF EXISTS {qualified}"),
-                            LockMode::ShareUpdateExclusive,
-                            &table,
-                        );
-                }
-            }
+            partitions::build_index_from(
+                step,
+                &index.build,
+                &table,
+                &schema,
+                index.name.as_str(),
+                partitions,
+                with_parent,
+            );
         };
         for (i, index) in self.indexes.iter().enumerate() {
             build(x, format!("index_{i}"), index, true);

@@ -4,8 +4,6 @@
 //! CONCURRENTLY, attached one by one), which a single statement cannot do. Abort drops it.
 
 use crate::pg::catalog::PartitionKey;
-use crate::pg::lock::LockMode;
-use crate::pg::quote;
 use crate::plan::change::{partitions, valid_if_clean, ChangeKind, Footprint, OnPartitioned};
 use crate::plan::check::{Checker, Ident};
 use crate::plan::diagnostic::Code;
@@ -67,7 +65,6 @@ impl ChangeKind for RestoreIndex {
     fn expand(&self, x: &mut Expansion) {
         let table = x.table(&self.table);
         let schema = x.schema().to_owned();
-        let index = quote::qualified(&schema, self.name.as_str());
         let partitions = x.partitions(&self.table);
         let step = x
             .step(
@@ -77,24 +74,15 @@ impl ChangeKind for RestoreIndex {
                 Some(&self.table),
             )
             .outside_transaction();
-        match partitions {
-            Some(partitions) => partitions::build_like(
-                step,
-                &self.build,
-                &table,
-                &schema,
-                self.name.as_str(),
-                partitions,
-                true,
-            ),
-            None => {
-                step.index_build(self.build.clone(), &index, &table).undo(
-                    format!("DROP INDEX CONCURRENTLY IF EXISTS {index}"),
-                    LockMode::ShareUpdateExclusive,
-                    &table,
-                );
-            }
-        }
+        partitions::build_index_from(
+            step,
+            &self.build,
+            &table,
+            &schema,
+            self.name.as_str(),
+            partitions,
+            true,
+        );
     }
 
     fn on_partitioned_table(&self, _key: &PartitionKey) -> OnPartitioned {
