@@ -392,3 +392,30 @@ async fn a_revert_that_could_not_be_exact_is_refused_with_every_reason() {
         assert!(said.contains(reason), "{reason}\n{said}");
     }
 }
+
+/// A revert's expand, aborted: what it dropped (a unique constraint, a foreign key) comes back
+/// by their `down`s, each statement in a transaction of its own (the index CONCURRENTLY, the
+/// foreign key's VALIDATE apart from its NOT VALID add), what it built (an index) goes, and
+/// the catalog is the completed plan's; `revert` then starts again and ends at the start.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_revert_aborted_in_its_expand_leaves_the_plans_shape_and_can_start_again() {
+    let db = database().await;
+    let start = catalogs(&db).await;
+    let yaml = "changes:
+  - add_unique: { table: users, name: users_id_key, columns: [id] }
+  - add_foreign_key: { table: orders, name: orders_user_fk2, columns: [user_id], references: { table: users, columns: [id] } }
+  - drop_index: { name: users_recent }
+";
+    let (_dir, plan) = plan_file("20261124_keys", yaml);
+    run(&db, &["advance", &plan]);
+    run(&db, &["advance", &plan]);
+    let planned = catalogs(&db).await;
+    assert_ne!(planned, start);
+    run(&db, &["revert", "20261124_keys"]);
+    assert_ne!(catalogs(&db).await, planned);
+    run(&db, &["abort", "20261124_keys.revert"]);
+    assert_eq!(catalogs(&db).await, planned);
+    run(&db, &["revert", "20261124_keys"]);
+    run(&db, &["revert", "20261124_keys"]);
+    assert_eq!(catalogs(&db).await, start);
+}

@@ -107,9 +107,12 @@ impl ChangeKind for Sql {
                 self.lock.unwrap_or(statement.lock),
                 &relation,
             );
-            // A scan (VALIDATE) after another statement would hold that one's lock through
-            // it: each statement in a transaction of its own.
-            step.undo_alone |= !statement.transactional || (i > 0 && statement.work == Work::Scan);
+            // A VALIDATE (a scan under a lock that lets writes through) after another
+            // statement would hold that one's lock through its scan: each statement in a
+            // transaction of its own then, as for a CONCURRENTLY build.
+            let validates =
+                statement.lock == LockMode::ShareUpdateExclusive && statement.work == Work::Scan;
+            step.undo_alone |= !statement.transactional || (i > 0 && validates);
         }
     }
 
