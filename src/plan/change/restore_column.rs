@@ -2,7 +2,9 @@
 //! from the definition contract recorded. Expand adds the column back (its default with it:
 //! rows inserted since the drop get it, as they would have), puts back the archived values
 //! key by key in batches, then rebuilds its indexes concurrently and its constraints NOT
-//! VALID + VALIDATE; contract makes it NOT NULL again, backed by the validated CHECK.
+//! VALID + VALIDATE (on a partitioned table by the partitioned recipes: indexes as
+//! `add_index`, unique constraints as `add_unique`, foreign keys as `add_foreign_key`);
+//! contract makes it NOT NULL again, backed by the validated CHECK.
 
 use crate::pg::catalog::PartitionKey;
 use crate::pg::facts::Partition;
