@@ -174,16 +174,8 @@ impl Ledger {
         if aborted.is_none() {
             return Ok(());
         }
-        for table in [
-            "fills",
-            "jobs",
-            "ranges",
-            "batches",
-            "runners",
-            "usage_samples",
-            "archives",
-            "steps",
-        ] {
+        self.forget_work(&txn, id).await?;
+        for table in ["runners", "usage_samples", "archives", "steps"] {
             txn.exec(
                 &format!("DELETE FROM {} WHERE plan_id = $1", self.table(table)),
                 &[&id],
