@@ -1,8 +1,10 @@
 //! Measures, in one run on one throwaway cluster:
 //! - the ceiling: a bulk `UPDATE users SET full_name = name` on a copy of the table;
 //! - switchback's backfill of the same change (rename_column), with its trigger installed;
-//! - a concurrent writer's statement latency with no migration, then during the whole
-//!   expand stage;
+//! - a concurrent writer's statement latency with no migration, during a hand-written
+//!   batched UPDATE loop of the same change (the control: what any backfill at that speed
+//!   costs the server's other writers), then during switchback's whole expand stage, step by
+//!   step;
 //! - the contract stage of a `drop_column` (the archive copy of the column's values, then
 //!   the drop) against its ceiling, a bulk `CREATE TABLE AS SELECT id, email` of the same.
 //!
@@ -21,12 +23,16 @@ use switchback::pg::query::Query;
 use switchback::plan::folder;
 use switchback::workload::{self, App, Writer};
 
-/// The plan, with the batch length from `--batch-time` (the plan's default when not given).
+/// The plan, with the batch length from `--batch-time` and the index builds' parallel workers
+/// from `--index-workers` (the plan's defaults when not given).
 fn plan_text() -> String {
     let backfill = argument("--batch-time")
         .map(|t| format!("backfill: {{ target_batch_time: {t} }}\n"))
         .unwrap_or_default();
-    format!("changes:\n  - rename_column: {{ table: users, from: name, to: full_name }}\n{backfill}lock_timeout: 2s\n")
+    let workers = argument("--index-workers")
+        .map(|n| format!("index_workers: {n}\n"))
+        .unwrap_or_default();
+    format!("changes:\n  - rename_column: {{ table: users, from: name, to: full_name }}\n{backfill}{workers}lock_timeout: 2s\n")
 }
 const WRITER_PAUSE: Duration = Duration::from_millis(4);
 
@@ -181,6 +187,7 @@ async fn measure(
     );
     tokio::time::sleep(Duration::from_secs(10)).await;
     let baseline = writer.stop().await;
+    let control = measure_control(info, rows, rows as f64 / bulk_seconds, &baseline).await?;
 
     eprintln!("switchback expand stage with the writer running");
     let dir = tempfile::tempdir()?;
@@ -243,9 +250,20 @@ async fn measure(
         .map_or("before the first step".to_owned(), |(name, ..)| {
             name.clone()
         });
+    // The writer's statements that started during each step.
     let steps: Vec<serde_json::Value> = steps
         .into_iter()
-        .map(|(name, _, seconds)| serde_json::json!({ "step": name, "seconds": seconds }))
+        .map(|(name, from, seconds)| {
+            let since = from.saturating_duration_since(writer_started);
+            let writer = during.between(since, since + Duration::from_secs_f64(seconds));
+            serde_json::json!({
+                "step": name,
+                "seconds": seconds,
+                "writer_statements": writer.statements,
+                "writer_p99_ms": writer.p99_ms,
+                "writer_max_ms": writer.max_ms,
+            })
+        })
         .collect();
     Ok(serde_json::json!({
         "rows": rows,
@@ -255,6 +273,7 @@ async fn measure(
         "expand_stage_seconds": expand_seconds,
         "expand_steps_seconds": steps,
         "expand_vs_bulk_ratio": expand_rate / bulk_rate,
+        "control": control,
         "writer": {
             "baseline": baseline,
             "during_expand": during,
@@ -267,6 +286,55 @@ async fn measure(
             "writer_p99_at_most_1_5x_baseline": during.p99_ms <= 1.5 * baseline.p99_ms,
             "writer_max_at_most_100ms": during.max_ms <= 100.0,
         }
+    }))
+}
+
+/// The control: a hand-written backfill of the same change on a fresh copy of the table, a
+/// loop of `UPDATE ... WHERE id > $1 AND id <= $2` sized to 50 ms at the bulk UPDATE's rate
+/// (switchback's default batch length), each its own transaction committed without waiting
+/// for its flush (as switchback's batches are), with the same writer on that table. No
+/// trigger, no ledger, no verification: the writer latency any backfill at this speed costs
+/// on this server, to read switchback's against.
+async fn measure_control(
+    info: &switchback::pg::conninfo::ConnInfo,
+    rows: i64,
+    bulk_rate: f64,
+    baseline: &workload::Latency,
+) -> Result<serde_json::Value, Box<dyn std::error::Error>> {
+    let client = connect::connect(info, "bench: control loop").await?;
+    eprintln!("control: a batched UPDATE loop by key with the writer running");
+    workload::create_users(&client, "loop_users", rows).await?;
+    client
+        .batch_execute("ALTER TABLE loop_users ADD COLUMN full_name text; CHECKPOINT")
+        .await?;
+    let batch = ((bulk_rate * 0.05) as i64).max(1);
+    let writer = Writer::start(
+        connect::connect(info, "bench: old application").await?,
+        "loop_users",
+        rows,
+        App::Old,
+        WRITER_PAUSE,
+    );
+    let started = Instant::now();
+    for from in (0..rows).step_by(batch as usize) {
+        client
+            .batch_execute(&format!(
+                "BEGIN; SET LOCAL synchronous_commit = off; UPDATE loop_users SET full_name = name WHERE id > {from} AND id <= {}; COMMIT",
+                from + batch
+            ))
+            .await?;
+    }
+    let seconds = started.elapsed().as_secs_f64();
+    let during = writer.stop().await;
+    client
+        .batch_execute("DROP TABLE loop_users; CHECKPOINT")
+        .await?;
+    Ok(serde_json::json!({
+        "batch_rows": batch,
+        "seconds": seconds,
+        "vs_bulk_ratio": rows as f64 / seconds / bulk_rate,
+        "writer": during,
+        "p99_ratio": during.p99_ms / baseline.p99_ms.max(1e-9),
     }))
 }
 

@@ -51,6 +51,9 @@ pub struct Latency {
     pub max_at_s: f64,
     #[serde(skip)]
     pub first_error: Option<String>,
+    /// Each statement's start (since the writer started) and duration, for `between`.
+    #[serde(skip)]
+    samples: Vec<(Duration, Duration)>,
 }
 
 impl Latency {
@@ -64,22 +67,35 @@ impl Latency {
             .iter()
             .max_by_key(|(_, took)| *took)
             .map_or(0.0, |(at, _)| at.as_secs_f64());
-        let mut samples: Vec<Duration> = samples.into_iter().map(|(_, took)| took).collect();
-        samples.sort();
+        let mut sorted: Vec<Duration> = samples.iter().map(|(_, took)| *took).collect();
+        sorted.sort();
         let at = |p: f64| {
-            samples
-                .get(((samples.len() as f64 * p) as usize).min(samples.len().saturating_sub(1)))
+            sorted
+                .get(((sorted.len() as f64 * p) as usize).min(sorted.len().saturating_sub(1)))
                 .map_or(0.0, |d| d.as_secs_f64() * 1000.0)
         };
         Latency {
-            statements: samples.len(),
+            statements: sorted.len(),
             errors,
             p50_ms: at(0.5),
             p99_ms: at(0.99),
             max_ms: at(1.0),
             max_at_s,
             first_error,
+            samples,
         }
+    }
+
+    /// The figures of the statements that started between `from` and `to` (since the writer
+    /// started): where in a run the slow ones fell. Errors are not split.
+    pub fn between(&self, from: Duration, to: Duration) -> Latency {
+        let within = self
+            .samples
+            .iter()
+            .filter(|(at, _)| (from..to).contains(at))
+            .copied()
+            .collect();
+        Latency::from(within, 0, None)
     }
 }
 

@@ -209,3 +209,62 @@ async fn a_folder_moves_each_plan_one_stage_in_order_honouring_depends_on() {
         ["20261101_rename completed", "20261102_email completed"]
     );
 }
+
+/// Every index a plan builds gets the plan's `index_workers` as PostgreSQL's parallel
+/// maintenance workers (0 unless the plan says): a `CREATE INDEX CONCURRENTLY`, which runs
+/// outside a transaction, and one inside a step's transaction. The index's expression calls a
+/// function that fails unless it sees the expected setting while the index is built. The
+/// role's own setting in this database is 5, so a build that got no setting from switchback fails too.
+/// Behind a transaction pooler a session `SET` cannot reach the CONCURRENTLY build, which gets
+/// the role's setting instead (README).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn index_builds_get_the_plans_parallel_workers() {
+    let db = TestDb::new().await;
+    let client = db.client().await;
+    client
+        .batch_execute(
+            "DO $$ BEGIN EXECUTE format('ALTER ROLE CURRENT_USER IN DATABASE %I SET max_parallel_maintenance_workers = 5', current_database()); END $$;
+             CREATE TABLE t (id int PRIMARY KEY, v text);
+             INSERT INTO t SELECT g, 'v' || g FROM generate_series(1, 100) g;
+             CREATE FUNCTION workers_seen(expected int, v text) RETURNS text IMMUTABLE LANGUAGE plpgsql AS $$
+             BEGIN
+               IF current_setting('max_parallel_maintenance_workers')::int <> expected THEN
+                 RAISE EXCEPTION 'index built with max_parallel_maintenance_workers = %', current_setting('max_parallel_maintenance_workers');
+               END IF;
+               RETURN v;
+             END $$;",
+        )
+        .await
+        .unwrap();
+    let pooled = db.url != db.direct;
+    let concurrent = |plan: u32| if pooled { 5 } else { plan };
+    let sql = |name: &str, concurrently: u32, inside: u32| {
+        format!(
+            "  - sql:\n      up: CREATE INDEX CONCURRENTLY {name}_c ON t (workers_seen({concurrently}, v))\n      down: DROP INDEX CONCURRENTLY IF EXISTS {name}_c\n  - sql:\n      up: CREATE TABLE {name} AS SELECT v FROM t; CREATE INDEX {name}_i ON {name} (workers_seen({inside}, v))\n      down: DROP TABLE {name}\n      unsafe: true\n      reason: the table is new\n"
+        )
+    };
+    let (_a, default) = plan_file(
+        "20261124_default",
+        &format!("changes:\n{}", sql("a", concurrent(0), 0)),
+    );
+    let out = switchback(&db, &["advance", &default, "--progress", "plain"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let (_b, three) = plan_file(
+        "20261124_three",
+        &format!("index_workers: 3\nchanges:\n{}", sql("b", concurrent(3), 3)),
+    );
+    let out = switchback(&db, &["advance", &three, "--progress", "plain"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    // The function's check is live: a build that sees another setting fails.
+    let (_c, wrong) = plan_file("20261124_wrong", &format!("changes:\n{}", sql("c", 7, 7)));
+    let out = switchback(&db, &["advance", &wrong, "--progress", "plain"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains(&format!(
+            "index built with max_parallel_maintenance_workers = {}",
+            concurrent(0)
+        )),
+        "{}",
+        text(&out.stderr)
+    );
+}

@@ -134,6 +134,21 @@ case!(
     ["p.yaml:1:15: error[E108]: `0s` must be more than zero (at lock_timeout)",]
 );
 case!(
+    negative_batch_size,
+    &format!("backfill: {{ batch_size: -5 }}\nchanges:\n{DROP_A}"),
+    ["p.yaml:1:25: error[E101]: invalid value: integer `-5`, expected a whole number, 0 or more (at backfill.batch_size)",]
+);
+case!(
+    index_workers_past_postgresqls_limit,
+    &format!("index_workers: 2000\nchanges:\n{DROP_A}"),
+    ["p.yaml:1:16: error[E108]: `index_workers` is at most 1024, PostgreSQL's limit for max_parallel_maintenance_workers (at index_workers)",]
+);
+case!(
+    index_workers_not_a_number,
+    &format!("index_workers: all\nchanges:\n{DROP_A}"),
+    ["p.yaml:1:16: error[E101]: invalid type: string \"all\", expected a whole number, 0 or more (at index_workers)",]
+);
+case!(
     zero_batch_size,
     &format!("backfill: {{ batch_size: 0 }}\nchanges:\n{DROP_A}"),
     ["p.yaml:1:25: error[E108]: `batch_size` must be at least 1 (at backfill.batch_size)",]

@@ -20,7 +20,7 @@ use crate::graph;
 use crate::ledger::{JobState, Ledger, PlanRow};
 use crate::pg::connect;
 use crate::pg::conninfo::ConnInfo;
-use crate::pg::ddl::LockPolicy;
+use crate::pg::ddl::DdlPolicy;
 use crate::pg::facts::Facts;
 use crate::plan::step::{JobKind, Step};
 use crate::plan::Plan;
@@ -189,10 +189,11 @@ impl<'r> Executor<'r> {
         })
     }
 
-    fn policy(&self, plan: &Plan) -> LockPolicy {
-        LockPolicy {
+    fn policy(&self, plan: &Plan) -> DdlPolicy {
+        DdlPolicy {
             lock_timeout: plan.lock_timeout,
             budget: self.options.lock_retry_budget,
+            index_workers: plan.index_workers,
         }
     }
 

@@ -6,7 +6,7 @@ use super::{backfill, worker_name, Event, Executor};
 use crate::error::Error;
 use crate::ledger::{JobState, StepStatus};
 use crate::pg::catalog;
-use crate::pg::ddl::{self, LockPolicy, Retrier};
+use crate::pg::ddl::{self, DdlPolicy, Retrier};
 use crate::pg::query::Query;
 use crate::plan::step::{Job, Step};
 use crate::plan::Plan;
@@ -202,7 +202,7 @@ impl Executor<'_> {
         &mut self,
         plan: &Plan,
         step: &Step,
-        policy: &LockPolicy,
+        policy: &DdlPolicy,
         attempt: Attempt<'_>,
     ) -> Result<(), Error> {
         let relation = step
@@ -270,15 +270,16 @@ impl Executor<'_> {
     }
 
     /// One statement of a step that runs statement by statement. One that may run in a
-    /// transaction gets its own, with `SET LOCAL` timeouts (and, for `undo`, the setting that
+    /// transaction gets its own, with `SET LOCAL` settings (and, for `undo`, the setting that
     /// keeps the dual-write trigger from re-filling the values abort puts back); one that may
-    /// not (CONCURRENTLY) runs bare, with session timeouts around it on a direct connection
-    /// only: behind a pooler a session `SET` would land on some other client's session.
+    /// not (CONCURRENTLY) runs bare, with the same settings for the session around it on a
+    /// direct connection only: behind a pooler a session `SET` would land on some other
+    /// client's session, so the role's settings apply there.
     pub(super) async fn run_alone(
         &mut self,
         plan: &Plan,
         step: &Step,
-        policy: &LockPolicy,
+        policy: &DdlPolicy,
         sql: &str,
         undo: bool,
     ) -> Result<(), Error> {
@@ -299,8 +300,9 @@ impl Executor<'_> {
         if direct {
             self.client
                 .batch_execute(&format!(
-                    "SET lock_timeout = '{}ms'; SET statement_timeout = 0",
-                    policy.lock_timeout.as_millis()
+                    "SET lock_timeout = '{}ms'; SET statement_timeout = 0; SET max_parallel_maintenance_workers = {}",
+                    policy.lock_timeout.as_millis(),
+                    policy.index_workers
                 ))
                 .await
                 .map_err(Error::sql("set the session's lock_timeout"))?;
@@ -310,9 +312,9 @@ impl Executor<'_> {
             .await;
         if direct {
             self.client
-                .batch_execute("RESET lock_timeout; RESET statement_timeout")
+                .batch_execute("RESET lock_timeout; RESET statement_timeout; RESET max_parallel_maintenance_workers")
                 .await
-                .map_err(Error::sql("reset the session's timeouts"))?;
+                .map_err(Error::sql("reset the session's settings"))?;
         }
         result
     }

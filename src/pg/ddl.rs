@@ -2,6 +2,8 @@
 //! never waits in the lock queue behind a long transaction (where it would block everyone
 //! queued behind it); a lock timeout (SQLSTATE 55P03) is retried with exponential backoff
 //! and jitter until a time budget is spent, and then reported with the sessions in the way.
+//! Each transaction also bounds the parallel workers of any index it builds, so a build
+//! leaves the application the cores the plan does not give it.
 
 use crate::error::{Blocker, Error};
 use crate::pg::catalog;
@@ -12,10 +14,13 @@ use tokio_postgres::Client;
 pub const LOCK_NOT_AVAILABLE: &str = "55P03";
 
 #[derive(Debug, Clone, Copy)]
-pub struct LockPolicy {
+pub struct DdlPolicy {
     pub lock_timeout: Duration,
     /// How long to keep retrying a statement that cannot get its lock.
     pub budget: Duration,
+    /// `max_parallel_maintenance_workers` for an index the statement builds: the plan's
+    /// `index_workers`.
+    pub index_workers: u32,
 }
 
 /// A retry about to happen, for the reporter.
@@ -28,15 +33,16 @@ pub struct Retry {
 
 /// `SET LOCAL` lines for a transaction of this policy. Statements that scan get no
 /// statement_timeout: a VALIDATE of a large table may legitimately take hours.
-pub fn transaction_settings(policy: &LockPolicy, scans: bool) -> String {
+pub fn transaction_settings(policy: &DdlPolicy, scans: bool) -> String {
     let statement_timeout = if scans {
         "0".to_owned()
     } else {
         format!("{}ms", (policy.lock_timeout * 30).as_millis())
     };
     format!(
-        "SET LOCAL lock_timeout = '{}ms'; SET LOCAL statement_timeout = '{statement_timeout}'",
-        policy.lock_timeout.as_millis()
+        "SET LOCAL lock_timeout = '{}ms'; SET LOCAL statement_timeout = '{statement_timeout}'; SET LOCAL max_parallel_maintenance_workers = {}",
+        policy.lock_timeout.as_millis(),
+        policy.index_workers
     )
 }
 
@@ -95,7 +101,7 @@ pub async fn in_transaction(
 /// Decides, after each failed attempt, whether a lock timeout may be retried within the
 /// budget. The caller owns the loop, so attempts can borrow the connection mutably.
 pub struct Retrier<'a> {
-    policy: &'a LockPolicy,
+    policy: &'a DdlPolicy,
     step: &'a str,
     relation: &'a str,
     started: Instant,
@@ -103,7 +109,7 @@ pub struct Retrier<'a> {
 }
 
 impl<'a> Retrier<'a> {
-    pub fn new(policy: &'a LockPolicy, step: &'a str, relation: &'a str) -> Self {
+    pub fn new(policy: &'a DdlPolicy, step: &'a str, relation: &'a str) -> Self {
         Retrier {
             policy,
             step,
@@ -171,14 +177,15 @@ mod tests {
 
     #[test]
     fn scanning_statements_get_no_statement_timeout() {
-        let policy = LockPolicy {
+        let policy = DdlPolicy {
             lock_timeout: Duration::from_secs(2),
             budget: Duration::from_secs(60),
+            index_workers: 0,
         };
         assert_eq!(
             transaction_settings(&policy, false),
-            "SET LOCAL lock_timeout = '2000ms'; SET LOCAL statement_timeout = '60000ms'"
+            "SET LOCAL lock_timeout = '2000ms'; SET LOCAL statement_timeout = '60000ms'; SET LOCAL max_parallel_maintenance_workers = 0"
         );
-        assert!(transaction_settings(&policy, true).ends_with("statement_timeout = '0'"));
+        assert!(transaction_settings(&policy, true).contains("statement_timeout = '0';"));
     }
 }

@@ -191,12 +191,7 @@ impl<'a> Checker<'a> {
                 Some(help),
             );
         } else {
-            self.report(
-                Code::WrongType,
-                at,
-                message.replace("expected struct ", "expected "),
-                None,
-            );
+            self.report(Code::WrongType, at, in_plain_words(&message), None);
         }
     }
 
@@ -285,6 +280,27 @@ impl<'a> Checker<'a> {
             .map_err(|e| self.report(Code::BadStatement, at, format!("invalid SQL: {e}"), None))
             .ok()
     }
+}
+
+/// serde's message about a value of the wrong type, with Rust's type names said as the plan's
+/// author would: "expected u32" is "expected a whole number, 0 or more".
+fn in_plain_words(message: &str) -> String {
+    let mut message = message.replace("expected struct ", "expected ");
+    for (rust, plain) in [
+        ("u8", "a whole number, 0 or more"),
+        ("u16", "a whole number, 0 or more"),
+        ("u32", "a whole number, 0 or more"),
+        ("u64", "a whole number, 0 or more"),
+        ("usize", "a whole number, 0 or more"),
+        ("i32", "a whole number"),
+        ("i64", "a whole number"),
+        ("f64", "a number"),
+    ] {
+        if let Some(head) = message.strip_suffix(&format!("expected {rust}")) {
+            message = format!("{head}expected {plain}");
+        }
+    }
+    message
 }
 
 /// The names written between backticks in `text`.

@@ -10,7 +10,8 @@ use crate::plan::diagnostic::{Code, Diagnostic, Position};
 use crate::plan::record::RawRecord;
 use crate::plan::source::{FieldPath, SourceMap};
 use crate::plan::{
-    duration, lint, semantics, BackfillSettings, Dependency, Plan, DEFAULT_LOCK_TIMEOUT,
+    duration, lint, semantics, BackfillSettings, Dependency, Plan, DEFAULT_INDEX_WORKERS,
+    DEFAULT_LOCK_TIMEOUT, MAX_INDEX_WORKERS,
 };
 use serde::Deserialize;
 use serde_yaml::Value;
@@ -29,6 +30,7 @@ struct RawHeader {
     schema: Option<String>,
     backfill: Option<RawBackfill>,
     lock_timeout: Option<SqlText>,
+    index_workers: Option<u32>,
     record: Option<RawRecord>,
     archive: Option<SqlText>,
 }
@@ -171,6 +173,18 @@ fn check_document(
         .lock_timeout
         .map(|t| positive_duration(cx, &root.key("lock_timeout"), &t.0))
         .unwrap_or(Some(DEFAULT_LOCK_TIMEOUT));
+    let index_workers = match header.index_workers {
+        Some(n) if n > MAX_INDEX_WORKERS => {
+            cx.report(
+                Code::BadValue,
+                &root.key("index_workers"),
+                format!("`index_workers` is at most {MAX_INDEX_WORKERS}, PostgreSQL's limit for max_parallel_maintenance_workers"),
+                None,
+            );
+            None
+        }
+        n => Some(n.unwrap_or(DEFAULT_INDEX_WORKERS)),
+    };
     let backfill = header
         .backfill
         .map(|b| check_backfill(b, &root.key("backfill"), cx))
@@ -210,6 +224,7 @@ fn check_document(
         changes: changes.into_iter().map(|(c, _)| c).collect(),
         backfill,
         lock_timeout: lock_timeout?,
+        index_workers: index_workers?,
         checksum: format!("{:016x}", fnv1a(text.as_bytes())),
         text: text.to_owned(),
         change_dependencies,

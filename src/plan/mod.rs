@@ -62,6 +62,15 @@ impl Default for BackfillSettings {
 
 pub const DEFAULT_LOCK_TIMEOUT: Duration = Duration::from_secs(2);
 
+/// No parallel workers for the indexes switchback builds: a build takes one core, as a
+/// backfill worker does, and leaves the others to the application. On a 2-core server,
+/// PostgreSQL's default of two workers took both cores for the whole build, tripling the
+/// application's p99 latency for its duration (README, Benchmark).
+pub const DEFAULT_INDEX_WORKERS: u32 = 0;
+
+/// PostgreSQL's upper bound for `max_parallel_maintenance_workers`.
+pub const MAX_INDEX_WORKERS: u32 = 1024;
+
 pub(crate) fn serialize_duration<S: serde::Serializer>(
     d: &Duration,
     s: S,
@@ -81,6 +90,8 @@ pub struct Plan {
     pub changes: Vec<Change>,
     pub backfill: BackfillSettings,
     pub lock_timeout: Duration,
+    /// `max_parallel_maintenance_workers` for every index the plan's steps build.
+    pub index_workers: u32,
     /// FNV-1a of the file's bytes; a plan whose file changed after it started is refused.
     pub checksum: String,
     /// The file's text, as checked and checksummed: what the ledger keeps.

@@ -120,6 +120,9 @@ pub fn text<'a>(
         "lock_timeout".into(),
         crate::plan::duration::format(plan.lock_timeout).into(),
     );
+    if plan.index_workers != crate::plan::DEFAULT_INDEX_WORKERS {
+        document.insert("index_workers".into(), plan.index_workers.into());
+    }
     document.insert("changes".into(), Value::Sequence(changes));
     let yaml = serde_yaml::to_string(&Value::Mapping(document))
         .map_err(|e| vec![format!("write the reverse plan: {e}")])?;

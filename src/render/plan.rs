@@ -46,6 +46,9 @@ pub fn text(plans: &[Plan], graph: &StepGraph, style: Style) -> String {
             format!("schema {}", plan.schema.quoted()),
             format!("lock_timeout {}", duration::format(plan.lock_timeout)),
         ];
+        if plan.index_workers != crate::plan::DEFAULT_INDEX_WORKERS {
+            facts.push(format!("index_workers {}", plan.index_workers));
+        }
         if !plan.depends_on.is_empty() {
             facts.push(format!(
                 "after {}",
@@ -163,6 +166,7 @@ struct JsonPlan<'a> {
     checksum: &'a str,
     depends_on: Vec<&'a str>,
     lock_timeout: String,
+    index_workers: u32,
     backfill: &'a BackfillSettings,
     changes: Vec<JsonChange>,
     steps: Vec<JsonStep<'a>>,
@@ -196,6 +200,7 @@ pub fn json(plans: &[Plan], graph: &StepGraph) -> String {
             checksum: &plan.checksum,
             depends_on: plan.depends_on.iter().map(|d| d.id.as_str()).collect(),
             lock_timeout: duration::format(plan.lock_timeout),
+            index_workers: plan.index_workers,
             backfill: &plan.backfill,
             changes: plan
                 .changes
@@ -256,6 +261,12 @@ pub fn sql(plans: &[Plan], graph: &StepGraph) -> String {
                     ));
                 } else {
                     out.push_str("-- outside a transaction:\n");
+                    if step.statements.iter().any(|s| s.builds_index.is_some()) {
+                        out.push_str(&format!(
+                            "SET max_parallel_maintenance_workers = {};\n",
+                            plan.index_workers
+                        ));
+                    }
                 }
                 for statement in &step.statements {
                     if let Some(when) = &statement.when {

@@ -18,7 +18,7 @@ use crate::ledger::{
     BatchRecord, Claim, JobRow, JobState, Mismatches, NewJob, RangeLease, StepStatus, Walk,
 };
 use crate::pg::catalog;
-use crate::pg::ddl::{self, LockPolicy, Retrier};
+use crate::pg::ddl::{self, DdlPolicy, Retrier};
 use crate::pg::facts::TableKey;
 use crate::pg::query::Query;
 use crate::plan::expand::{backfill_filters, backfill_update, verify_predicate};
@@ -193,10 +193,7 @@ pub(super) async fn work(
         step,
         job,
         key: Key::new(table_key(job)?),
-        policy: LockPolicy {
-            lock_timeout: plan.lock_timeout,
-            budget: ex.options.lock_retry_budget,
-        },
+        policy: ex.policy(plan),
         lease: RangeLease {
             plan: &plan.id,
             step: &step.name,
@@ -374,7 +371,7 @@ struct Worker<'a> {
     step: &'a Step,
     job: &'a Job,
     key: Key,
-    policy: LockPolicy,
+    policy: DdlPolicy,
     lease: RangeLease<'a>,
 }
 
