@@ -245,3 +245,48 @@ async fn status_watch_refreshes_until_stopped() {
     watch.wait().unwrap();
     assert!(refreshed.is_some(), "a later refresh shows the pause");
 }
+
+/// `max_rows_per_second` caps what a backfill writes. The verification pass after it writes
+/// no row and is not capped: with a cap that holds the backfill of 4,000 rows to about 2 s,
+/// the verification of the same rows takes a fraction of that (capped, it took as long).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_rate_cap_holds_the_backfill_and_not_the_verification() {
+    let db = TestDb::new().await;
+    setup(&db, 4_000).await;
+    let (_dir, plan) = plan_file("20261124_capped", "changes:\n  - add_column: { table: users, column: { name: email_id, type: text }, backfill: \"'e' || id\" }\nbackfill: { batch_size: 500, max_rows_per_second: 2000 }\n");
+    ok(switchback(&db, &["advance", &plan, "--progress", "plain"]));
+    let seconds = |step: &'static str| {
+        let db = &db;
+        async move {
+            db.client()
+                .await
+                .query_one(
+                    "SELECT extract(epoch FROM finished_at - started_at)::float8, rows_done FROM switchback.jobs WHERE step = $1",
+                    &[&step],
+                )
+                .await
+                .unwrap()
+        }
+    };
+    let (backfill, verify) = (
+        seconds("users.backfill").await,
+        seconds("users.verify").await,
+    );
+    let (backfill, verify): ((f64, i64), (f64, i64)) = (
+        (backfill.get(0), backfill.get(1)),
+        (verify.get(0), verify.get(1)),
+    );
+    // A block walk counts the backfill's rows from the blocks' estimate, the verification's exactly.
+    assert!(
+        backfill.1 >= 4_000 && verify.1 == 4_000,
+        "{backfill:?} {verify:?}"
+    );
+    assert!(
+        backfill.0 >= 1.5,
+        "the cap holds the backfill: {backfill:?}"
+    );
+    assert!(
+        verify.0 * 4.0 < backfill.0,
+        "the verification is not capped: {verify:?} against the backfill's {backfill:?}"
+    );
+}
