@@ -390,6 +390,12 @@ async fn through_pgbouncer_in_transaction_mode_with_other_clients_on_the_pool() 
         "{}",
         text(&validate.stdout)
     );
+    // The index copy runs CONCURRENTLY, where no session SET reaches through the pool.
+    assert!(
+        text(&validate.stdout).contains("get the role's max_parallel_maintenance_workers (2) instead of the plan's index_workers (0)"),
+        "{}",
+        text(&validate.stdout)
+    );
 
     let (_dir, plan) = plan_file(
         "20261123_pool",

@@ -217,12 +217,26 @@ async fn reach(
                 format!("`{statement}` must run outside a transaction, and the role's statement_timeout ({timeout}) would cancel it; a pooler or proxy is in between ({why}), so no session setting can lift it"),
                 Some("connect directly or through a session-mode pool, or ALTER ROLE ... SET statement_timeout = 0".into()),
             ),
-            None => cx.report(
-                Code::Pooler,
-                &root,
-                format!("a pooler or proxy is in between ({why}); switchback keeps no session state through it"),
-                None,
-            ),
+            None => {
+                let statements = steps
+                    .iter()
+                    .flat_map(|s| &s.statements)
+                    .map(|s| s.sql.as_str());
+                let workers =
+                    ddl::index_workers_outside_transaction(client, statements, plan.index_workers)
+                        .await?;
+                let (message, help) = match workers {
+                    Some(role) => (
+                        format!("a pooler or proxy is in between ({why}); switchback keeps no session state through it, so its CREATE INDEX CONCURRENTLY builds get the role's max_parallel_maintenance_workers ({role}) instead of the plan's index_workers ({})", plan.index_workers),
+                        Some(format!("ALTER ROLE ... SET max_parallel_maintenance_workers = {} to build as the plan says", plan.index_workers)),
+                    ),
+                    None => (
+                        format!("a pooler or proxy is in between ({why}); switchback keeps no session state through it"),
+                        None,
+                    ),
+                };
+                cx.report(Code::Pooler, &root, message, help);
+            }
         }
     }
     Ok(allowed)

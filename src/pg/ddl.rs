@@ -80,6 +80,34 @@ pub async fn timeout_outside_transaction<'a>(
     }))
 }
 
+/// The role's `max_parallel_maintenance_workers`, when it is not `wanted` (the plan's
+/// `index_workers`) and one of `statements` builds an index CONCURRENTLY: behind a transaction
+/// pooler no session `SET` reaches that build, so it runs with the role's setting.
+pub async fn index_workers_outside_transaction<'a>(
+    client: &impl Query,
+    mut statements: impl Iterator<Item = &'a str>,
+    wanted: u32,
+) -> Result<Option<String>, Error> {
+    let builds = |sql: &str| {
+        let upper = sql.to_ascii_uppercase();
+        upper.trim_start().starts_with("CREATE")
+            && upper.contains(" INDEX ")
+            && refuses_transaction(sql)
+    };
+    if !statements.any(builds) {
+        return Ok(None);
+    }
+    let workers: String = client
+        .fetch_one(
+            "SELECT current_setting('max_parallel_maintenance_workers')",
+            &[],
+        )
+        .await
+        .map_err(Error::sql("read max_parallel_maintenance_workers"))?
+        .get(0);
+    Ok((workers != wanted.to_string()).then_some(workers))
+}
+
 /// Runs `statements` and then `after` (the ledger's record of it) in one transaction.
 pub async fn in_transaction(
     client: &mut Client,
