@@ -176,9 +176,13 @@ impl Executor<'_> {
                 if let Some(definition) =
                     catalog::index_definition(&self.client, schema, index.as_str()).await?
                 {
+                    let partitions =
+                        catalog::partition_index_names(&self.client, schema, index.as_str())
+                            .await?;
                     facts.indexes.push(IndexDefinition {
                         name: index.to_string(),
                         definition,
+                        partitions,
                     });
                 }
             }

@@ -97,8 +97,14 @@ pub fn table_definition(relation: &str) -> String {
 /// The definition of a dropped column, as `jsonb`: type, NOT NULL, default, and the
 /// indexes and constraints PostgreSQL drops with it (everything that depends on the column,
 /// expressions and predicates included), each with its name and its definition; a UNIQUE or
-/// PRIMARY KEY constraint with its index's, which a revert builds first.
+/// PRIMARY KEY constraint with its index's, which a revert builds first. On a partitioned
+/// table, an index (or a constraint's index) also has `partitions`: each partition's index
+/// attached to it, by partition name, which a revert builds under the same names.
 pub fn column_definition(relation: &str, column: &str) -> String {
+    // `{"partitions": {partition: index}}` for the partitioned index `parent`, else `{}`.
+    let partition_indexes = |parent: &str| {
+        format!("coalesce((SELECT jsonb_build_object('partitions', jsonb_object_agg(t.relname, p.relname)) FROM pg_inherits h JOIN pg_class p ON p.oid = h.inhrelid JOIN pg_index x ON x.indexrelid = p.oid JOIN pg_class t ON t.oid = x.indrelid WHERE h.inhparent = {parent} HAVING count(*) > 0), '{{}}')")
+    };
     let (rel, col) = (quote::literal(relation), quote::literal(column));
     let depends = |class: &str| {
         format!("(SELECT objid FROM pg_depend WHERE classid = '{class}'::regclass AND refclassid = 'pg_class'::regclass AND refobjid = a.attrelid AND refobjsubid = a.attnum)")
@@ -108,15 +114,17 @@ pub fn column_definition(relation: &str, column: &str) -> String {
             'relation', {rel}, 'column', {col},
             'type', format_type(a.atttypid, a.atttypmod), 'not_null', a.attnotnull,
             'default', pg_get_expr(d.adbin, d.adrelid),
-            'indexes', (SELECT coalesce(jsonb_agg(jsonb_build_object('name', i.relname, 'definition', pg_get_indexdef(i.oid)) ORDER BY i.relname), '[]') FROM pg_class i
+            'indexes', (SELECT coalesce(jsonb_agg(jsonb_build_object('name', i.relname, 'definition', pg_get_indexdef(i.oid)) || {index_partitions} ORDER BY i.relname), '[]') FROM pg_class i
                          WHERE i.oid IN {indexes} AND i.relkind IN ('i', 'I') AND NOT EXISTS (SELECT 1 FROM pg_constraint k WHERE k.conindid = i.oid AND k.conrelid = a.attrelid)),
             'constraints', (SELECT coalesce(jsonb_agg(jsonb_build_object('name', c.conname, 'type', c.contype, 'definition', pg_get_constraintdef(c.oid),
-                                                                          'index', CASE WHEN c.contype IN ('u', 'p') THEN pg_get_indexdef(c.conindid) END) ORDER BY c.conname), '[]')
+                                                                          'index', CASE WHEN c.contype IN ('u', 'p') THEN pg_get_indexdef(c.conindid) END) || {constraint_partitions} ORDER BY c.conname), '[]')
                               FROM pg_constraint c WHERE c.conrelid = a.attrelid AND c.contype <> 'n' AND (a.attnum = ANY (c.conkey) OR c.oid IN {constraints})))
            FROM pg_attribute a LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
           WHERE a.attrelid = {rel}::regclass AND a.attname = {col} AND NOT a.attisdropped)",
         indexes = depends("pg_class"),
         constraints = depends("pg_constraint"),
+        index_partitions = partition_indexes("i.oid"),
+        constraint_partitions = partition_indexes("c.conindid"),
     )
 }
 

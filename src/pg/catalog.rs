@@ -7,6 +7,7 @@ use crate::pg::facts::{
 };
 use crate::pg::query::Query;
 use crate::pg::quote;
+use std::collections::BTreeMap;
 
 /// The table's regclass text for `to_regclass`.
 fn relation(schema: &str, table: &str) -> String {
@@ -337,6 +338,33 @@ pub async fn index_definition(
         .await
         .map_err(Error::sql(format!("read the definition of index {relation}")))?
         .get(0))
+}
+
+/// The partitions' indexes attached to the index `schema`.`name` (on a partitioned table),
+/// by partition name: the names PostgreSQL (or the plan that built them) gave them.
+pub async fn partition_index_names(
+    client: &impl Query,
+    schema: &str,
+    name: &str,
+) -> Result<BTreeMap<String, String>, Error> {
+    let relation = quote::qualified(schema, name);
+    Ok(client
+        .fetch(
+            "SELECT t.relname::text, c.relname::text
+               FROM pg_inherits h
+               JOIN pg_class c ON c.oid = h.inhrelid
+               JOIN pg_index i ON i.indexrelid = c.oid
+               JOIN pg_class t ON t.oid = i.indrelid
+              WHERE h.inhparent = to_regclass($1)",
+            &[&relation],
+        )
+        .await
+        .map_err(Error::sql(format!(
+            "read the partitions' indexes of {relation}"
+        )))?
+        .iter()
+        .map(|row| (row.get(0), row.get(1)))
+        .collect())
 }
 
 pub async fn presence(

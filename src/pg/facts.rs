@@ -4,6 +4,7 @@
 //! half-changed catalog, it computes exactly the same steps.
 
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Facts {
@@ -30,6 +31,10 @@ pub struct Facts {
 pub struct IndexDefinition {
     pub name: String,
     pub definition: String,
+    /// On a partitioned table: each partition's index attached to it, by partition name, as
+    /// PostgreSQL named them, so a revert builds them under the same names.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub partitions: BTreeMap<String, String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

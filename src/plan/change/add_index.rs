@@ -172,7 +172,7 @@ impl ChangeKind for AddIndex {
                     definition(&format!("ON {}", child.table))
                 )
             },
-            partitions,
+            partitions.into(),
         );
     }
 

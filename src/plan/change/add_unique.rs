@@ -211,7 +211,7 @@ fn on_partitions(
             c.name, c.table
         )
     };
-    partitions::build_each(step, &table, name, child_index, partitions);
+    partitions::build_each(step, &table, name, child_index, partitions.into());
     // Statement by statement, so that a partition detached since expand is skipped.
     let step = x
         .step(
@@ -227,7 +227,7 @@ fn on_partitions(
         name,
         false,
         &format!("UNIQUE ({columns})"),
-        partitions,
+        partitions.into(),
         &format!("detach them until the plan is complete (attaching one back builds its unique index), or build on each a unique index on ({columns}) made a UNIQUE constraint"),
     );
 }

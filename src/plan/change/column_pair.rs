@@ -158,7 +158,7 @@ pub(super) fn copy_column_objects(x: &mut Expansion, table_name: &Ident, from: &
                 &table,
                 &schema,
                 &copy_name(&index.name),
-                partitions,
+                partitions.into(),
                 index.constraint.is_none(),
             );
         }

@@ -98,7 +98,7 @@ impl ChangeKind for DropIndex {
     }
 
     /// The index rebuilt concurrently from the definition its plan's first run read (by the
-    /// partitioned recipe on a partitioned table).
+    /// partitioned recipe on a partitioned table, each partition's under the name it had).
     fn reverse(&self, _: Left, before: &Before) -> Result<Vec<serde_yaml::Value>, Irreversible> {
         let definition = before.facts.index(self.name.as_str()).ok_or_else(|| {
             Irreversible::Because(format!(
@@ -106,13 +106,19 @@ impl ChangeKind for DropIndex {
                 self.name
             ))
         })?;
-        Ok(vec![revert::change(
-            "restore_index",
-            &[
-                ("name", self.name.as_str().into()),
-                ("definition", definition.definition.as_str().into()),
-            ],
-        )])
+        let mut fields = vec![
+            ("name", self.name.as_str().into()),
+            ("definition", definition.definition.as_str().into()),
+        ];
+        if !definition.partitions.is_empty() {
+            let names: serde_yaml::Mapping = definition
+                .partitions
+                .iter()
+                .map(|(partition, index)| (partition.as_str().into(), index.as_str().into()))
+                .collect();
+            fields.push(("partitions", names.into()));
+        }
+        Ok(vec![revert::change("restore_index", &fields)])
     }
 
     fn check_live(&self, walk: &mut Walk, at: &FieldPath) {

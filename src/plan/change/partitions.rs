@@ -13,6 +13,7 @@ use crate::pg::lock::LockMode;
 use crate::pg::quote;
 use crate::plan::sql::Work;
 use crate::plan::step::Step;
+use std::collections::BTreeMap;
 
 /// One partition and the object made on it for the parent's `object`.
 pub(super) struct Child {
@@ -27,17 +28,43 @@ pub(super) struct Child {
 /// Each partition with its own object for `object`: `<object>_<partition>`, shortened
 /// deterministically past PostgreSQL's 63 bytes.
 pub(super) fn children(partitions: &[Partition], object: &str) -> Vec<Child> {
-    partitions
-        .iter()
-        .map(|p| {
-            let name = quote::object_name(&[object, &p.name]);
-            Child {
-                table: quote::qualified(&p.schema, &p.name),
-                name: quote::ident(&name),
-                qualified: quote::qualified(&p.schema, &name),
-            }
-        })
-        .collect()
+    Parts::from(partitions).children(object)
+}
+
+/// A partitioned table's partitions, and the names their indexes take where the plan knows
+/// them: a revert's, the names PostgreSQL had given them when the plan's first run recorded
+/// them. Any other gets `<object>_<partition>`.
+#[derive(Clone, Copy)]
+pub(super) struct Parts<'a> {
+    pub list: &'a [Partition],
+    pub names: Option<&'a BTreeMap<String, String>>,
+}
+
+impl<'a> From<&'a [Partition]> for Parts<'a> {
+    fn from(list: &'a [Partition]) -> Self {
+        Parts { list, names: None }
+    }
+}
+
+impl Parts<'_> {
+    /// Each partition with its own object for `object`, under its known name or
+    /// `<object>_<partition>`.
+    pub(super) fn children(&self, object: &str) -> Vec<Child> {
+        self.list
+            .iter()
+            .map(|p| {
+                let name = self
+                    .names
+                    .and_then(|names| names.get(&p.name).cloned())
+                    .unwrap_or_else(|| quote::object_name(&[object, &p.name]));
+                Child {
+                    table: quote::qualified(&p.schema, &p.name),
+                    name: quote::ident(&name),
+                    qualified: quote::qualified(&p.schema, &name),
+                }
+            })
+            .collect()
+    }
 }
 
 /// PostgreSQL's recipe for an index `name` (in `schema`) on the partitioned `table`, added to
@@ -53,11 +80,11 @@ pub(super) fn build_index(
     name: &str,
     parent: String,
     child: impl Fn(&Child) -> String,
-    partitions: &[Partition],
+    partitions: Parts<'_>,
 ) {
     let index = quote::qualified(schema, name);
     step.sql(parent, LockMode::Share, table, Work::Instant);
-    let children = children(partitions, name);
+    let children = partitions.children(name);
     for c in &children {
         let attached = attached(&c.table, table);
         step.index_build(child(c), &c.qualified, &c.table)
@@ -93,7 +120,7 @@ pub(super) fn build_index_from(
     table: &str,
     schema: &str,
     name: &str,
-    partitions: Option<&[Partition]>,
+    partitions: Option<Parts<'_>>,
     with_parent: bool,
 ) {
     if let Some(partitions) = partitions {
@@ -119,7 +146,7 @@ pub(super) fn build_like(
     table: &str,
     schema: &str,
     name: &str,
-    partitions: &[Partition],
+    partitions: Parts<'_>,
     with_parent: bool,
 ) {
     let (head, on) = build.split_once(" ON ").unwrap_or((build, ""));
@@ -244,9 +271,9 @@ pub(super) fn build_each(
     table: &str,
     name: &str,
     child: impl Fn(&Child) -> String,
-    partitions: &[Partition],
+    partitions: Parts<'_>,
 ) {
-    for c in children(partitions, name) {
+    for c in partitions.children(name) {
         step.index_build(child(&c), &c.qualified, &c.table)
             .only_if(attached(&c.table, table))
             .undo(
@@ -268,11 +295,11 @@ pub(super) fn attach_constraints(
     name: &str,
     primary: bool,
     definition: &str,
-    partitions: &[Partition],
+    partitions: Parts<'_>,
     hint: &str,
 ) {
     let kind = if primary { "PRIMARY KEY" } else { "UNIQUE" };
-    for (partition, child) in partitions.iter().zip(children(partitions, name)) {
+    for (partition, child) in partitions.list.iter().zip(partitions.children(name)) {
         let constraint = own_constraint(partition, &child, primary);
         let done = format!(
             "EXISTS (SELECT FROM pg_constraint WHERE conindid = to_regclass({}))",
@@ -294,7 +321,7 @@ pub(super) fn attach_constraints(
         quote::ident(name)
     );
     step.sql(
-        adopt(table, partitions, "ACCESS EXCLUSIVE", &alter, hint),
+        adopt(table, partitions.list, "ACCESS EXCLUSIVE", &alter, hint),
         LockMode::AccessExclusive,
         table,
         Work::Instant,

@@ -21,6 +21,7 @@ use crate::plan::source::FieldPath;
 use crate::plan::sql::{Expr, Work};
 use crate::plan::step::{check_offenders, ArchiveCopy, Job, JobKind, Phase};
 use serde::Deserialize;
+use std::collections::BTreeMap;
 
 #[derive(Debug, Deserialize)]
 #[serde(
@@ -43,16 +44,22 @@ pub struct Raw {
 }
 
 #[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields, expecting = "a mapping with name and definition")]
+#[serde(
+    deny_unknown_fields,
+    expecting = "a mapping with name, definition and optionally partitions"
+)]
 pub struct RawIndex {
     name: String,
     definition: String,
+    /// Each partition's index, by partition name.
+    #[serde(default)]
+    partitions: BTreeMap<String, String>,
 }
 
 #[derive(Debug, Deserialize)]
 #[serde(
     deny_unknown_fields,
-    expecting = "a mapping with name, type, definition and optionally index"
+    expecting = "a mapping with name, type, definition and optionally index, partitions"
 )]
 pub struct RawConstraint {
     name: String,
@@ -60,6 +67,9 @@ pub struct RawConstraint {
     kind: String,
     definition: String,
     index: Option<String>,
+    /// Each partition's index (and so its constraint), by partition name.
+    #[serde(default)]
+    partitions: BTreeMap<String, String>,
 }
 
 /// An index as `pg_get_indexdef` wrote it.
@@ -68,6 +78,9 @@ pub struct Index {
     pub name: Ident,
     /// `CREATE [UNIQUE] INDEX CONCURRENTLY name ON ...`
     pub build: String,
+    /// On a partitioned table, each partition's index by partition name, as it was named; a
+    /// partition not named gets `<name>_<partition>`.
+    pub partitions: BTreeMap<String, String>,
 }
 
 #[derive(Debug, Clone)]
@@ -112,7 +125,11 @@ impl ChangeKind for RestoreColumn {
             let at = at.key("indexes").index(i);
             let name = cx.ident(&at.key("name"), &index.name);
             indexes.push(match revert::concurrent_build(&index.definition) {
-                Ok(build) => Some(Index { name, build }),
+                Ok(build) => Some(Index {
+                    name,
+                    build,
+                    partitions: index.partitions.clone(),
+                }),
                 Err(why) => {
                     cx.report(Code::BadValue, &at.key("definition"), why, None);
                     None
@@ -140,6 +157,7 @@ impl ChangeKind for RestoreColumn {
                         index: Index {
                             name: name.clone(),
                             build,
+                            partitions: c.partitions.clone(),
                         },
                         name,
                         primary: c.kind == "p",
@@ -287,7 +305,10 @@ impl ChangeKind for RestoreColumn {
                 &table,
                 &schema,
                 index.name.as_str(),
-                partitions,
+                partitions.map(|list| partitions::Parts {
+                    list,
+                    names: Some(&index.partitions),
+                }),
                 with_parent,
             );
         };
@@ -337,13 +358,17 @@ impl ChangeKind for RestoreColumn {
                         continue;
                     };
                     step.outside_transaction();
+                    let parts = partitions::Parts {
+                        list: partitions,
+                        names: Some(&index.partitions),
+                    };
                     partitions::attach_constraints(
                         step,
                         &table,
                         name.as_str(),
                         *primary,
                         definition,
-                        partitions,
+                        parts,
                         "detach them until the revert is complete, or abort it",
                     );
                     // The parent's constraint takes the partitions' it adopted with it; a
@@ -356,7 +381,7 @@ impl ChangeKind for RestoreColumn {
                         LockMode::AccessExclusive,
                         &table,
                     );
-                    let children = partitions::children(partitions, name.as_str());
+                    let children = parts.children(name.as_str());
                     for (partition, child) in partitions.iter().zip(&children) {
                         step.undo(
                             format!(

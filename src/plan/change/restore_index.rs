@@ -1,7 +1,8 @@
 //! `restore_index`: the reverse of `drop_index`, written by `switchback revert` from the
 //! definition the plan's first run recorded. Expand builds the index CONCURRENTLY; on a
 //! partitioned table by PostgreSQL's recipe (the parent's `ON ONLY`, each partition's
-//! CONCURRENTLY, attached one by one), which a single statement cannot do. Abort drops it.
+//! CONCURRENTLY, attached one by one), which a single statement cannot do, each partition's
+//! under the name it had (`partitions`, recorded too). Abort drops it.
 
 use crate::pg::catalog::PartitionKey;
 use crate::plan::change::{partitions, valid_if_clean, ChangeKind, Footprint, OnPartitioned};
@@ -14,12 +15,19 @@ use crate::plan::source::FieldPath;
 use crate::plan::sql;
 use crate::plan::step::Phase;
 use serde::Deserialize;
+use std::collections::BTreeMap;
 
 #[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields, expecting = "a mapping with name and definition")]
+#[serde(
+    deny_unknown_fields,
+    expecting = "a mapping with name, definition and optionally partitions"
+)]
 pub struct Raw {
     name: String,
     definition: String,
+    /// Each partition's index, by partition name.
+    #[serde(default)]
+    partitions: BTreeMap<String, String>,
 }
 
 #[derive(Debug, Clone)]
@@ -29,6 +37,9 @@ pub struct RestoreIndex {
     pub table: Ident,
     /// `CREATE [UNIQUE] INDEX CONCURRENTLY name ON table ...`
     pub build: String,
+    /// Each partition's index, by partition name; a partition not named gets
+    /// `<name>_<partition>`.
+    pub partitions: BTreeMap<String, String>,
 }
 
 impl ChangeKind for RestoreIndex {
@@ -37,6 +48,15 @@ impl ChangeKind for RestoreIndex {
     fn check(raw: Raw, at: &FieldPath, cx: &mut Checker) -> Option<Self> {
         let before = cx.error_count();
         let name = cx.ident(&at.key("name"), &raw.name);
+        let partitions = raw
+            .partitions
+            .into_iter()
+            .map(|(partition, index)| {
+                let at = at.key("partitions").key(&partition);
+                let index = cx.ident(&at, &index).as_str().to_owned();
+                (partition, index)
+            })
+            .collect();
         let parsed = sql::index_table(&raw.definition)
             .and_then(|table| Ok((table, revert::concurrent_build(&raw.definition)?)));
         let (table, build) = match parsed {
@@ -51,6 +71,7 @@ impl ChangeKind for RestoreIndex {
                 name,
                 table: table?,
                 build: build?,
+                partitions,
             })
         })
     }
@@ -80,7 +101,10 @@ impl ChangeKind for RestoreIndex {
             &table,
             &schema,
             self.name.as_str(),
-            partitions,
+            partitions.map(|list| partitions::Parts {
+                list,
+                names: Some(&self.partitions),
+            }),
             true,
         );
     }
