@@ -46,7 +46,15 @@ impl<'a> From<&'a [Partition]> for Parts<'a> {
     }
 }
 
-impl Parts<'_> {
+impl<'a> Parts<'a> {
+    /// `list`, each partition's index named as `names` (by partition name) says.
+    pub(super) fn named(list: &'a [Partition], names: &'a BTreeMap<String, String>) -> Self {
+        Parts {
+            list,
+            names: Some(names),
+        }
+    }
+
     /// Each partition with its own object for `object`, under its known name or
     /// `<object>_<partition>`.
     pub(super) fn children(&self, object: &str) -> Vec<Child> {

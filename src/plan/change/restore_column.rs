@@ -305,10 +305,7 @@ impl ChangeKind for RestoreColumn {
                 &table,
                 &schema,
                 index.name.as_str(),
-                partitions.map(|list| partitions::Parts {
-                    list,
-                    names: Some(&index.partitions),
-                }),
+                partitions.map(|list| partitions::Parts::named(list, &index.partitions)),
                 with_parent,
             );
         };
@@ -358,10 +355,7 @@ impl ChangeKind for RestoreColumn {
                         continue;
                     };
                     step.outside_transaction();
-                    let parts = partitions::Parts {
-                        list: partitions,
-                        names: Some(&index.partitions),
-                    };
+                    let parts = partitions::Parts::named(partitions, &index.partitions);
                     partitions::attach_constraints(
                         step,
                         &table,

@@ -101,10 +101,7 @@ impl ChangeKind for RestoreIndex {
             &table,
             &schema,
             self.name.as_str(),
-            partitions.map(|list| partitions::Parts {
-                list,
-                names: Some(&self.partitions),
-            }),
+            partitions.map(|list| partitions::Parts::named(list, &self.partitions)),
             true,
         );
     }
