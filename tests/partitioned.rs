@@ -796,15 +796,32 @@ async fn a_partitioned_revert_killed_at_every_step_ends_as_uninterrupted() {
 }
 
 /// `switchback revert` of a `drop_table` of the partitioned table with a foreign key to
-/// another: the table comes back from the archive with its partitions, and the key on each
-/// partition, validated and adopted by the parent's (PostgreSQL refuses it NOT VALID on the
-/// parent before 18). The catalog ends as it started.
+/// another: the table comes back from the archive with its partitions, each into the schema
+/// it lived in (one lives in `cold`), and the key on each partition, validated and adopted by
+/// the parent's (PostgreSQL refuses it NOT VALID on the parent before 18). The catalog ends
+/// as it started.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_dropped_partitioned_table_comes_back_with_its_foreign_keys() {
     let fk = "ALTER TABLE events ADD CONSTRAINT events_src_fkey FOREIGN KEY (src) REFERENCES sources (name)";
     let (db, client) = setup().await;
-    client.batch_execute(fk).await.unwrap();
+    client
+        .batch_execute(&format!(
+            "CREATE SCHEMA cold;
+             CREATE TABLE cold.events_2023 PARTITION OF events FOR VALUES FROM ('2023-01-01') TO ('2024-01-01');
+             INSERT INTO events (id, at, src) VALUES (-1, '2023-06-01', 'app');
+             {fk}"
+        ))
+        .await
+        .unwrap();
     let start = catalogs(&client).await;
+    let cold = "SELECT format('%s %s', c.relname, c.relispartition) FROM pg_class c
+                 WHERE c.relnamespace = 'cold'::regnamespace AND c.relkind = 'r'";
+    let in_cold =
+        |rows: Vec<tokio_postgres::Row>| -> Vec<String> { rows.iter().map(|r| r.get(0)).collect() };
+    assert_eq!(
+        in_cold(client.query(cold, &[]).await.unwrap()),
+        ["events_2023 t"]
+    );
     let values = "SELECT md5(string_agg(e::text, ',' ORDER BY id, at)) FROM events e";
     let before: String = client.query_one(values, &[]).await.unwrap().get(0);
     let (_dir, plan) = plan_file(
@@ -822,6 +839,11 @@ async fn a_dropped_partitioned_table_comes_back_with_its_foreign_keys() {
         assert_eq!(out.status.code(), Some(0), "{stage}: {}", text(&out.stderr));
     }
     assert_eq!(catalogs(&client).await, start);
+    assert_eq!(
+        in_cold(client.query(cold, &[]).await.unwrap()),
+        ["events_2023 t"],
+        "the partition from `cold` is back in `cold`"
+    );
     let after: String = client.query_one(values, &[]).await.unwrap().get(0);
     assert_eq!(after, before);
 }

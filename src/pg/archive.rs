@@ -4,6 +4,8 @@
 //! schema-qualified names; they reach the catalog as `regclass` literals.
 
 use crate::error::Error;
+use crate::pg::catalog;
+use crate::pg::facts::Partition;
 use crate::pg::query::Query;
 use crate::pg::quote;
 
@@ -51,22 +53,45 @@ pub fn drop_outgoing_foreign_keys(relation: &str) -> String {
     ))
 }
 
-/// Moves `relation` (of `schema`) into `archive` as `name`, its partitions with it: renamed
-/// first, so it cannot meet an archived table of the same name. Catalog-only.
-pub fn move_table(schema: &str, relation: &str, name: &str, archive: &str) -> Vec<String> {
+/// Moves `relation` (of `schema`) into `to` as `name`, its partitions with it: renamed
+/// first, so it cannot meet an archived table of the same name. A partition named in `homes`
+/// goes to its own schema there (a restore puts each back where it lived), any other to `to`.
+/// Catalog-only.
+pub fn move_table(
+    schema: &str,
+    relation: &str,
+    name: &str,
+    to: &str,
+    homes: &[Partition],
+) -> Vec<String> {
     let moved = quote::qualified(schema, name);
+    let target = match homes {
+        [] => quote::literal(to),
+        homes => {
+            let cases: String = homes
+                .iter()
+                .map(|p| {
+                    format!(
+                        " WHEN {} THEN {}",
+                        quote::literal(&p.name),
+                        quote::literal(&p.schema)
+                    )
+                })
+                .collect();
+            format!("CASE c.relname{cases} ELSE {} END", quote::literal(to))
+        }
+    };
     vec![
         format!("ALTER TABLE {relation} RENAME TO {}", quote::ident(name)),
         tidy(&format!(
             "DO $$ DECLARE p record; BEGIN
-               FOR p IN SELECT inhrelid::regclass AS rel FROM pg_inherits WHERE inhparent = {lit}::regclass LOOP
-                 EXECUTE format('ALTER TABLE %s SET SCHEMA %I', p.rel, {archive_lit});
+               FOR p IN SELECT c.oid::regclass AS rel, {target} AS home FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid WHERE i.inhparent = {lit}::regclass LOOP
+                 EXECUTE format('ALTER TABLE %s SET SCHEMA %I', p.rel, p.home);
                END LOOP;
              END $$",
             lit = quote::literal(&moved),
-            archive_lit = quote::literal(archive)
         )),
-        format!("ALTER TABLE {moved} SET SCHEMA {}", quote::ident(archive)),
+        format!("ALTER TABLE {moved} SET SCHEMA {}", quote::ident(to)),
     ]
 }
 
@@ -103,7 +128,10 @@ pub fn table_definition(relation: &str) -> String {
 pub fn column_definition(relation: &str, column: &str) -> String {
     // `{"partitions": {partition: index}}` for the partitioned index `parent`, else `{}`.
     let partition_indexes = |parent: &str| {
-        format!("coalesce((SELECT jsonb_build_object('partitions', jsonb_object_agg(t.relname, p.relname)) FROM pg_inherits h JOIN pg_class p ON p.oid = h.inhrelid JOIN pg_index x ON x.indexrelid = p.oid JOIN pg_class t ON t.oid = x.indrelid WHERE h.inhparent = {parent} HAVING count(*) > 0), '{{}}')")
+        format!(
+            "jsonb_strip_nulls(jsonb_build_object('partitions', {}))",
+            catalog::partition_indexes(parent)
+        )
     };
     let (rel, col) = (quote::literal(relation), quote::literal(column));
     let depends = |class: &str| {

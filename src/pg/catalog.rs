@@ -348,23 +348,30 @@ pub async fn partition_index_names(
     name: &str,
 ) -> Result<BTreeMap<String, String>, Error> {
     let relation = quote::qualified(schema, name);
-    Ok(client
-        .fetch(
-            "SELECT t.relname::text, c.relname::text
-               FROM pg_inherits h
-               JOIN pg_class c ON c.oid = h.inhrelid
-               JOIN pg_index i ON i.indexrelid = c.oid
-               JOIN pg_class t ON t.oid = i.indrelid
-              WHERE h.inhparent = to_regclass($1)",
+    let row = client
+        .fetch_one(
+            &format!(
+                "SELECT coalesce({}, '{{}}')",
+                partition_indexes("to_regclass($1)")
+            ),
             &[&relation],
         )
         .await
         .map_err(Error::sql(format!(
             "read the partitions' indexes of {relation}"
-        )))?
-        .iter()
-        .map(|row| (row.get(0), row.get(1)))
-        .collect())
+        )))?;
+    Ok(serde_json::from_value(row.get(0)).unwrap_or_default())
+}
+
+/// A `jsonb` expression: `{partition: index}` for each partition's index attached to the
+/// partitioned index whose oid is `parent`, NULL when it has none. An archived column's
+/// definition records it with each index too.
+pub fn partition_indexes(parent: &str) -> String {
+    format!(
+        "(SELECT jsonb_object_agg(t.relname, p.relname) FROM pg_inherits h \
+         JOIN pg_class p ON p.oid = h.inhrelid JOIN pg_index x ON x.indexrelid = p.oid \
+         JOIN pg_class t ON t.oid = x.indrelid WHERE h.inhparent = {parent})"
+    )
 }
 
 pub async fn presence(

@@ -109,7 +109,7 @@ impl ChangeKind for DropTable {
                 &table,
                 Work::Instant,
             );
-        for sql in pg::archive::move_table(&schema, &table, &name, archive::SCHEMA) {
+        for sql in pg::archive::move_table(&schema, &table, &name, archive::SCHEMA, &[]) {
             step.sql(sql, LockMode::AccessExclusive, &table, Work::Instant);
         }
         step.archived.push(Archived {

@@ -1,8 +1,8 @@
 //! `restore_table`: the reverse of an archived `drop_table`, written by `switchback revert`.
-//! Expand moves the table back from the archive schema under its name, its partitions and
-//! sequences with it (catalog-only), then puts back the foreign keys it had to other tables
-//! NOT VALID + VALIDATE (a partitioned table's on each partition, then adopted by its own);
-//! abort moves it into the archive again.
+//! Expand moves the table back from the archive schema under its name, its partitions (each
+//! into the schema it lived in) and sequences with it (catalog-only), then puts back the
+//! foreign keys it had to other tables NOT VALID + VALIDATE (a partitioned table's on each
+//! partition, then adopted by its own); abort moves it into the archive again.
 
 use crate::pg::facts::Partition;
 use crate::pg::lock::LockMode;
@@ -47,8 +47,8 @@ pub struct RestoreTable {
     pub archived: String,
     /// Its foreign keys to other tables: (name, `FOREIGN KEY (...) REFERENCES ...`).
     pub foreign_keys: Vec<(Ident, String)>,
-    /// Its partitions when it is partitioned, which come back with it: its foreign keys are
-    /// put back on each, then adopted by its own.
+    /// Its partitions when it is partitioned, which come back with it, each to its schema:
+    /// its foreign keys are put back on each, then adopted by its own.
     pub partitions: Vec<Partition>,
 }
 
@@ -109,10 +109,16 @@ impl ChangeKind for RestoreTable {
             format!("move table {} back from {kept_in}", self.name.quoted()),
             Some(&self.name),
         );
-        for sql in pg::archive::move_table(archive::SCHEMA, &kept_in, self.name.as_str(), &schema) {
+        for sql in pg::archive::move_table(
+            archive::SCHEMA,
+            &kept_in,
+            self.name.as_str(),
+            &schema,
+            &self.partitions,
+        ) {
             step.sql(sql, LockMode::AccessExclusive, &kept_in, Work::Instant);
         }
-        for sql in pg::archive::move_table(&schema, &table, &self.archived, archive::SCHEMA) {
+        for sql in pg::archive::move_table(&schema, &table, &self.archived, archive::SCHEMA, &[]) {
             step.undo(sql, LockMode::AccessExclusive, &table);
         }
         // PostgreSQL refuses NOT VALID on a partitioned table before 18: its partitions'.
