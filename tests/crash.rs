@@ -237,3 +237,101 @@ async fn the_rerun_takes_over_the_killed_runners_range_at_once() {
     advance_until_done(&db, &plan);
     assert_eq!(support::null_emails(&db).await, 0);
 }
+
+/// Runs `args` until its session waits for a lock on a statement that names `waiting_on`,
+/// then kills it, waits for its session to go, and releases the lock `holder` took.
+async fn kill_while_waiting(
+    db: &TestDb,
+    args: &[&str],
+    waiting_on: &str,
+    holder: &tokio_postgres::Client,
+) {
+    let mut child = support::command(db)
+        .args(args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let client = db.client().await;
+    let started = std::time::Instant::now();
+    loop {
+        let waiting: bool = client
+            .query_one(
+                "SELECT EXISTS (SELECT FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND strpos(query, $1) > 0)",
+                &[&waiting_on],
+            )
+            .await
+            .unwrap()
+            .get(0);
+        if waiting {
+            break;
+        }
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "{args:?} exited before it reached {waiting_on}"
+        );
+        assert!(started.elapsed() < std::time::Duration::from_secs(30));
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    // Its statement gives up at the plan's lock_timeout while the lock is held, so it cannot
+    // complete once the lock is released.
+    support::wait_for_runner_to_go(db).await;
+    holder.batch_execute("COMMIT").await.unwrap();
+}
+
+/// A `sql` change whose statements run one by one (CONCURRENTLY) and cannot run twice (no
+/// IF EXISTS): killed while its second statement waits for a lock, in `up` and then in
+/// `down`, the re-run starts after the statement that committed, and both end done.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_step_does_not_repeat_a_statement_that_committed() {
+    let db = TestDb::new().await;
+    setup(&db).await;
+    let client = db.client().await;
+    client
+        .batch_execute(
+            "CREATE TABLE orgs (id bigint PRIMARY KEY, name text);
+             CREATE INDEX users_email_idx ON users (email);
+             CREATE INDEX orgs_name_idx ON orgs (name);",
+        )
+        .await
+        .unwrap();
+    let (_dir, plan) = plan_file(
+        "20261124_drops",
+        "lock_timeout: 1s\nchanges:
+  - sql:
+      up: DROP INDEX CONCURRENTLY users_email_idx; DROP INDEX CONCURRENTLY orgs_name_idx
+      down: CREATE INDEX CONCURRENTLY users_email_idx ON users (email); CREATE INDEX CONCURRENTLY orgs_name_idx ON orgs (name)
+",
+    );
+    let indexes =
+        "SELECT count(*) FROM pg_class WHERE relname IN ('users_email_idx', 'orgs_name_idx')";
+    let holder = db.client().await;
+    holder
+        .batch_execute("BEGIN; LOCK TABLE orgs IN SHARE MODE")
+        .await
+        .unwrap();
+    kill_while_waiting(&db, &["advance", &plan], "orgs_name_idx", &holder).await;
+    let left: i64 = client.query_one(indexes, &[]).await.unwrap().get(0);
+    assert_eq!(left, 1, "the first statement committed before the kill");
+    advance_until_done(&db, &plan);
+    let left: i64 = client.query_one(indexes, &[]).await.unwrap().get(0);
+    assert_eq!(left, 0);
+
+    holder
+        .batch_execute("BEGIN; LOCK TABLE orgs IN SHARE MODE")
+        .await
+        .unwrap();
+    kill_while_waiting(&db, &["abort", "20261124_drops"], "orgs_name_idx", &holder).await;
+    let left: i64 = client.query_one(indexes, &[]).await.unwrap().get(0);
+    assert_eq!(
+        left, 1,
+        "the first undo statement committed before the kill"
+    );
+    let out = switchback(&db, &["abort", "20261124_drops"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let valid = "SELECT count(*) FROM pg_index WHERE indisvalid AND indexrelid::regclass::text IN ('users_email_idx', 'orgs_name_idx')";
+    let back: i64 = client.query_one(valid, &[]).await.unwrap().get(0);
+    assert_eq!(back, 2);
+}

@@ -69,8 +69,14 @@ impl Executor<'_> {
                 self.run_in_transaction(&plan, step, &undo, true).await?;
             } else {
                 let policy = self.policy(&plan);
-                for sql in &undo {
-                    self.run_alone(&plan, step, &policy, sql, true).await?;
+                // A re-run after a crash starts after the statements that committed.
+                let done = self
+                    .ledger
+                    .statements_done(&self.client, id, &step.name, true)
+                    .await?;
+                for (at, sql) in undo.iter().enumerate().skip(done) {
+                    self.run_alone(&plan, step, &policy, sql, true, Some(at + 1))
+                        .await?;
                 }
                 self.ledger
                     .finish_step(&self.client, id, &step.name, StepStatus::Undone)

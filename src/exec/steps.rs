@@ -233,10 +233,15 @@ impl Executor<'_> {
     }
 
     /// A step whose statements run one by one (CONCURRENTLY refuses a transaction), checking
-    /// the catalog first so a re-run finishes or repairs an interrupted build.
+    /// the catalog first so a re-run finishes or repairs an interrupted build. A re-run starts
+    /// after the statements the ledger says committed.
     async fn run_outside_transaction(&mut self, plan: &Plan, step: &Step) -> Result<(), Error> {
         let policy = self.policy(plan);
-        for statement in &step.statements {
+        let done = self
+            .ledger
+            .statements_done(&self.client, &plan.id, &step.name, false)
+            .await?;
+        for (at, statement) in step.statements.iter().enumerate().skip(done) {
             if let Some(condition) = &statement.only_if {
                 let holds: bool = self
                     .client
@@ -256,12 +261,13 @@ impl Executor<'_> {
                     Some(true) => continue,
                     Some(false) => {
                         let drop = format!("DROP INDEX CONCURRENTLY IF EXISTS {index}");
-                        self.run_alone(plan, step, &policy, &drop, false).await?
+                        self.run_alone(plan, step, &policy, &drop, false, None)
+                            .await?
                     }
                     None => {}
                 }
             }
-            self.run_alone(plan, step, &policy, &statement.sql, false)
+            self.run_alone(plan, step, &policy, &statement.sql, false, Some(at + 1))
                 .await?;
         }
         self.ledger
@@ -275,6 +281,10 @@ impl Executor<'_> {
     /// not (CONCURRENTLY) runs bare, with the same settings for the session around it on a
     /// direct connection only: behind a pooler a session `SET` would land on some other
     /// client's session, so the role's settings apply there.
+    ///
+    /// `position` is the statement's place in the step's list (of its undo's when `undo`),
+    /// recorded in the ledger as it commits: in its transaction, or right after a bare one
+    /// (a crash between the two repeats that statement alone).
     pub(super) async fn run_alone(
         &mut self,
         plan: &Plan,
@@ -282,7 +292,14 @@ impl Executor<'_> {
         policy: &DdlPolicy,
         sql: &str,
         undo: bool,
+        position: Option<usize>,
     ) -> Result<(), Error> {
+        let record = position
+            .map(|n| {
+                self.ledger
+                    .statements_done_sql(&plan.id, &step.name, undo, n)
+            })
+            .unwrap_or_default();
         if !ddl::refuses_transaction(sql) {
             let mut setup = ddl::transaction_settings(policy, true);
             if undo {
@@ -292,7 +309,7 @@ impl Executor<'_> {
             let attempt = Attempt::Transaction {
                 setup: &setup,
                 statements: &statements,
-                after: "",
+                after: &record,
             };
             return self.with_retries(plan, step, policy, attempt).await;
         }
@@ -316,6 +333,16 @@ impl Executor<'_> {
                 .await
                 .map_err(Error::sql("reset the session's settings"))?;
         }
-        result
+        result?;
+        if !record.is_empty() {
+            self.client
+                .batch_execute(&record)
+                .await
+                .map_err(Error::sql(format!(
+                    "record a statement of step {}",
+                    step.name
+                )))?;
+        }
+        Ok(())
     }
 }

@@ -164,6 +164,14 @@ CREATE TABLE {s}.archives (
 -- pg_stat_activity) rather than when the lease runs out.
 ALTER TABLE {s}.ranges ADD COLUMN backend_pid integer, ADD COLUMN backend_start timestamptz;
 "#,
+    r#"
+-- Version 11: how many statements of a step that runs statement by statement (and of its
+-- undo, on abort) have committed, so a re-run after a crash starts at the next one instead of
+-- repeating what a `DROP INDEX CONCURRENTLY` without IF EXISTS, say, cannot run twice.
+ALTER TABLE {s}.steps
+    ADD COLUMN statements_done integer NOT NULL DEFAULT 0,
+    ADD COLUMN undo_statements_done integer NOT NULL DEFAULT 0;
+"#,
 ];
 
 impl Ledger {

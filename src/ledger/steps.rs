@@ -83,6 +83,42 @@ impl Ledger {
         )
     }
 
+    /// How many statements of a step that runs statement by statement have committed (of its
+    /// undo when `undo`): a re-run starts after them.
+    pub async fn statements_done(
+        &self,
+        client: &impl Query,
+        plan: &str,
+        step: &str,
+        undo: bool,
+    ) -> Result<usize, Error> {
+        let done: i32 = client
+            .fetch_one(
+                &format!(
+                    "SELECT {} FROM {} WHERE plan_id = $1 AND name = $2",
+                    statements_column(undo),
+                    self.table("steps")
+                ),
+                &[&plan, &step],
+            )
+            .await
+            .map_err(Error::sql(format!("read the progress of step {step}")))?
+            .get(0);
+        Ok(usize::try_from(done).unwrap_or(0))
+    }
+
+    /// SQL that records `done` statements of the step committed, for the transaction of the
+    /// last of them, so the statement and its record commit together.
+    pub fn statements_done_sql(&self, plan: &str, step: &str, undo: bool, done: usize) -> String {
+        format!(
+            "UPDATE {} SET {} = {done} WHERE plan_id = {} AND name = {}",
+            self.table("steps"),
+            statements_column(undo),
+            quote::literal(plan),
+            quote::literal(step),
+        )
+    }
+
     /// Marks a step with `status` on its own (its effect committed already).
     pub async fn finish_step(
         &self,
@@ -125,5 +161,13 @@ impl Ledger {
             .map_err(Error::sql(format!("mark step {step} failed")))?;
         self.event(client, plan, Some(step), "step failed", error)
             .await
+    }
+}
+
+/// The column counting a step's committed statements, or its undo's.
+fn statements_column(undo: bool) -> &'static str {
+    match undo {
+        true => "undo_statements_done",
+        false => "statements_done",
     }
 }
