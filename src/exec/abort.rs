@@ -5,7 +5,7 @@
 use super::{ordered_steps, stored_plan, Event, Executor};
 use crate::error::Error;
 use crate::ledger::{Stage as LedgerStage, StepStatus};
-use crate::plan::step::{JobKind, Stage, Step};
+use crate::plan::step::{JobKind, Stage, Statement, Step};
 
 impl Executor<'_> {
     /// Undoes the expand stage of plan `id` exactly, from the definition and facts in the
@@ -60,21 +60,36 @@ impl Executor<'_> {
                 plan: id.to_owned(),
                 step: step.name.clone(),
             });
-            let mut undo: Vec<String> = step.undo.iter().flatten().map(|s| s.sql.clone()).collect();
+            // Each statement with what a re-run checks first, for the step's own.
+            let mut undo: Vec<(String, Option<&Statement>)> = step
+                .undo
+                .iter()
+                .flatten()
+                .map(|s| (s.sql.clone(), Some(s)))
+                .collect();
             // What a backfill's fills overwrote is in the ledger; it writes the restore.
             if let Some(job) = step.job.as_ref().filter(|j| j.kind == JobKind::Backfill) {
-                undo.extend(self.ledger.restore_fills_sql(id, job)?);
+                let restore = self.ledger.restore_fills_sql(id, job)?;
+                undo.extend(restore.into_iter().map(|sql| (sql, None)));
             }
             if step.transactional && !step.undo_alone {
-                self.run_in_transaction(&plan, step, &undo, true).await?;
+                let statements: Vec<String> = undo.into_iter().map(|(sql, _)| sql).collect();
+                self.run_in_transaction(&plan, step, &statements, true)
+                    .await?;
             } else {
                 let policy = self.policy(&plan);
-                // A re-run after a crash starts after the statements that committed.
+                // A re-run after a crash starts after the statements that committed, and
+                // finishes or repairs a build the crash interrupted.
                 let done = self
                     .ledger
                     .statements_done(&self.client, id, &step.name, true)
                     .await?;
-                for (at, sql) in undo.iter().enumerate().skip(done) {
+                for (at, (sql, statement)) in undo.iter().enumerate().skip(done) {
+                    if let Some(statement) = statement {
+                        if !self.still_to_run(&plan, step, &policy, statement).await? {
+                            continue;
+                        }
+                    }
                     self.run_alone(&plan, step, &policy, sql, true, Some(at + 1))
                         .await?;
                 }

@@ -8,7 +8,7 @@ use crate::ledger::{JobState, StepStatus};
 use crate::pg::catalog;
 use crate::pg::ddl::{self, DdlPolicy, Retrier};
 use crate::pg::query::Query;
-use crate::plan::step::{Job, Step};
+use crate::plan::step::{Job, Statement, Step};
 use crate::plan::Plan;
 use std::time::{Duration, Instant};
 
@@ -256,16 +256,8 @@ impl Executor<'_> {
                     continue;
                 }
             }
-            if let Some(index) = &statement.builds_index {
-                match catalog::index_valid(&self.client, index).await? {
-                    Some(true) => continue,
-                    Some(false) => {
-                        let drop = format!("DROP INDEX CONCURRENTLY IF EXISTS {index}");
-                        self.run_alone(plan, step, &policy, &drop, false, None)
-                            .await?
-                    }
-                    None => {}
-                }
+            if !self.still_to_run(plan, step, &policy, statement).await? {
+                continue;
             }
             self.run_alone(plan, step, &policy, &statement.sql, false, Some(at + 1))
                 .await?;
@@ -273,6 +265,35 @@ impl Executor<'_> {
         self.ledger
             .finish_step(&self.client, &plan.id, &step.name, StepStatus::Done)
             .await
+    }
+
+    /// Whether a CONCURRENTLY statement is still to run, as the catalog tells: a build not
+    /// once its index is valid, a drop not once its index is gone (a crash after the
+    /// statement, before the ledger heard of it, or a statement that finished after its
+    /// runner died). An INVALID leftover of an interrupted build is dropped first.
+    pub(super) async fn still_to_run(
+        &mut self,
+        plan: &Plan,
+        step: &Step,
+        policy: &DdlPolicy,
+        statement: &Statement,
+    ) -> Result<bool, Error> {
+        if let Some(index) = &statement.drops_index {
+            return Ok(catalog::index_valid(&self.client, index).await?.is_some());
+        }
+        let Some(index) = &statement.builds_index else {
+            return Ok(true);
+        };
+        match catalog::index_valid(&self.client, index).await? {
+            Some(true) => Ok(false),
+            Some(false) => {
+                let drop = format!("DROP INDEX CONCURRENTLY IF EXISTS {index}");
+                self.run_alone(plan, step, policy, &drop, false, None)
+                    .await?;
+                Ok(true)
+            }
+            None => Ok(true),
+        }
     }
 
     /// One statement of a step that runs statement by statement. One that may run in a

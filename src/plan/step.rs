@@ -115,6 +115,10 @@ pub struct Statement {
     /// and drops an INVALID leftover before building again.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub builds_index: Option<String>,
+    /// The quoted index a DROP INDEX CONCURRENTLY removes: a re-run skips it once the index
+    /// is gone.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub drops_index: Option<String>,
     /// A SQL condition checked just before the statement runs, in a step that runs statement
     /// by statement: the statement is skipped when it is false (a partition detached since
     /// the plan started).
@@ -328,6 +332,7 @@ impl Step {
             work,
             when: None,
             builds_index: None,
+            drops_index: None,
             only_if: None,
         });
         self
@@ -382,8 +387,28 @@ impl Step {
             work: Work::Instant,
             when: None,
             builds_index: None,
+            drops_index: None,
             only_if: None,
         });
+        self
+    }
+
+    /// Marks the last statement as the DROP INDEX CONCURRENTLY of `index` (quoted): a re-run
+    /// skips it once the index is gone.
+    pub fn drops(&mut self, index: &str) -> &mut Self {
+        if let Some(last) = self.statements.last_mut() {
+            last.drops_index = Some(index.to_owned());
+        }
+        self
+    }
+
+    /// Marks the last undo statement with the index it builds or drops CONCURRENTLY, so a
+    /// re-run of abort resumes it as a re-run of the step resumes the step's own.
+    pub fn undo_resumes(&mut self, builds: Option<&String>, drops: Option<&String>) -> &mut Self {
+        if let Some(last) = self.undo.as_mut().and_then(|u| u.last_mut()) {
+            last.builds_index = builds.cloned();
+            last.drops_index = drops.cloned();
+        }
         self
     }
 
@@ -401,6 +426,7 @@ impl Step {
             work: Work::Instant,
             when: None,
             builds_index: None,
+            drops_index: None,
             only_if: None,
         });
         self

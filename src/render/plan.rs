@@ -124,6 +124,9 @@ fn step_text(out: &mut String, number: usize, step: &Step, plan: &Plan, style: S
                 "      (a re-run skips a valid {index} and rebuilds an INVALID leftover)\n"
             )));
         }
+        if let Some(index) = &statement.drops_index {
+            out.push_str(&style.dim(&format!("      (a re-run skips it once {index} is gone)\n")));
+        }
         for line in statement.sql.lines() {
             out.push_str(&format!("      {}\n", style.cyan(line)));
         }

@@ -92,6 +92,9 @@ impl ChangeKind for Sql {
             if let Some(index) = &statement.builds_index {
                 step.builds(index);
             }
+            if let Some(index) = &statement.drops_index {
+                step.drops(index);
+            }
             if !statement.transactional {
                 step.outside_transaction();
             }
@@ -106,6 +109,10 @@ impl ChangeKind for Sql {
                 statement.text.clone(),
                 self.lock.unwrap_or(statement.lock),
                 &relation,
+            );
+            step.undo_resumes(
+                statement.builds_index.as_ref(),
+                statement.drops_index.as_ref(),
             );
             // A VALIDATE (a scan under a lock that lets writes through) after another
             // statement would hold that one's lock through its scan: each statement in a

@@ -139,6 +139,15 @@ mod tests {
         );
         assert_eq!(builds("CREATE INDEX CONCURRENTLY ON t (b)"), None);
         assert_eq!(s[0].builds_index, None);
+        let drops = |sql| parse(sql)[0].drops_index.clone();
+        assert_eq!(
+            drops("DROP INDEX CONCURRENTLY app.\"J\"").as_deref(),
+            Some("\"app\".\"J\"")
+        );
+        assert_eq!(drops("DROP INDEX CONCURRENTLY j").as_deref(), Some("\"j\""));
+        // IF EXISTS runs twice as it is; a plain DROP INDEX runs in a transaction.
+        assert_eq!(drops("DROP INDEX CONCURRENTLY IF EXISTS j"), None);
+        assert_eq!(drops("DROP INDEX j"), None);
         let work = |sql| parse(sql)[0].work;
         assert_eq!(
             work("ALTER TABLE t ALTER COLUMN a SET NOT NULL"),

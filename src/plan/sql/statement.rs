@@ -44,6 +44,10 @@ pub struct RawStatement {
     /// INDEX CONCURRENTLY builds: a re-run after a kill skips it once valid and rebuilds an
     /// INVALID leftover, as `add_index` does, instead of failing on the name.
     pub builds_index: Option<String>,
+    /// The index a DROP INDEX CONCURRENTLY of one index without IF EXISTS removes: a re-run
+    /// after a kill skips it once the index is gone (the statement may have finished after
+    /// its runner died, which a pooler in front lets it do), instead of failing on the name.
+    pub drops_index: Option<String>,
 }
 
 /// Something a raw statement does that a change kind does safely, or should not do at all:
@@ -113,6 +117,7 @@ pub fn classify(text: String, node: Option<&NodeEnum>) -> RawStatement {
         hazards: Vec::new(),
         tables: Vec::new(),
         builds_index: None,
+        drops_index: None,
         text,
     };
     match node {
@@ -131,6 +136,25 @@ pub fn classify(text: String, node: Option<&NodeEnum>) -> RawStatement {
         Some(NodeEnum::IndexStmt(_)) => (s.lock, s.work) = (LockMode::Share, Work::Scan),
         Some(NodeEnum::DropStmt(drop)) if drop.concurrent => {
             (s.lock, s.transactional) = (LockMode::ShareUpdateExclusive, false);
+            let name: Vec<&str> = match (drop.missing_ok, drop.objects.as_slice()) {
+                (false, [object]) => match object.node.as_ref() {
+                    Some(NodeEnum::List(list)) => list
+                        .items
+                        .iter()
+                        .filter_map(|n| match n.node.as_ref() {
+                            Some(NodeEnum::String(s)) => Some(s.sval.as_str()),
+                            _ => None,
+                        })
+                        .collect(),
+                    _ => Vec::new(),
+                },
+                _ => Vec::new(),
+            };
+            s.drops_index = match name.as_slice() {
+                [name] => Some(quote::ident(name)),
+                [schema, name] => Some(quote::qualified(schema, name)),
+                _ => None,
+            };
         }
         Some(NodeEnum::ReindexStmt(reindex)) if reindex_concurrently(reindex) => {
             (s.lock, s.work, s.transactional) = (LockMode::ShareUpdateExclusive, Work::Scan, false);
