@@ -804,10 +804,20 @@ async fn a_partitioned_revert_killed_at_every_step_ends_as_uninterrupted() {
 async fn a_dropped_partitioned_table_comes_back_with_its_foreign_keys() {
     let fk = "ALTER TABLE events ADD CONSTRAINT events_src_fkey FOREIGN KEY (src) REFERENCES sources (name)";
     let (db, client) = setup().await;
+    // The administrator's: a least-privilege role may not create schemas.
+    let role: String = client
+        .query_one("SELECT current_user::text", &[])
+        .await
+        .unwrap()
+        .get(0);
+    db.admin()
+        .await
+        .batch_execute(&format!("CREATE SCHEMA cold AUTHORIZATION \"{role}\""))
+        .await
+        .unwrap();
     client
         .batch_execute(&format!(
-            "CREATE SCHEMA cold;
-             CREATE TABLE cold.events_2023 PARTITION OF events FOR VALUES FROM ('2023-01-01') TO ('2024-01-01');
+            "CREATE TABLE cold.events_2023 PARTITION OF events FOR VALUES FROM ('2023-01-01') TO ('2024-01-01');
              INSERT INTO events (id, at, src) VALUES (-1, '2023-06-01', 'app');
              {fk}"
         ))
