@@ -285,6 +285,17 @@ async fn measure(
         )
         .await?
         .get(0);
+    // From one batch's start to the next's: what a writer that touches a row of the batch
+    // in flight may wait, at most (the ledger records each batch at its transaction's start).
+    let batch_ms: Vec<f64> = client
+        .fetch_one(
+            "SELECT percentile_disc(array[0.5, 0.99, 1]) WITHIN GROUP (ORDER BY ms)
+               FROM (SELECT extract(epoch FROM lead(at) OVER (ORDER BY id) - at)::float8 * 1000 AS ms
+                       FROM switchback.batches WHERE step = 'users.backfill') b",
+            &[],
+        )
+        .await?
+        .get(0);
 
     let bulk_rate = rows as f64 / bulk_seconds;
     let backfill_rate = backfilled as f64 / backfill_seconds;
@@ -332,7 +343,12 @@ async fn measure(
     Ok(serde_json::json!({
         "rows": rows,
         "bulk_update": { "seconds": bulk_seconds, "rows_per_second": bulk_rate, "then_index_seconds": bulk_index_seconds, "wal_mb": bulk_wal_mb },
-        "backfill": { "seconds": backfill_seconds, "rows": backfilled, "rows_per_second": backfill_rate },
+        "backfill": {
+            "seconds": backfill_seconds,
+            "rows": backfilled,
+            "rows_per_second": backfill_rate,
+            "batch_ms": { "p50": batch_ms[0], "p99": batch_ms[1], "max": batch_ms[2] },
+        },
         "backfill_vs_bulk_ratio": backfill_rate / bulk_rate,
         "expand_stage_seconds": expand_seconds,
         "expand_wal_mb": expand_wal_mb,

@@ -11,6 +11,7 @@
 
 mod blocks;
 mod key;
+mod pace;
 
 use crate::error::Error;
 use crate::exec::{Event, Executor};
@@ -25,6 +26,7 @@ use crate::plan::expand::{backfill_filters, backfill_update, verify_predicate};
 use crate::plan::step::{ArchiveCopy, Job, JobKind, Records, Step};
 use crate::plan::Plan;
 use key::Key;
+use pace::Pace;
 use std::time::{Duration, Instant};
 
 const MIN_BATCH: i64 = 100;
@@ -205,6 +207,7 @@ pub(super) async fn work(
     let run_started = Instant::now();
     let mut rows_this_run = 0i64;
     let mut batch_size: Option<i64> = None;
+    let mut pace = Pace::default();
     let mut set_batch_size: Option<i32> = None;
     let mut paused = false;
     let mut waiting: Option<String> = None;
@@ -335,18 +338,18 @@ pub(super) async fn work(
             batch_size: size,
             batch_ms: elapsed.as_secs_f64() * 1000.0,
         });
+        let ends_range = batch.ends_range;
         let range = Claim {
             cursor: Some(batch.last),
             ..range
         };
-        if batch.ends_range {
+        if ends_range {
             ex.ledger.finish_range(&ex.client, &w.lease, &range).await?;
         } else {
             held = Some(range);
         }
         let target = Duration::from_millis(target_batch_ms.max(1) as u64);
-        let scaled = (size as f64 * target.as_secs_f64() / elapsed.as_secs_f64().max(1e-3)) as i64;
-        batch_size = Some(scaled.clamp(size / 2, size * 2).clamp(MIN_BATCH, MAX_BATCH));
+        batch_size = Some(pace.next_size(size, elapsed, target, ends_range));
         // The cap bounds what the job writes; the verification pass writes no row, and
         // capping it made a 1M-row pass at 80k rows/s take 12.6 s instead of 0.2 s.
         if max_rows_per_second > 0 && w.job.kind != JobKind::Verify {
