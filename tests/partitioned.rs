@@ -225,15 +225,7 @@ async fn killed_in_the_middle_of_a_partition_build() {
         .unwrap();
     let started = Instant::now();
     loop {
-        let waiting: bool = client
-            .query_one(
-                "SELECT EXISTS (SELECT FROM pg_stat_activity WHERE query LIKE 'CREATE INDEX CONCURRENTLY%events_2025%' AND wait_event_type = 'Lock')",
-                &[],
-            )
-            .await
-            .unwrap()
-            .get(0);
-        if waiting {
+        if support::waits_for_lock(&client, "CREATE INDEX CONCURRENTLY%events_2025%").await {
             break;
         }
         assert!(

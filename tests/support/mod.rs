@@ -212,6 +212,19 @@ pub async fn wait_for_runner_to_go(db: &TestDb) {
     }
 }
 
+/// Whether a session's statement `LIKE` the pattern waits for a lock (another transaction's,
+/// or the end of older ones for a CONCURRENTLY build).
+pub async fn waits_for_lock(client: &Client, like: &str) -> bool {
+    client
+        .query_one(
+            "SELECT EXISTS (SELECT FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE $1)",
+            &[&like],
+        )
+        .await
+        .unwrap()
+        .get(0)
+}
+
 /// Rows of `users` whose email is still NULL.
 pub async fn null_emails(db: &TestDb) -> i64 {
     db.client()
