@@ -25,11 +25,13 @@ use switchback::pg::query::Query;
 use switchback::plan::folder;
 use switchback::workload::{self, App, Writer};
 
-/// The plan, with the batch length from `--batch-time`, the backfill's cap from
+/// The plan, with the backfill's sessions from `--workers`, the batch length from
+/// `--batch-time`, the backfill's cap from
 /// `--max-rows-per-second` and the index builds' parallel workers from `--index-workers`
 /// (the plan's defaults when not given).
 fn plan_text() -> String {
     let settings: Vec<String> = [
+        ("--workers", "workers"),
         ("--batch-time", "target_batch_time"),
         ("--max-rows-per-second", "max_rows_per_second"),
     ]

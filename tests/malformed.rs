@@ -153,6 +153,16 @@ case!(
     &format!("backfill: {{ batch_size: 0 }}\nchanges:\n{DROP_A}"),
     ["p.yaml:1:25: error[E108]: `batch_size` must be at least 1 (at backfill.batch_size)",]
 );
+case!(
+    zero_backfill_workers,
+    &format!("backfill: {{ workers: 0 }}\nchanges:\n{DROP_A}"),
+    ["p.yaml:1:22: error[E108]: `workers: 0` must be from 1 to 64 (at backfill.workers)",]
+);
+case!(
+    too_many_backfill_workers,
+    &format!("backfill:\n  workers: 65\nchanges:\n{DROP_A}"),
+    ["p.yaml:2:12: error[E108]: `workers: 65` must be from 1 to 64 (at backfill.workers)",]
+);
 case!(unknown_backfill_setting, &format!("backfill: {{ batch: 10 }}\nchanges:\n{DROP_A}"), [
     "p.yaml:1:13: error[E102]: unknown key `batch` (at backfill.batch) [help: did you mean `batch_size`?]",
 ]);

@@ -2,12 +2,15 @@
 //! `switchback backfill` processes that share the job by claiming key ranges with a lease.
 //! Three workers, one killed with -9 midway, on a fill of NULLs (walked by key): the job
 //! completes, the batch log shows every key covered exactly once, and the result verifies. A
-//! backfill walked by block starts over when the table is rewritten under it.
+//! backfill walked by block starts over when the table is rewritten under it. A plan's
+//! `backfill.workers` has `advance` itself run that many sessions side by side.
 
 mod support;
 
 use std::process::{Child, Command, Stdio};
-use support::{plan_file, switchback, text, TestDb};
+use support::runner::Runner;
+use support::writer::{Writer, MIXED};
+use support::{plan_file, switchback, text, wait_for_runner_to_go, TestDb};
 
 const ROWS: i64 = 300_000;
 
@@ -253,4 +256,82 @@ async fn a_table_rewritten_under_a_worker_is_walked_again_from_the_start() {
         "{}",
         text(&done.stderr)
     );
+}
+
+/// `backfill: { workers: 3 }`: `advance` runs the backfill and the verification with three
+/// sessions at once, the old and new application writing throughout. Killed mid-backfill, the
+/// re-run finishes with three sessions again, and every row holds what was last written.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn advance_runs_the_plans_workers_side_by_side() {
+    let db = TestDb::new().await;
+    let client = db.client().await;
+    client
+        .batch_execute(&format!("CREATE TABLE users (id bigserial PRIMARY KEY, name text NOT NULL, email text); INSERT INTO users (name, email) SELECT 'user ' || g, NULL FROM generate_series(1, {ROWS}) g; ANALYZE users;"))
+        .await
+        .unwrap();
+    let (_dir, plan) = plan_file("20261124_side_by_side", "changes:\n  - rename_column: { table: users, from: name, to: full_name }\nbackfill: { workers: 3, batch_size: 500, target_batch_time: 1ms }\n");
+    let writer = Writer::start(&db.url, ROWS, Some("full_name")).await;
+
+    let runner = Runner::start(&db, &plan, &[]);
+    runner.wait_for("batch", 20);
+    runner.kill();
+    wait_for_runner_to_go(&db).await;
+    // `full_name` exists from the first step on: the new application joins.
+    writer.set_phase(MIXED);
+    let killed_at: i64 = client
+        .query_one("SELECT max(id) FROM switchback.batches", &[])
+        .await
+        .unwrap()
+        .get(0);
+    let done = switchback(&db, &["advance", &plan, "--progress", "plain"]);
+    assert_eq!(done.status.code(), Some(0), "{}", text(&done.stderr));
+    writer.run_for(50).await;
+    let report = writer.stop().await;
+    assert_eq!(report.errors, Vec::<String>::new());
+    let verified = text(&done.stderr).matches("rows verified").count();
+    assert_eq!(
+        verified,
+        1,
+        "one line for the verification: {}",
+        text(&done.stderr)
+    );
+
+    // Each job of the re-run: three workers, each busy while the others were.
+    for step in ["users.backfill", "users.verify"] {
+        let spans: Vec<(String, f64, f64)> = client
+            .query(
+                "SELECT worker, extract(epoch FROM min(at))::float8, extract(epoch FROM max(at))::float8
+                   FROM switchback.batches WHERE step = $1 AND id > $2 GROUP BY worker",
+                &[&step, &killed_at],
+            )
+            .await
+            .unwrap()
+            .iter()
+            .map(|r| (r.get(0), r.get(1), r.get(2)))
+            .collect();
+        assert_eq!(spans.len(), 3, "{step}: {spans:?}");
+        let (last_start, first_end) = spans
+            .iter()
+            .fold((f64::MIN, f64::MAX), |(s, e), w| (s.max(w.1), e.min(w.2)));
+        assert!(
+            last_start <= first_end,
+            "{step}: the workers ran at the same time: {spans:?}"
+        );
+    }
+    let wrong: i64 = client
+        .query_one(
+            "SELECT count(*) FROM users WHERE full_name IS DISTINCT FROM name",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(wrong, 0);
+    for (id, value) in report.names.iter().take(500) {
+        let row = client
+            .query_one("SELECT full_name FROM users WHERE id = $1", &[id])
+            .await
+            .unwrap();
+        assert_eq!(&row.get::<_, String>(0), value, "row {id}");
+    }
 }

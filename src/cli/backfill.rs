@@ -69,7 +69,12 @@ pub fn run(args: Args, state_schema: &str) -> Result<Outcome, Failure> {
                 async move {
                     let mut executor = Executor::connect(info, options, reporter).await?;
                     executor
-                        .work_on_backfills(&id, &format!("{}:{n}", worker_name()), args.lease)
+                        .work_on_backfills(
+                            &id,
+                            &format!("{}:{n}", worker_name()),
+                            n == 0,
+                            args.lease,
+                        )
                         .await
                 }
             });

@@ -198,11 +198,13 @@ impl<'r> Executor<'r> {
     }
 
     /// Works as one `switchback backfill` worker on every unfinished backfill of plan `id`,
-    /// until none is left. Returns how many jobs it found.
+    /// until none is left; the process's `lead` worker reports pauses and throttling for all
+    /// of its workers. Returns how many jobs it found.
     pub async fn work_on_backfills(
         &mut self,
         id: &str,
         worker: &str,
+        lead: bool,
         lease: Duration,
     ) -> Result<usize, Error> {
         let Some(row) = self.ledger.plan(&self.client, id).await? else {
@@ -222,7 +224,7 @@ impl<'r> Executor<'r> {
             match self.ledger.job(&self.client, id, &step.name).await? {
                 Some(j) if j.state != JobState::Done => {
                     found += 1;
-                    backfill::work(self, &plan, step, job, worker, lease).await?;
+                    backfill::work(self, &plan, step, job, worker, lead, lease).await?;
                 }
                 _ => {}
             }

@@ -240,22 +240,23 @@ impl Ledger {
         Ok(())
     }
 
-    /// Ends a job: done, or failed (a verification that found differences).
+    /// Ends a job: done, or failed (a verification that found differences). False when it
+    /// already was: another of the job's workers got there first.
     pub async fn finish_job(
         &self,
         client: &impl Query,
         plan: &str,
         step: &str,
         state: JobState,
-    ) -> Result<(), Error> {
-        client
+    ) -> Result<bool, Error> {
+        let changed = client
             .exec(
-                &format!("UPDATE {} SET state = $3, updated_at = now(), finished_at = now() WHERE plan_id = $1 AND step = $2", self.table("jobs")),
+                &format!("UPDATE {} SET state = $3, updated_at = now(), finished_at = now() WHERE plan_id = $1 AND step = $2 AND state <> $3", self.table("jobs")),
                 &[&plan, &step, &state.as_str()],
             )
             .await
             .map_err(Error::sql(format!("set job {step} {state}")))?;
-        Ok(())
+        Ok(changed > 0)
     }
 
     /// The job's rate over the last `recent`, and its live workers.

@@ -11,7 +11,7 @@ use crate::plan::record::RawRecord;
 use crate::plan::source::{FieldPath, SourceMap};
 use crate::plan::{
     duration, lint, semantics, BackfillSettings, Dependency, Plan, DEFAULT_INDEX_WORKERS,
-    DEFAULT_LOCK_TIMEOUT, MAX_INDEX_WORKERS,
+    DEFAULT_LOCK_TIMEOUT, MAX_INDEX_WORKERS, MAX_WORKERS,
 };
 use serde::Deserialize;
 use serde_yaml::Value;
@@ -38,9 +38,10 @@ struct RawHeader {
 #[derive(Debug, Deserialize)]
 #[serde(
     deny_unknown_fields,
-    expecting = "a mapping of batch_size, target_batch_time, max_rows_per_second, max_replica_lag"
+    expecting = "a mapping of workers, batch_size, target_batch_time, max_rows_per_second, max_replica_lag"
 )]
 struct RawBackfill {
+    workers: Option<u64>,
     batch_size: Option<u64>,
     target_batch_time: Option<SqlText>,
     max_rows_per_second: Option<u64>,
@@ -370,6 +371,19 @@ fn positive_duration(cx: &mut Checker, at: &FieldPath, text: &str) -> Option<std
 
 fn check_backfill(raw: RawBackfill, at: &FieldPath, cx: &mut Checker) -> BackfillSettings {
     let defaults = BackfillSettings::default();
+    let workers = match raw.workers {
+        Some(n @ 1..) if n <= u64::from(MAX_WORKERS) => Some(n as u16),
+        Some(n) => {
+            cx.report(
+                Code::BadValue,
+                &at.key("workers"),
+                format!("`workers: {n}` must be from 1 to {MAX_WORKERS}"),
+                None,
+            );
+            None
+        }
+        None => None,
+    };
     if raw.batch_size == Some(0) {
         cx.report(
             Code::BadValue,
@@ -385,6 +399,7 @@ fn check_backfill(raw: RawBackfill, at: &FieldPath, cx: &mut Checker) -> Backfil
         .target_batch_time
         .and_then(|t| positive_duration(cx, &at.key("target_batch_time"), &t.0));
     BackfillSettings {
+        workers: workers.unwrap_or(defaults.workers),
         batch_size: raw.batch_size.unwrap_or(defaults.batch_size),
         target_batch_time: target_batch_time.unwrap_or(defaults.target_batch_time),
         max_rows_per_second: raw

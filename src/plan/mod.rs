@@ -37,9 +37,11 @@ pub struct Dependency {
     pub field: String,
 }
 
-/// Starting values for a plan's backfills; all of them can be changed while it runs.
+/// Starting values for a plan's backfills; all but `workers` can be changed while it runs.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct BackfillSettings {
+    /// Sessions `advance` runs each backfill and verification with, side by side.
+    pub workers: u16,
     pub batch_size: u64,
     #[serde(serialize_with = "serialize_duration")]
     pub target_batch_time: Duration,
@@ -52,6 +54,7 @@ pub struct BackfillSettings {
 impl Default for BackfillSettings {
     fn default() -> Self {
         BackfillSettings {
+            workers: DEFAULT_WORKERS,
             batch_size: 10_000,
             target_batch_time: Duration::from_millis(50),
             max_rows_per_second: 0,
@@ -59,6 +62,12 @@ impl Default for BackfillSettings {
         }
     }
 }
+
+/// One session per backfill unless the plan asks for more.
+pub const DEFAULT_WORKERS: u16 = 1;
+
+/// The most sessions a plan may ask `advance` to backfill with.
+pub const MAX_WORKERS: u16 = 64;
 
 pub const DEFAULT_LOCK_TIMEOUT: Duration = Duration::from_secs(2);
 

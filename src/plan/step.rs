@@ -242,6 +242,17 @@ pub struct Job {
     pub copy: Option<ArchiveCopy>,
 }
 
+impl Job {
+    /// The sessions `advance` runs the job with: the plan's `backfill.workers` for a backfill
+    /// or a verification, one for an archive copy or a restore (each walks a single range).
+    pub fn sessions(&self, backfill: &crate::plan::BackfillSettings) -> u16 {
+        match self.kind {
+            JobKind::Backfill | JobKind::Verify => backfill.workers,
+            JobKind::Archive | JobKind::Restore => 1,
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Step {
     /// `plan/name`, unique across every plan.

@@ -21,6 +21,14 @@ fn work_text(work: Work) -> &'static str {
     }
 }
 
+/// ", 3 sessions side by side" when the plan's `backfill.workers` runs the step's job.
+fn side_by_side(step: &Step, backfill: &BackfillSettings) -> String {
+    match step.job.as_ref().map_or(1, |job| job.sessions(backfill)) {
+        1 => String::new(),
+        n => format!(", {n} sessions side by side"),
+    }
+}
+
 fn steps_of<'g>(
     graph: &'g StepGraph,
     plan: &'g Plan,
@@ -106,9 +114,10 @@ fn step_text(out: &mut String, number: usize, step: &Step, plan: &Plan, style: S
     if !step.transactional {
         let why = if step.statements.iter().any(|s| s.work == Work::Batched) {
             format!(
-                "runs in batches of {} rows (adapting to {} a batch), each its own transaction",
+                "runs in batches of {} rows (adapting to {} a batch), each its own transaction{}",
                 backfill.batch_size,
-                duration::format(backfill.target_batch_time)
+                duration::format(backfill.target_batch_time),
+                side_by_side(step, backfill)
             )
         } else {
             "runs outside a transaction; a re-run checks the catalog first".to_owned()
@@ -259,8 +268,9 @@ pub fn sql(plans: &[Plan], graph: &StepGraph) -> String {
                     ));
                 } else if step.statements.iter().any(|s| s.work == Work::Batched) {
                     out.push_str(&format!(
-                        "-- in batches of {} rows, each its own transaction:\n",
-                        plan.backfill.batch_size
+                        "-- in batches of {} rows, each its own transaction{}:\n",
+                        plan.backfill.batch_size,
+                        side_by_side(step, &plan.backfill)
                     ));
                 } else {
                     out.push_str("-- outside a transaction:\n");

@@ -181,13 +181,15 @@ async fn archive_ddl(
 }
 
 /// Works on the job until no range is left, then finishes it (idempotently: several workers
-/// may get there). `worker` names this worker in the ledger.
+/// may get there). `worker` names this worker in the ledger; the `lead` worker of a process
+/// reports pauses and throttling, which every worker obeys, once for all of them.
 pub(super) async fn work(
     ex: &mut Executor<'_>,
     plan: &Plan,
     step: &Step,
     job: &Job,
     worker: &str,
+    lead: bool,
     lease: Duration,
 ) -> Result<(), Error> {
     let w = Worker {
@@ -205,7 +207,8 @@ pub(super) async fn work(
         },
     };
     let run_started = Instant::now();
-    let mut rows_this_run = 0i64;
+    // The job's rate, all its workers together: the rows done since this worker started.
+    let mut done_before: Option<i64> = None;
     let mut batch_size: Option<i64> = None;
     let mut pace = Pace::default();
     let mut set_batch_size: Option<i32> = None;
@@ -225,7 +228,7 @@ pub(super) async fn work(
         let steer = ex.ledger.control(&ex.client, &plan.id).await?;
         if steer.paused() != paused {
             paused = steer.paused();
-            ex.reporter.report(&match paused {
+            let event = match paused {
                 true => Event::Paused {
                     plan: plan.id.clone(),
                     step: step.name.clone(),
@@ -236,7 +239,10 @@ pub(super) async fn work(
                     plan: plan.id.clone(),
                     step: step.name.clone(),
                 },
-            });
+            };
+            if lead {
+                ex.reporter.report(&event);
+            }
         }
         if job.kind != JobKind::Verify && !paused {
             let verdict = ex
@@ -247,7 +253,7 @@ pub(super) async fn work(
                 ex.ledger
                     .set_job_wait(&ex.client, &plan.id, &step.name, verdict.as_deref())
                     .await?;
-                ex.reporter.report(&match &verdict {
+                let event = match &verdict {
                     Some(reason) => Event::Throttled {
                         plan: plan.id.clone(),
                         step: step.name.clone(),
@@ -257,7 +263,10 @@ pub(super) async fn work(
                         plan: plan.id.clone(),
                         step: step.name.clone(),
                     },
-                });
+                };
+                if lead {
+                    ex.reporter.report(&event);
+                }
                 waiting = verdict;
             }
         }
@@ -327,8 +336,8 @@ pub(super) async fn work(
             }
         };
         let elapsed = started.elapsed();
-        rows_this_run += rows;
         let done = row.rows_done + rows;
+        let rows_this_run = done - *done_before.get_or_insert(row.rows_done);
         ex.reporter.report(&Event::Batch {
             plan: plan.id.clone(),
             step: step.name.clone(),
@@ -633,10 +642,11 @@ async fn finish(ex: &mut Executor<'_>, plan: &Plan, step: &Step, job: &Job) -> R
             samples: row.samples,
         });
     }
-    ex.ledger
+    let first = ex
+        .ledger
         .finish_job(&ex.client, &plan.id, &step.name, JobState::Done)
         .await?;
-    if job.kind == JobKind::Verify {
+    if job.kind == JobKind::Verify && first {
         ex.reporter.report(&Event::Verified {
             plan: plan.id.clone(),
             step: step.name.clone(),
