@@ -267,8 +267,8 @@ async fn kill_while_waiting(
     }
     child.kill().unwrap();
     child.wait().unwrap();
-    // Its statement gives up at the plan's lock_timeout while the lock is held, so it cannot
-    // complete once the lock is released.
+    // Its session ends with it (the server checks every second that the runner is still
+    // there), so its statement cannot complete once the lock is released.
     support::wait_for_runner_to_go(db).await;
     holder.batch_execute("COMMIT").await.unwrap();
 }

@@ -1,12 +1,15 @@
 //! Lock discipline and runner safety: a conflicting lock makes advance retry and give up
-//! with exit 3 naming the blocking session while other sessions keep working; one runner per
-//! plan; an edited plan is refused; --dry-run changes nothing; status reports progress.
+//! with exit 3 naming the blocking session while other sessions keep working; a CONCURRENTLY
+//! build waits out an old transaction on another table, naming it, instead of failing on
+//! lock_timeout; one runner per plan; an edited plan is refused; --dry-run changes nothing;
+//! status reports progress.
 
 mod support;
 
 use std::io::{BufRead, BufReader};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
+use support::runner::Runner;
 use support::{catalog, plan_file, switchback, text, TestDb};
 
 async fn users(db: &TestDb, rows: i64) {
@@ -88,6 +91,58 @@ async fn a_blocked_lock_is_retried_then_reported_with_the_blocking_session() {
     blocker.batch_execute("COMMIT").await.unwrap();
     let out = switchback(&db, &["advance", &plan, "--progress", "plain"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+}
+
+/// A CONCURRENTLY build waits for every transaction older than itself, on any table. A
+/// lock_timeout would cancel it (and leave its index INVALID) whenever one is open longer than
+/// that, so it runs without one: it blocks no application statement while it waits, and says
+/// for whom it waits.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_concurrent_build_waits_out_an_old_transaction_and_names_it() {
+    let db = TestDb::new().await;
+    users(&db, 1000).await;
+    let old = db.client().await;
+    old.batch_execute("CREATE TABLE reports (id int)")
+        .await
+        .unwrap();
+    old.batch_execute("BEGIN ISOLATION LEVEL REPEATABLE READ; SELECT count(*) FROM reports;")
+        .await
+        .unwrap();
+    let old_pid: i32 = old
+        .query_one("SELECT pg_backend_pid()", &[])
+        .await
+        .unwrap()
+        .get(0);
+
+    let (_dir, plan) = plan_file("20261124_old_transaction", "changes:\n  - add_index: { table: users, name: users_name_idx, columns: [name] }\nlock_timeout: 200ms\n");
+    let runner = Runner::start(&db, &plan, &["--lock-retry-budget", "1s"]);
+    // Reported after the first look at its waits (2s): past lock_timeout and the retry budget.
+    let waiting = runner.wait_for("waiting_for_sessions", 1);
+    let pids: Vec<i64> = waiting["blockers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| b["pid"].as_i64().unwrap())
+        .collect();
+    assert_eq!(pids, [i64::from(old_pid)], "{waiting}");
+    assert!(waiting["seconds"].as_f64().unwrap() >= 1.0, "{waiting}");
+    // The application goes on meanwhile.
+    let app = db.client().await;
+    app.batch_execute("SET statement_timeout = '5s'; UPDATE users SET name = 'moved' WHERE id = 1; INSERT INTO users VALUES (1001, 'new', NULL)")
+        .await
+        .unwrap();
+
+    old.batch_execute("COMMIT").await.unwrap();
+    runner.finish();
+    let index: (bool, i64) = app
+        .query_one(
+            "SELECT bool_and(i.indisvalid), count(*) FROM pg_index i WHERE i.indrelid = 'users'::regclass AND NOT i.indisprimary",
+            &[],
+        )
+        .await
+        .map(|r| (r.get(0), r.get(1)))
+        .unwrap();
+    assert_eq!(index, (true, 1), "one index, valid");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

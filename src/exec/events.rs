@@ -38,6 +38,14 @@ pub enum Event {
         wait_ms: u64,
         blockers: Vec<Blocker>,
     },
+    /// A CONCURRENTLY statement waits for these sessions' transactions to end (it blocks no
+    /// application statement meanwhile); reported when the set changes.
+    WaitingForSessions {
+        plan: String,
+        step: String,
+        seconds: f64,
+        blockers: Vec<Blocker>,
+    },
     /// A backfill or verification batch committed.
     Batch {
         plan: String,

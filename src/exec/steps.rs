@@ -12,16 +12,15 @@ use crate::plan::step::{Job, Statement, Step};
 use crate::plan::Plan;
 use std::time::{Duration, Instant};
 
-/// What one attempt of a step runs.
-enum Attempt<'a> {
-    /// Statements and the ledger's record of them, in one transaction.
-    Transaction {
-        setup: &'a str,
-        statements: &'a [String],
-        after: &'a str,
-    },
-    /// One statement on its own (CONCURRENTLY refuses a transaction block).
-    Autocommit(&'a str),
+/// How often a CONCURRENTLY statement's waits are looked at.
+const WAIT_POLL: Duration = Duration::from_secs(2);
+
+/// What one attempt of a step runs: statements and the ledger's record of them, in one
+/// transaction.
+struct Attempt<'a> {
+    setup: &'a str,
+    statements: &'a [String],
+    after: &'a str,
 }
 
 impl Executor<'_> {
@@ -207,7 +206,7 @@ impl Executor<'_> {
             plan,
             step,
             &policy,
-            Attempt::Transaction {
+            Attempt {
                 setup: &setup,
                 statements: &statements,
                 after: &after,
@@ -230,14 +229,13 @@ impl Executor<'_> {
             .unwrap_or_default();
         let mut retrier = Retrier::new(policy, &step.name, &relation);
         loop {
-            let result = match &attempt {
-                Attempt::Transaction {
-                    setup,
-                    statements,
-                    after,
-                } => ddl::in_transaction(&mut self.client, setup, statements, after).await,
-                Attempt::Autocommit(sql) => self.client.batch_execute(sql).await,
-            };
+            let result = ddl::in_transaction(
+                &mut self.client,
+                attempt.setup,
+                attempt.statements,
+                attempt.after,
+            )
+            .await;
             let error = match result {
                 Ok(()) => return Ok(()),
                 Err(source) => Error::Sql {
@@ -346,30 +344,43 @@ impl Executor<'_> {
                 setup.push_str("; SET LOCAL switchback.backfill = 'on'");
             }
             let statements = [sql.to_owned()];
-            let attempt = Attempt::Transaction {
+            let attempt = Attempt {
                 setup: &setup,
                 statements: &statements,
                 after: &record,
             };
             return self.with_retries(plan, step, policy, attempt).await;
         }
+        // No lock_timeout here: such a statement takes SHARE UPDATE EXCLUSIVE, which no
+        // application statement waits for, and then waits for every transaction older than
+        // itself, on any table, to end. A lock_timeout counts that wait, so any transaction
+        // open longer than it would cancel the build (and leave its index INVALID). It waits
+        // instead, naming the sessions it waits for.
         let direct = self.pooled.is_none();
         if direct {
             self.client
                 .batch_execute(&format!(
-                    "SET lock_timeout = '{}ms'; SET statement_timeout = 0; SET max_parallel_maintenance_workers = {}",
-                    policy.lock_timeout.as_millis(),
+                    "SET lock_timeout = 0; SET statement_timeout = 0; SET max_parallel_maintenance_workers = {}",
                     policy.index_workers
                 ))
                 .await
-                .map_err(Error::sql("set the session's lock_timeout"))?;
+                .map_err(Error::sql("set the session's settings"))?;
+            // Without a lock_timeout, a runner killed while its statement waits would leave the
+            // statement waiting, to finish whenever its blockers end: the server checks every
+            // second that the runner is still there. (Only some platforms can; elsewhere the
+            // re-run copes with a statement that finished late, as behind a pooler.)
+            if let Err(error) = self
+                .client
+                .batch_execute("SET client_connection_check_interval = '1s'")
+                .await
+            {
+                tracing::debug!(%error, "the server cannot watch for a dead runner");
+            }
         }
-        let result = self
-            .with_retries(plan, step, policy, Attempt::Autocommit(sql))
-            .await;
+        let result = self.run_bare(plan, step, policy, sql).await;
         if direct {
             self.client
-                .batch_execute("RESET lock_timeout; RESET statement_timeout; RESET max_parallel_maintenance_workers")
+                .batch_execute("RESET lock_timeout; RESET statement_timeout; RESET max_parallel_maintenance_workers; RESET client_connection_check_interval")
                 .await
                 .map_err(Error::sql("reset the session's settings"))?;
         }
@@ -384,5 +395,78 @@ impl Executor<'_> {
                 )))?;
         }
         Ok(())
+    }
+
+    /// A statement that refuses a transaction, reporting the sessions it waits for while it
+    /// runs. Behind a pooler the role's lock_timeout applies: a build it cancels left an
+    /// INVALID index, dropped before the retry.
+    async fn run_bare(
+        &mut self,
+        plan: &Plan,
+        step: &Step,
+        policy: &DdlPolicy,
+        sql: &str,
+    ) -> Result<(), Error> {
+        let relation = step
+            .strongest_lock()
+            .map(|l| l.relation.clone())
+            .unwrap_or_default();
+        let builds = crate::plan::sql::index_built(sql);
+        let mut retrier = Retrier::new(policy, &step.name, &relation);
+        loop {
+            let result = tokio::select! {
+                result = self.client.batch_execute(sql) => result,
+                never = watch_waits(&self.side, self.reporter, plan, step, sql) => match never {},
+            };
+            let Err(source) = result else {
+                return Ok(());
+            };
+            let error = Error::Sql {
+                context: format!("run step {} of plan {}", step.name, plan.id),
+                source,
+            };
+            let retry = retrier.after_failure(error, &self.side).await?;
+            self.retry_event(plan, step, &retry);
+            tokio::time::sleep(retry.wait).await;
+            if let Some(index) = &builds {
+                if catalog::index_valid(&self.client, index).await? == Some(false) {
+                    self.client
+                        .batch_execute(&format!("DROP INDEX CONCURRENTLY IF EXISTS {index}"))
+                        .await
+                        .map_err(Error::sql(format!(
+                            "drop the INVALID index {index} a cancelled build left"
+                        )))?;
+                }
+            }
+        }
+    }
+}
+
+/// Reports, every time the set changes, the sessions the statement `sql` waits for; never
+/// ends (the statement it watches does).
+async fn watch_waits(
+    side: &tokio_postgres::Client,
+    reporter: &dyn super::Reporter,
+    plan: &Plan,
+    step: &Step,
+    sql: &str,
+) -> std::convert::Infallible {
+    let started = Instant::now();
+    let mut reported: Vec<i32> = Vec::new();
+    loop {
+        tokio::time::sleep(WAIT_POLL).await;
+        let Ok(blockers) = catalog::blocking(side, sql).await else {
+            continue;
+        };
+        let pids: Vec<i32> = blockers.iter().map(|b| b.pid).collect();
+        if !pids.is_empty() && pids != reported {
+            reporter.report(&Event::WaitingForSessions {
+                plan: plan.id.clone(),
+                step: step.name.clone(),
+                seconds: started.elapsed().as_secs_f64(),
+                blockers,
+            });
+        }
+        reported = pids;
     }
 }

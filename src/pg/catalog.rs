@@ -457,6 +457,35 @@ pub async fn blockers(client: &impl Query, relation: &str) -> Result<Vec<Blocker
         .collect())
 }
 
+/// The sessions the session running `sql` waits for: the holders of the locks it asked for,
+/// or, for a CONCURRENTLY statement waiting for older transactions to end, those
+/// transactions. The session is found by its statement's text, which behind a pooler is all
+/// there is to find it by.
+pub async fn blocking(client: &impl Query, sql: &str) -> Result<Vec<Blocker>, Error> {
+    Ok(client
+        .fetch(
+            "SELECT a.pid, coalesce(a.usename, a.backend_type, ''), coalesce(a.state, ''),
+                    coalesce(extract(epoch FROM now() - a.xact_start), 0)::float8, left(coalesce(a.query, ''), 300)
+               FROM pg_stat_activity a
+              WHERE a.pid = ANY (pg_blocking_pids((SELECT w.pid FROM pg_stat_activity w
+                                                    WHERE left(w.query, 1000) = left($1, 1000) AND w.pid <> pg_backend_pid()
+                                                    LIMIT 1)))
+              ORDER BY 1",
+            &[&sql],
+        )
+        .await
+        .map_err(Error::sql("read the sessions a statement waits for"))?
+        .iter()
+        .map(|r| Blocker {
+            pid: r.get(0),
+            user: r.get(1),
+            state: r.get(2),
+            transaction_seconds: r.get(3),
+            query: r.get(4),
+        })
+        .collect())
+}
+
 /// How many rows a table has: the planner's estimate, or a count when the table was never
 /// analyzed (PostgreSQL then reports -1).
 pub async fn estimated_rows(client: &impl Query, relation: &str) -> Result<i64, Error> {

@@ -57,6 +57,10 @@ fn line(event: &Event) -> Option<String> {
             let who: Vec<String> = blockers.iter().map(|b| format!("pid {}", b.pid)).collect();
             format!("{plan}: {step}: lock not granted (attempt {attempt}), retrying in {wait_ms}ms; held by {}", if who.is_empty() { "unknown".into() } else { who.join(", ") })
         }
+        Event::WaitingForSessions { plan, step, seconds, blockers } => {
+            let who: Vec<String> = blockers.iter().map(|b| format!("\n    {b}")).collect();
+            format!("{plan}: {step}: waiting {seconds:.0}s for older transactions to end (a CONCURRENTLY statement waits for every transaction older than it, on any table, and blocks no application statement meanwhile):{}", who.concat())
+        }
         Event::Batch { plan, step, rows_done, rows_estimated, rows_per_second, batch_size, .. } => {
             let percent = if *rows_estimated > 0 { 100.0 * *rows_done as f64 / *rows_estimated as f64 } else { 100.0 };
             format!("{plan}: {step}: {rows_done}/{rows_estimated} rows ({percent:.0}%), {rows_per_second:.0} rows/s, batch {batch_size}")

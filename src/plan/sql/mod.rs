@@ -12,9 +12,9 @@ pub mod usage;
 pub use expr::{rename_identifier, Expr};
 pub use statement::{
     adds_validating_constraint, adds_volatile_default, alter_commands, classify,
-    column_constraints, column_defs, index_table, parse_statements, primary_key_columns,
-    reindex_concurrently, reshapes_rows, target_table, type_name_base, vacuum_full, Hazard,
-    RawStatement, Work,
+    column_constraints, column_defs, index_built, index_table, parse_statements,
+    primary_key_columns, reindex_concurrently, reshapes_rows, target_table, type_name_base,
+    vacuum_full, Hazard, RawStatement, Work,
 };
 pub use types::{parse_type, type_base_name};
 
@@ -139,6 +139,12 @@ mod tests {
         );
         assert_eq!(builds("CREATE INDEX CONCURRENTLY ON t (b)"), None);
         assert_eq!(s[0].builds_index, None);
+        assert_eq!(
+            index_built("CREATE UNIQUE INDEX CONCURRENTLY k ON app.t (b)").as_deref(),
+            Some("\"app\".\"k\"")
+        );
+        assert_eq!(index_built("CREATE INDEX k ON t (b)"), None);
+        assert_eq!(index_built("VACUUM t"), None);
         let drops = |sql| parse(sql)[0].drops_index.clone();
         assert_eq!(
             drops("DROP INDEX CONCURRENTLY app.\"J\"").as_deref(),

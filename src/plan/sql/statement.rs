@@ -93,6 +93,17 @@ pub fn parse_statements(
         .collect())
 }
 
+/// The index a single `CREATE INDEX CONCURRENTLY` statement builds, quoted as
+/// `Statement::builds_index` has it; None for any other SQL.
+pub fn index_built(sql: &str) -> Option<String> {
+    let parsed = pg_query::parse(sql, ParserOptions::DEFAULT).ok()?;
+    let [raw] = parsed.protobuf.stmts.as_slice() else {
+        return None;
+    };
+    let node = raw.stmt.as_ref().and_then(|s| s.node.as_ref());
+    classify(sql.to_owned(), node).builds_index
+}
+
 /// Whether `sql` calls one of the volatile functions: a name token directly followed by `(`.
 /// (libpg_query's node walker does not descend into column definitions, so the tokens are
 /// read instead.)
