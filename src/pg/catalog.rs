@@ -447,14 +447,19 @@ pub async fn blockers(client: &impl Query, relation: &str) -> Result<Vec<Blocker
         .await
         .map_err(Error::sql(format!("read the sessions locking {relation}")))?
         .iter()
-        .map(|r| Blocker {
-            pid: r.get(0),
-            user: r.get(1),
-            state: r.get(2),
-            transaction_seconds: r.get(3),
-            query: r.get(4),
-        })
+        .map(blocker)
         .collect())
+}
+
+/// A session from `pid, user, state, transaction seconds, query`.
+fn blocker(row: &tokio_postgres::Row) -> Blocker {
+    Blocker {
+        pid: row.get(0),
+        user: row.get(1),
+        state: row.get(2),
+        transaction_seconds: row.get(3),
+        query: row.get(4),
+    }
 }
 
 /// The sessions the session running `sql` waits for: the holders of the locks it asked for,
@@ -476,13 +481,7 @@ pub async fn blocking(client: &impl Query, sql: &str) -> Result<Vec<Blocker>, Er
         .await
         .map_err(Error::sql("read the sessions a statement waits for"))?
         .iter()
-        .map(|r| Blocker {
-            pid: r.get(0),
-            user: r.get(1),
-            state: r.get(2),
-            transaction_seconds: r.get(3),
-            query: r.get(4),
-        })
+        .map(blocker)
         .collect())
 }
 
