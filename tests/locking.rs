@@ -145,6 +145,62 @@ async fn a_concurrent_build_waits_out_an_old_transaction_and_names_it() {
     assert_eq!(index, (true, 1), "one index, valid");
 }
 
+/// With a role whose `lock_timeout` is set: on a direct connection the build lifts it and waits
+/// as above; behind a transaction pooler, where no session setting reaches it, the role's
+/// timeout cancels the build, which leaves its index INVALID, and each retry drops that index
+/// before building again, until the old transaction ends.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_build_cancelled_by_the_roles_lock_timeout_is_retried_cleanly() {
+    let db = TestDb::new().await;
+    users(&db, 1000).await;
+    let old = db.client().await;
+    let (role, database): (String, String) = old
+        .query_one("SELECT current_user::text, current_database()::text", &[])
+        .await
+        .map(|r| (r.get(0), r.get(1)))
+        .unwrap();
+    // Before any session of the pooler reaches this database, so every one has it.
+    db.admin()
+        .await
+        .batch_execute(&format!(
+            "ALTER ROLE \"{role}\" IN DATABASE \"{database}\" SET lock_timeout = '300ms'"
+        ))
+        .await
+        .unwrap();
+    old.batch_execute("CREATE TABLE reports (id int)")
+        .await
+        .unwrap();
+    old.batch_execute("BEGIN ISOLATION LEVEL REPEATABLE READ; SELECT count(*) FROM reports;")
+        .await
+        .unwrap();
+
+    let (_dir, plan) = plan_file(
+        "20261124_role_timeout",
+        "changes:\n  - add_index: { table: users, name: users_name_idx, columns: [name] }\n",
+    );
+    let runner = Runner::start(&db, &plan, &["--lock-retry-budget", "60s"]);
+    let pooled = db.url != db.direct;
+    let (kind, nth) = match pooled {
+        true => ("lock_retry", 2),
+        false => ("waiting_for_sessions", 1),
+    };
+    let event = runner.wait_for(kind, nth);
+    if pooled {
+        assert_eq!(event["attempt"], 2, "{event}");
+    }
+    old.batch_execute("COMMIT").await.unwrap();
+    runner.finish();
+    let index: (bool, i64) = old
+        .query_one(
+            "SELECT bool_and(i.indisvalid), count(*) FROM pg_index i WHERE i.indrelid = 'users'::regclass AND NOT i.indisprimary",
+            &[],
+        )
+        .await
+        .map(|r| (r.get(0), r.get(1)))
+        .unwrap();
+    assert_eq!(index, (true, 1), "one index, valid");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn two_runners_of_one_plan_exactly_one_runs() {
     let db = TestDb::new().await;
