@@ -93,6 +93,32 @@ async fn a_blocked_lock_is_retried_then_reported_with_the_blocking_session() {
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
 }
 
+/// Opens, in `session`, a transaction that holds a snapshot while touching only a table of
+/// its own: a CONCURRENTLY build must wait for it all the same.
+async fn hold_an_old_snapshot(session: &tokio_postgres::Client) {
+    session
+        .batch_execute("CREATE TABLE reports (id int)")
+        .await
+        .unwrap();
+    session
+        .batch_execute("BEGIN ISOLATION LEVEL REPEATABLE READ; SELECT count(*) FROM reports;")
+        .await
+        .unwrap();
+}
+
+/// `users` has exactly one index besides its key, and it is valid.
+async fn assert_one_valid_index(client: &tokio_postgres::Client) {
+    let index: (bool, i64) = client
+        .query_one(
+            "SELECT bool_and(i.indisvalid), count(*) FROM pg_index i WHERE i.indrelid = 'users'::regclass AND NOT i.indisprimary",
+            &[],
+        )
+        .await
+        .map(|r| (r.get(0), r.get(1)))
+        .unwrap();
+    assert_eq!(index, (true, 1), "one index, valid");
+}
+
 /// A CONCURRENTLY build waits for every transaction older than itself, on any table. A
 /// lock_timeout would cancel it (and leave its index INVALID) whenever one is open longer than
 /// that, so it runs without one: it blocks no application statement while it waits, and says
@@ -102,12 +128,7 @@ async fn a_concurrent_build_waits_out_an_old_transaction_and_names_it() {
     let db = TestDb::new().await;
     users(&db, 1000).await;
     let old = db.client().await;
-    old.batch_execute("CREATE TABLE reports (id int)")
-        .await
-        .unwrap();
-    old.batch_execute("BEGIN ISOLATION LEVEL REPEATABLE READ; SELECT count(*) FROM reports;")
-        .await
-        .unwrap();
+    hold_an_old_snapshot(&old).await;
     let old_pid: i32 = old
         .query_one("SELECT pg_backend_pid()", &[])
         .await
@@ -134,15 +155,7 @@ async fn a_concurrent_build_waits_out_an_old_transaction_and_names_it() {
 
     old.batch_execute("COMMIT").await.unwrap();
     runner.finish();
-    let index: (bool, i64) = app
-        .query_one(
-            "SELECT bool_and(i.indisvalid), count(*) FROM pg_index i WHERE i.indrelid = 'users'::regclass AND NOT i.indisprimary",
-            &[],
-        )
-        .await
-        .map(|r| (r.get(0), r.get(1)))
-        .unwrap();
-    assert_eq!(index, (true, 1), "one index, valid");
+    assert_one_valid_index(&app).await;
 }
 
 /// With a role whose `lock_timeout` is set: on a direct connection the build lifts it and waits
@@ -167,12 +180,7 @@ async fn a_build_cancelled_by_the_roles_lock_timeout_is_retried_cleanly() {
         ))
         .await
         .unwrap();
-    old.batch_execute("CREATE TABLE reports (id int)")
-        .await
-        .unwrap();
-    old.batch_execute("BEGIN ISOLATION LEVEL REPEATABLE READ; SELECT count(*) FROM reports;")
-        .await
-        .unwrap();
+    hold_an_old_snapshot(&old).await;
 
     let (_dir, plan) = plan_file(
         "20261124_role_timeout",
@@ -190,15 +198,7 @@ async fn a_build_cancelled_by_the_roles_lock_timeout_is_retried_cleanly() {
     }
     old.batch_execute("COMMIT").await.unwrap();
     runner.finish();
-    let index: (bool, i64) = old
-        .query_one(
-            "SELECT bool_and(i.indisvalid), count(*) FROM pg_index i WHERE i.indrelid = 'users'::regclass AND NOT i.indisprimary",
-            &[],
-        )
-        .await
-        .map(|r| (r.get(0), r.get(1)))
-        .unwrap();
-    assert_eq!(index, (true, 1), "one index, valid");
+    assert_one_valid_index(&old).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
