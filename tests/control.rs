@@ -297,3 +297,127 @@ async fn the_rate_cap_holds_the_backfill_and_not_the_verification() {
         "the verification is not capped: {verify:?} against the backfill's {backfill:?}"
     );
 }
+
+/// Backfill batches each worker committed after batch `after`, by worker name.
+async fn batches_by_worker(db: &TestDb, after: i64) -> Vec<(String, i64)> {
+    db.client()
+        .await
+        .query(
+            "SELECT worker, count(*) FROM switchback.batches WHERE id > $1 AND step = 'users.backfill' GROUP BY worker ORDER BY worker",
+            &[&after],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| (r.get(0), r.get(1)))
+        .collect()
+}
+
+async fn last_batch(db: &TestDb) -> i64 {
+    db.client()
+        .await
+        .query_one("SELECT coalesce(max(id), 0) FROM switchback.batches", &[])
+        .await
+        .unwrap()
+        .get(0)
+}
+
+/// Polls until `done` holds for the batches committed after batch `after`, for at most 60 s.
+async fn until_batches(db: &TestDb, after: i64, done: impl Fn(&[(String, i64)]) -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let seen = batches_by_worker(db, after).await;
+        if done(&seen) {
+            return;
+        }
+        assert!(Instant::now() < deadline, "batches since {after}: {seen:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// `throttle --workers` changes how many sessions a running `advance` backfills with: helpers
+/// join between batches, a helper let go gives its range back at once (no lease to wait out),
+/// and one let go can be seated again; every row is written once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn throttle_adds_and_lets_go_sessions_between_batches() {
+    let db = TestDb::new().await;
+    setup(&db, 200_000).await;
+    let (_dir, plan) = plan_file("20261124_crew", "changes:\n  - set_not_null: { table: users, column: email, fill: \"'x'\" }\nbackfill: { batch_size: 1000, max_rows_per_second: 20000 }\n");
+    let runner = Runner::start(&db, &plan, &[]);
+    runner.wait_for("batch", 2);
+    let helper = |seen: &[(String, i64)]| seen.iter().any(|(w, _)| w.contains(":advance:"));
+    assert!(
+        !helper(&batches_by_worker(&db, 0).await),
+        "one session to start with"
+    );
+
+    let since = last_batch(&db).await;
+    ok(switchback(
+        &db,
+        &["throttle", "20261124_crew", "--workers", "3"],
+    ));
+    assert_eq!(runner.wait_for("sessions", 1)["sessions"], 3);
+    until_batches(&db, since, |seen| seen.len() == 3).await;
+
+    // Paused, no session claims a range: what the helpers held is free only if they gave it
+    // back (the state of a range whose lease ran out stays claimed until someone claims it).
+    ok(switchback(&db, &["pause", "20261124_crew"]));
+    runner.wait_for("paused", 1);
+    ok(switchback(
+        &db,
+        &["throttle", "20261124_crew", "--workers", "1"],
+    ));
+    assert_eq!(runner.wait_for("sessions", 1)["sessions"], 1);
+    let client = db.client().await;
+    let held_by_helpers = "SELECT count(*) FROM switchback.ranges WHERE state = 'claimed' AND worker LIKE '%:advance:%'";
+    let deadline = Instant::now() + Duration::from_secs(8);
+    while client
+        .query_one(held_by_helpers, &[])
+        .await
+        .unwrap()
+        .get::<_, i64>(0)
+        > 0
+    {
+        assert!(Instant::now() < deadline, "the helpers still hold ranges");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    ok(switchback(&db, &["resume", "20261124_crew"]));
+    let since = last_batch(&db).await;
+    until_batches(&db, since, |seen| seen.iter().any(|(_, n)| *n >= 5)).await;
+    let seen = batches_by_worker(&db, since).await;
+    assert!(
+        !helper(&seen),
+        "only the lead works after the helpers left: {seen:?}"
+    );
+    let status: serde_json::Value =
+        serde_json::from_str(&ok(switchback(&db, &["status", "--format", "json"]))).unwrap();
+    assert_eq!(status["plans"][0]["control"]["workers"], 1);
+
+    let since = last_batch(&db).await;
+    ok(switchback(
+        &db,
+        &["throttle", "20261124_crew", "--workers", "2"],
+    ));
+    until_batches(&db, since, helper).await;
+    ok(switchback(
+        &db,
+        &["throttle", "20261124_crew", "--max-rows-per-second", "0"],
+    ));
+    runner.finish();
+
+    let row = client
+        .query_one(
+            "SELECT (SELECT count(*) FROM users WHERE email IS DISTINCT FROM 'x'),
+                    (SELECT sum(rows)::bigint FROM switchback.batches WHERE step = 'users.backfill')",
+            &[],
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        (row.get::<_, i64>(0), row.get::<_, i64>(1)),
+        (0, 200_000),
+        "(rows not filled, rows the batches wrote)"
+    );
+    let history = ok(switchback(&db, &["history", "20261124_crew"]));
+    assert!(history.contains("throttled: 3 sessions"), "{history}");
+}

@@ -85,7 +85,7 @@ async fn three_workers_one_killed_cover_every_key_exactly_once() {
         worker(&db, "20261122_workers"),
     ];
     // Kill the second worker just after it commits a batch in the middle of a range it holds.
-    let victim = format!("%:{}:0", workers[1].id());
+    let victim = format!("%:{}", workers[1].id());
     let orphaned: i32 = loop {
         let row = client
             .query_opt(

@@ -17,8 +17,8 @@ pub struct Args {
     plan: Option<String>,
     #[command(flatten)]
     connection: Connection,
-    /// Workers in this process.
-    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=64))]
+    /// Sessions in this process (`throttle --workers` changes it while it runs).
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=switchback::plan::MAX_WORKERS as i64))]
     workers: u16,
     /// How long a worker's claim on a range lasts without a heartbeat.
     #[arg(long, value_parser = duration, default_value = "10s", value_name = "DURATION")]
@@ -63,24 +63,12 @@ pub fn run(args: Args, state_schema: &str) -> Result<Outcome, Failure> {
         };
         let mut worked = 0;
         for id in plans {
-            let workers = (0..args.workers).map(|n| {
-                let (info, options, id, reporter) =
-                    (&info, options.clone(), id.clone(), reporter.as_ref());
-                async move {
-                    let mut executor = Executor::connect(info, options, reporter).await?;
-                    executor
-                        .work_on_backfills(
-                            &id,
-                            &format!("{}:{n}", worker_name()),
-                            n == 0,
-                            args.lease,
-                        )
-                        .await
-                }
-            });
-            for result in futures_util::future::join_all(workers).await {
-                worked = worked.max(result?);
-            }
+            let mut executor = Executor::connect(&info, options.clone(), reporter.as_ref()).await?;
+            worked = worked.max(
+                executor
+                    .work_on_backfills(&id, &worker_name(), args.workers, args.lease)
+                    .await?,
+            );
         }
         Ok(worked)
     })?;

@@ -38,6 +38,9 @@ pub struct ThrottleArgs {
     max_rows_per_second: Option<i64>,
     #[arg(long, value_parser = duration, value_name = "DURATION")]
     target_batch_time: Option<Duration>,
+    /// Sessions each process backfilling the plan works with, added or let go between batches.
+    #[arg(long, value_parser = clap::value_parser!(i32).range(1..=switchback::plan::MAX_WORKERS as i64))]
+    workers: Option<i32>,
 }
 
 pub fn pause(args: PauseArgs, state_schema: &str) -> Result<Outcome, Failure> {
@@ -57,9 +60,11 @@ pub fn throttle(args: ThrottleArgs, state_schema: &str) -> Result<Outcome, Failu
     if args.batch_size.is_none()
         && args.max_rows_per_second.is_none()
         && args.target_batch_time.is_none()
+        && args.workers.is_none()
     {
         return Err(switchback::Error::Refused(
-            "throttle: give --batch-size, --max-rows-per-second or --target-batch-time".into(),
+            "throttle: give --batch-size, --max-rows-per-second, --target-batch-time or --workers"
+                .into(),
         )
         .into());
     }
@@ -69,6 +74,7 @@ pub fn throttle(args: ThrottleArgs, state_schema: &str) -> Result<Outcome, Failu
             .target_batch_time
             .map(|d| d.as_millis().clamp(1, i32::MAX as u128) as i32),
         max_rows_per_second: args.max_rows_per_second.map(|r| r.max(0)),
+        workers: args.workers,
     };
     apply(&args.target, state_schema, change)
 }

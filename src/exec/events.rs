@@ -77,6 +77,12 @@ pub enum Event {
         plan: String,
         step: String,
     },
+    /// The process works the job with this many sessions from now on (`throttle --workers`).
+    Sessions {
+        plan: String,
+        step: String,
+        sessions: u16,
+    },
     /// `advance --detach` left a backfill to `switchback backfill` workers.
     Detached {
         plan: String,

@@ -197,14 +197,15 @@ impl<'r> Executor<'r> {
         }
     }
 
-    /// Works as one `switchback backfill` worker on every unfinished backfill of plan `id`,
-    /// until none is left; the process's `lead` worker reports pauses and throttling for all
-    /// of its workers. Returns how many jobs it found.
+    /// Works on every unfinished backfill of plan `id` as a `switchback backfill` process,
+    /// until none is left: with `workers` sessions side by side (or as many as `throttle
+    /// --workers` says), this executor's named `worker` and reporting for all. Returns how many
+    /// jobs it found.
     pub async fn work_on_backfills(
         &mut self,
         id: &str,
         worker: &str,
-        lead: bool,
+        workers: u16,
         lease: Duration,
     ) -> Result<usize, Error> {
         let Some(row) = self.ledger.plan(&self.client, id).await? else {
@@ -224,7 +225,7 @@ impl<'r> Executor<'r> {
             match self.ledger.job(&self.client, id, &step.name).await? {
                 Some(j) if j.state != JobState::Done => {
                     found += 1;
-                    backfill::work(self, &plan, step, job, worker, lead, lease).await?;
+                    backfill::crew::run(self, &plan, step, job, worker, workers, lease).await?;
                 }
                 _ => {}
             }

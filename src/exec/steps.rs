@@ -94,7 +94,7 @@ impl Executor<'_> {
     }
 
     /// Runs a backfill, verification, archive copy or restore inline, with as many sessions
-    /// side by side as the job takes (`Job::sessions`); a backfill left to workers by
+    /// side by side as the job takes (`Job::sessions`, or `throttle --workers` while it runs); a backfill left to workers by
     /// `--detach` is waited for (`--wait`) or refused with exit 3 while they work.
     async fn run_job(&mut self, plan: &Plan, step: &Step, job: &Job) -> Result<(), Error> {
         backfill::prepare(self, plan, step, job, false).await?;
@@ -104,33 +104,18 @@ impl Executor<'_> {
             .await?
             .expect("the job was prepared");
         if !row.detached {
-            let helpers = job.sessions(&plan.backfill).saturating_sub(1);
-            let mut sessions = Vec::new();
-            for _ in 0..helpers {
-                sessions.push(
-                    Executor::connect(&self.info, self.options.clone(), self.reporter).await?,
-                );
-            }
             let name = format!("{}:advance", worker_name());
-            let names: Vec<String> = (1..=helpers).map(|n| format!("{name}:{n}")).collect();
-            let others = sessions.iter_mut().zip(&names).map(|(session, worker)| {
-                backfill::work(
-                    session,
-                    plan,
-                    step,
-                    job,
-                    worker,
-                    false,
-                    backfill::DEFAULT_LEASE,
-                )
-            });
-            // The first failure ends the others: each batch commits with its cursor or not at
-            // all, so a worker stopped between batches or within one loses nothing.
-            tokio::try_join!(
-                backfill::work(self, plan, step, job, &name, true, backfill::DEFAULT_LEASE),
-                futures_util::future::try_join_all(others),
-            )?;
-            return Ok(());
+            let workers = plan.backfill.workers;
+            return backfill::crew::run(
+                self,
+                plan,
+                step,
+                job,
+                &name,
+                workers,
+                backfill::DEFAULT_LEASE,
+            )
+            .await;
         }
         loop {
             let row = self

@@ -172,6 +172,11 @@ ALTER TABLE {s}.steps
     ADD COLUMN statements_done integer NOT NULL DEFAULT 0,
     ADD COLUMN undo_statements_done integer NOT NULL DEFAULT 0;
 "#,
+    r#"
+-- Version 12: how many sessions each process backfilling the plan works with, set by
+-- `throttle --workers` while it runs.
+ALTER TABLE {s}.plans ADD COLUMN workers integer;
+"#,
 ];
 
 impl Ledger {

@@ -31,6 +31,9 @@ pub struct Control {
     pub target_batch_ms: Option<i32>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub max_rows_per_second: Option<i64>,
+    /// Sessions each process backfilling the plan works with (`backfill.workers`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub workers: Option<i32>,
 }
 
 impl Control {
@@ -50,6 +53,7 @@ pub enum ControlChange {
         batch_size: Option<i32>,
         target_batch_ms: Option<i32>,
         max_rows_per_second: Option<i64>,
+        workers: Option<i32>,
     },
 }
 
@@ -219,7 +223,7 @@ impl Ledger {
     pub async fn control(&self, client: &impl Query, plan: &str) -> Result<Control, Error> {
         let row = client
             .fetch_opt(
-                &format!("SELECT paused_by, pause_reason, batch_size, target_batch_ms, max_rows_per_second FROM {} WHERE id = $1", self.table("plans")),
+                &format!("SELECT paused_by, pause_reason, batch_size, target_batch_ms, max_rows_per_second, workers FROM {} WHERE id = $1", self.table("plans")),
                 &[&plan],
             )
             .await
@@ -230,6 +234,7 @@ impl Ledger {
             batch_size: r.get(2),
             target_batch_ms: r.get(3),
             max_rows_per_second: r.get(4),
+            workers: r.get(5),
         }))
     }
 
@@ -248,7 +253,7 @@ impl Ledger {
                 reason.clone(),
             ),
             ControlChange::Resume => (format!("UPDATE {plans} SET paused_by = NULL, pause_reason = NULL, paused_at = NULL WHERE id = $1"), "resumed", String::new()),
-            ControlChange::Throttle { batch_size, target_batch_ms, max_rows_per_second } => {
+            ControlChange::Throttle { batch_size, target_batch_ms, max_rows_per_second, workers } => {
                 let mut sets = Vec::new();
                 let mut said = Vec::new();
                 if let Some(n) = batch_size {
@@ -262,6 +267,10 @@ impl Ledger {
                 if let Some(rate) = max_rows_per_second {
                     sets.push(format!("max_rows_per_second = {rate}"));
                     said.push(format!("max {rate} rows/s"));
+                }
+                if let Some(n) = workers {
+                    sets.push(format!("workers = {n}"));
+                    said.push(format!("{n} sessions"));
                 }
                 (format!("UPDATE {plans} SET {} WHERE id = $1", sets.join(", ")), "throttled", said.join(", "))
             }

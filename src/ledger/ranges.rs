@@ -131,6 +131,24 @@ impl Ledger {
         Ok(())
     }
 
+    /// Gives a range back, its cursor kept, for any worker to claim at once: a session let go
+    /// between batches (`throttle --workers`) does not leave it until its lease runs out.
+    pub async fn release_range(
+        &self,
+        client: &impl Query,
+        lease: &RangeLease<'_>,
+        range: &Claim,
+    ) -> Result<(), Error> {
+        client
+            .exec(
+                &format!("UPDATE {} SET state = $5, worker = NULL, lease_until = NULL, backend_pid = NULL, backend_start = NULL WHERE plan_id = $1 AND step = $2 AND range_no = $3 AND worker = $4 AND state = $6", self.table("ranges")),
+                &[&lease.plan, &lease.step, &range.range_no, &lease.worker, &RangeState::Pending.as_str(), &RangeState::Claimed.as_str()],
+            )
+            .await
+            .map_err(Error::sql("give a range back"))?;
+        Ok(())
+    }
+
     /// (ranges not done, workers holding a live lease).
     pub async fn range_progress(
         &self,

@@ -37,7 +37,7 @@ pub struct Dependency {
     pub field: String,
 }
 
-/// Starting values for a plan's backfills; all but `workers` can be changed while it runs.
+/// Starting values for a plan's backfills; `throttle` changes them while it runs.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct BackfillSettings {
     /// Sessions `advance` runs each backfill and verification with, side by side.

@@ -243,11 +243,12 @@ pub struct Job {
 }
 
 impl Job {
-    /// The sessions `advance` runs the job with: the plan's `backfill.workers` for a backfill
-    /// or a verification, one for an archive copy or a restore (each walks a single range).
-    pub fn sessions(&self, backfill: &crate::plan::BackfillSettings) -> u16 {
+    /// The sessions a process runs the job with when it is given `workers` (the plan's
+    /// `backfill.workers`, or `throttle --workers`): all of them for a backfill or a
+    /// verification, one for an archive copy or a restore (each walks a single range).
+    pub fn sessions(&self, workers: u16) -> u16 {
         match self.kind {
-            JobKind::Backfill | JobKind::Verify => backfill.workers,
+            JobKind::Backfill | JobKind::Verify => workers,
             JobKind::Archive | JobKind::Restore => 1,
         }
     }

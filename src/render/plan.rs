@@ -23,7 +23,11 @@ fn work_text(work: Work) -> &'static str {
 
 /// ", 3 sessions side by side" when the plan's `backfill.workers` runs the step's job.
 fn side_by_side(step: &Step, backfill: &BackfillSettings) -> String {
-    match step.job.as_ref().map_or(1, |job| job.sessions(backfill)) {
+    match step
+        .job
+        .as_ref()
+        .map_or(1, |job| job.sessions(backfill.workers))
+    {
         1 => String::new(),
         n => format!(", {n} sessions side by side"),
     }

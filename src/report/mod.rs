@@ -69,6 +69,7 @@ fn line(event: &Event) -> Option<String> {
         Event::Resumed { plan, step } => format!("{plan}: {step}: resumed"),
         Event::Throttled { plan, step, reason } => format!("{plan}: {step}: {reason}"),
         Event::Unthrottled { plan, step } => format!("{plan}: {step}: replicas caught up; going on"),
+        Event::Sessions { plan, step, sessions } => format!("{plan}: {step}: {sessions} session(s) from the next batch on"),
         Event::Detached { plan, step } => format!("{plan}: {step}: left to workers; run `switchback backfill {plan}`, then `switchback advance` again"),
         Event::Verified { plan, step, rows } => format!("{plan}: {step}: {rows} rows verified"),
         Event::Gate { plan } => format!("{plan}: expand done — deploy the application that uses the new shape, then run `switchback advance` again"),

@@ -10,6 +10,7 @@
 //! reads `switchback.backfill`), so batches pay no PL/pgSQL call per row.
 
 mod blocks;
+pub(super) mod crew;
 mod key;
 mod pace;
 
@@ -25,6 +26,7 @@ use crate::pg::query::Query;
 use crate::plan::expand::{backfill_filters, backfill_update, verify_predicate};
 use crate::plan::step::{ArchiveCopy, Job, JobKind, Records, Step};
 use crate::plan::Plan;
+use crew::Seat;
 use key::Key;
 use pace::Pace;
 use std::time::{Duration, Instant};
@@ -180,18 +182,26 @@ async fn archive_ddl(
         .map_err(Error::sql(what))
 }
 
+/// Why a worker stopped working on a job.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Leave {
+    /// No range is left and the job is finished.
+    Done,
+    /// The crew has one session too many (`throttle --workers`); its range was given back.
+    LetGo,
+}
+
 /// Works on the job until no range is left, then finishes it (idempotently: several workers
-/// may get there). `worker` names this worker in the ledger; the `lead` worker of a process
-/// reports pauses and throttling, which every worker obeys, once for all of them.
-pub(super) async fn work(
+/// may get there). The `seat` names this worker in the ledger; the crew's lead reports pauses
+/// and throttling, which every worker obeys, once for all of them.
+async fn work(
     ex: &mut Executor<'_>,
     plan: &Plan,
     step: &Step,
     job: &Job,
-    worker: &str,
-    lead: bool,
+    seat: Seat<'_>,
     lease: Duration,
-) -> Result<(), Error> {
+) -> Result<Leave, Error> {
     let w = Worker {
         plan,
         step,
@@ -201,7 +211,7 @@ pub(super) async fn work(
         lease: RangeLease {
             plan: &plan.id,
             step: &step.name,
-            worker,
+            worker: &seat.name,
             ttl: lease,
             direct: ex.pooled.is_none(),
         },
@@ -240,9 +250,25 @@ pub(super) async fn work(
                     step: step.name.clone(),
                 },
             };
-            if lead {
+            if seat.lead() {
                 ex.reporter.report(&event);
             }
+        }
+        if seat.lead() {
+            let sessions = job.sessions(steer.workers.map_or(seat.start, |n| n as u16));
+            if *seat.wanted.borrow() != sessions {
+                seat.wanted.send_replace(sessions);
+                ex.reporter.report(&Event::Sessions {
+                    plan: plan.id.clone(),
+                    step: step.name.clone(),
+                    sessions,
+                });
+            }
+        } else if seat.let_go() {
+            if let Some(range) = &held {
+                ex.ledger.release_range(&ex.client, &w.lease, range).await?;
+            }
+            return Ok(Leave::LetGo);
         }
         if job.kind != JobKind::Verify && !paused {
             let verdict = ex
@@ -264,7 +290,7 @@ pub(super) async fn work(
                         step: step.name.clone(),
                     },
                 };
-                if lead {
+                if seat.lead() {
                     ex.reporter.report(&event);
                 }
                 waiting = verdict;
@@ -376,7 +402,8 @@ pub(super) async fn work(
             }
         }
     }
-    finish(ex, plan, step, job).await
+    finish(ex, plan, step, job).await?;
+    Ok(Leave::Done)
 }
 
 /// What stays the same for every batch of one `work` call.
