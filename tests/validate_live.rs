@@ -230,6 +230,28 @@ async fn validate_changes_nothing_and_estimates_the_backfill_within_a_factor_of_
         .to_owned();
     let estimate = parse_rough(message.rsplit("about ").next().unwrap());
 
+    // Four sessions share the batches: a quarter of the time, if the server has the cores.
+    let (_, findings, _) = validate(
+        &db,
+        &[(
+            "001_full_name",
+            &format!("{plan}backfill: {{ workers: 4 }}\n"),
+        )],
+    );
+    let shared = findings
+        .iter()
+        .find(|d| d["code"] == "N711")
+        .expect("an estimate")["message"]
+        .as_str()
+        .unwrap();
+    let (rest, sessions) = shared.rsplit_once(" with ").unwrap();
+    assert_eq!(sessions, "4 sessions side by side, each given a core");
+    let quarter = parse_rough(rest.rsplit("about ").next().unwrap());
+    assert!(
+        quarter < estimate / 2.0,
+        "{quarter}s with four sessions against {estimate}s with one"
+    );
+
     let (_dir, path) = support::plan_file("001_full_name", plan);
     let out = switchback(&db, &["advance", &path, "--progress", "plain"]);
     assert!(out.status.success(), "{}", text(&out.stderr));

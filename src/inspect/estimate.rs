@@ -6,6 +6,7 @@ use crate::pg::catalog;
 use crate::pg::facts::TableKey;
 use crate::pg::query::Query;
 use crate::pg::quote;
+use crate::plan::BackfillSettings;
 use std::time::{Duration, Instant};
 use tokio_postgres::Client;
 
@@ -63,15 +64,16 @@ const PER_BATCH_OVERHEAD: Duration = Duration::from_millis(3);
 
 /// Times an UPDATE of the first `batch_size` rows of `key`'s table, in key order, rewriting one column to
 /// itself (a new row version, as a backfill writes), inside a transaction that is rolled
-/// back. `max_rows_per_second` (0 = none) caps the rate the estimate assumes.
+/// back. `workers` sessions share the batches, each on a core of its own at best;
+/// `max_rows_per_second` (0 = none) caps the rate of them all together.
 pub async fn backfill(
     client: &mut Client,
     schema: &str,
     key: &TableKey,
-    batch_size: u64,
-    max_rows_per_second: u64,
+    settings: &BackfillSettings,
     lock_timeout: Duration,
 ) -> Result<BackfillEstimate, Error> {
+    let (batch_size, max_rows_per_second) = (settings.batch_size, settings.max_rows_per_second);
     let relation = quote::qualified(schema, &key.table);
     let context = || format!("time a sample batch of {relation}");
     let rows = catalog::estimated_rows(&*client, &relation).await?;
@@ -135,7 +137,7 @@ pub async fn backfill(
     } else {
         let batches = (rows.max(0) as f64 / updated as f64).ceil();
         let per_batch = sample_time + PER_BATCH_OVERHEAD;
-        let measured = per_batch.mul_f64(batches);
+        let measured = per_batch.mul_f64(batches / f64::from(settings.workers.max(1)));
         let capped = if max_rows_per_second > 0 {
             Duration::from_secs_f64(rows.max(0) as f64 / max_rows_per_second as f64)
         } else {

@@ -506,21 +506,17 @@ async fn run_probes(
                     }
                     key => key?,
                 };
-                let settings = &plan.backfill;
-                let e = estimate::backfill(
-                    client,
-                    schema,
-                    &key,
-                    settings.batch_size,
-                    settings.max_rows_per_second,
-                    plan.lock_timeout,
-                )
-                .await?;
+                let e = estimate::backfill(client, schema, &key, &plan.backfill, plan.lock_timeout)
+                    .await?;
+                let sessions = match plan.backfill.workers {
+                    1 => String::new(),
+                    n => format!(" with {n} sessions side by side, each given a core"),
+                };
                 cx.report(
                     Code::BackfillEstimate,
                     &at,
                     format!(
-                        "`{table}` has about {} rows; a sample batch updated {} in {}, so the backfill should take about {}",
+                        "`{table}` has about {} rows; a sample batch updated {} in {}, so the backfill should take about {}{sessions}",
                         e.rows,
                         e.sample_rows,
                         rough(e.sample_time),

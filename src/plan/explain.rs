@@ -133,7 +133,7 @@ pub const REWRITE: Rule = Rule::note("N710", "type change and rewrites")
     .why("With `--database-url`: whether a type change can be done in place (no rewrite, per pg_cast and the type modifiers) or needs a shadow column and a backfill.")
     .instead("Nothing to do; this is what the executor will do.");
 pub const BACKFILL_ESTIMATE: Rule = Rule::note("N711", "backfill estimate")
-    .why("With `--database-url`: the table's row estimate and a backfill duration estimated from one timed sample batch run in a transaction that is rolled back.")
+    .why("With `--database-url`: the table's row estimate and a backfill duration estimated from one timed sample batch run in a transaction that is rolled back, shared between the plan's `backfill.workers` sessions as if each had a core of its own.")
     .instead("Plan the deploy window, or tune `backfill:` settings.");
 pub const PLAN_STATE: Rule = Rule::note("N712", "plan state in the ledger")
     .why("With `--database-url`: the plan is already applied, or in flight, according to the ledger.")
