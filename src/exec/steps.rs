@@ -142,7 +142,17 @@ impl Executor<'_> {
         }
     }
 
-    pub(super) fn retry_event(&self, plan: &Plan, step: &Step, retry: &ddl::Retry) {
+    /// After a failed attempt: the error itself when the retrier gives up (not a lock
+    /// timeout, or the budget spent), else the retry reported (with who held the lock) and
+    /// its wait waited out.
+    pub(super) async fn back_off(
+        &self,
+        plan: &Plan,
+        step: &Step,
+        retrier: &mut Retrier<'_>,
+        error: Error,
+    ) -> Result<(), Error> {
+        let retry = retrier.after_failure(error, &self.side).await?;
         self.reporter.report(&Event::LockRetry {
             plan: plan.id.clone(),
             step: step.name.clone(),
@@ -150,6 +160,8 @@ impl Executor<'_> {
             wait_ms: retry.wait.as_millis() as u64,
             blockers: retry.blockers.clone(),
         });
+        tokio::time::sleep(retry.wait).await;
+        Ok(())
     }
 
     /// One transaction: the statements, then the ledger's record of the step. `undo` marks
@@ -208,11 +220,7 @@ impl Executor<'_> {
         policy: &DdlPolicy,
         attempt: Attempt<'_>,
     ) -> Result<(), Error> {
-        let relation = step
-            .strongest_lock()
-            .map(|l| l.relation.clone())
-            .unwrap_or_default();
-        let mut retrier = Retrier::new(policy, &step.name, &relation);
+        let mut retrier = step_retrier(step, policy);
         loop {
             let result = ddl::in_transaction(
                 &mut self.client,
@@ -221,16 +229,11 @@ impl Executor<'_> {
                 attempt.after,
             )
             .await;
-            let error = match result {
-                Ok(()) => return Ok(()),
-                Err(source) => Error::Sql {
-                    context: format!("run step {} of plan {}", step.name, plan.id),
-                    source,
-                },
+            let Err(source) = result else {
+                return Ok(());
             };
-            let retry = retrier.after_failure(error, &self.side).await?;
-            self.retry_event(plan, step, &retry);
-            tokio::time::sleep(retry.wait).await;
+            self.back_off(plan, step, &mut retrier, step_error(plan, step, source))
+                .await?;
         }
     }
 
@@ -392,12 +395,8 @@ impl Executor<'_> {
         policy: &DdlPolicy,
         sql: &str,
     ) -> Result<(), Error> {
-        let relation = step
-            .strongest_lock()
-            .map(|l| l.relation.clone())
-            .unwrap_or_default();
         let builds = crate::plan::sql::index_built(sql);
-        let mut retrier = Retrier::new(policy, &step.name, &relation);
+        let mut retrier = step_retrier(step, policy);
         loop {
             let result = tokio::select! {
                 result = self.client.batch_execute(sql) => result,
@@ -406,13 +405,8 @@ impl Executor<'_> {
             let Err(source) = result else {
                 return Ok(());
             };
-            let error = Error::Sql {
-                context: format!("run step {} of plan {}", step.name, plan.id),
-                source,
-            };
-            let retry = retrier.after_failure(error, &self.side).await?;
-            self.retry_event(plan, step, &retry);
-            tokio::time::sleep(retry.wait).await;
+            self.back_off(plan, step, &mut retrier, step_error(plan, step, source))
+                .await?;
             if let Some(index) = &builds {
                 if catalog::index_valid(&self.client, index).await? == Some(false) {
                     self.client
@@ -424,6 +418,19 @@ impl Executor<'_> {
                 }
             }
         }
+    }
+}
+
+/// Retries of a step's statements, named by the relation its strongest lock is on.
+fn step_retrier<'a>(step: &'a Step, policy: &'a DdlPolicy) -> Retrier<'a> {
+    let relation = step.strongest_lock().map_or("", |l| l.relation.as_str());
+    Retrier::new(policy, &step.name, relation)
+}
+
+fn step_error(plan: &Plan, step: &Step, source: tokio_postgres::Error) -> Error {
+    Error::Sql {
+        context: format!("run step {} of plan {}", step.name, plan.id),
+        source,
     }
 }
 

@@ -346,9 +346,7 @@ async fn work(
             match commit_batch(ex, &w, row.walk, &range, &batch).await {
                 Ok(outcome) => break outcome,
                 Err(error) => {
-                    let retry = retrier.after_failure(error, &ex.side).await?;
-                    ex.retry_event(plan, step, &retry);
-                    tokio::time::sleep(retry.wait).await;
+                    ex.back_off(plan, step, &mut retrier, error).await?;
                 }
             }
         };
