@@ -3,7 +3,8 @@
 //! Three workers, one killed with -9 midway, on a fill of NULLs (walked by key): the job
 //! completes, the batch log shows every key covered exactly once, and the result verifies. A
 //! backfill walked by block starts over when the table is rewritten under it. A plan's
-//! `backfill.workers` has `advance` itself run that many sessions side by side.
+//! `backfill.workers` has `advance` itself run that many sessions side by side, and
+//! `throttle --workers` gives a running `switchback backfill` process more.
 
 mod support;
 
@@ -334,4 +335,76 @@ async fn advance_runs_the_plans_workers_side_by_side() {
             .unwrap();
         assert_eq!(&row.get::<_, String>(0), value, "row {id}");
     }
+}
+
+/// `throttle --workers` reaches a `switchback backfill` process too, whatever its own
+/// `--workers`: started with one session, it takes a second between batches.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_backfill_process_takes_the_sessions_throttle_gives_it() {
+    let db = TestDb::new().await;
+    let client = db.client().await;
+    client
+        .batch_execute("CREATE TABLE users (id bigint PRIMARY KEY, email text); INSERT INTO users SELECT g, NULL FROM generate_series(1, 100000) g; ANALYZE users;")
+        .await
+        .unwrap();
+    let (_dir, plan) = plan_file("20261124_grow", "changes:\n  - set_not_null: { table: users, column: email, fill: \"'x'\" }\nbackfill: { batch_size: 500, max_rows_per_second: 10000 }\n");
+    let detached = switchback(&db, &["advance", &plan, "--detach"]);
+    assert_eq!(
+        detached.status.code(),
+        Some(0),
+        "{}",
+        text(&detached.stderr)
+    );
+    let mut running = worker(&db, "20261124_grow");
+    let batches_of = |name: String| {
+        let client = &client;
+        async move {
+            client
+                .query_one(
+                    "SELECT count(*) FROM switchback.batches WHERE worker LIKE $1",
+                    &[&name],
+                )
+                .await
+                .unwrap()
+                .get::<_, i64>(0)
+        }
+    };
+    let (lead, helper) = (
+        format!("%:{}", running.id()),
+        format!("%:{}:1", running.id()),
+    );
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while batches_of(lead.clone()).await < 3 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no batch from the worker"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(
+        batches_of(helper.clone()).await,
+        0,
+        "one session to start with"
+    );
+    let throttle = switchback(&db, &["throttle", "20261124_grow", "--workers", "2"]);
+    assert_eq!(
+        throttle.status.code(),
+        Some(0),
+        "{}",
+        text(&throttle.stderr)
+    );
+    while batches_of(helper.clone()).await == 0 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no batch from a second session"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    switchback(
+        &db,
+        &["throttle", "20261124_grow", "--max-rows-per-second", "0"],
+    );
+    assert!(running.wait().unwrap().success());
+    let done = switchback(&db, &["advance", &plan, "--progress", "plain"]);
+    assert_eq!(done.status.code(), Some(0), "{}", text(&done.stderr));
 }
