@@ -722,3 +722,79 @@ async fn a_one_second_statement_timeout_does_not_cancel_long_steps() {
         "a step ran longer than the role's timeout ({took:.1}s)"
     );
 }
+
+/// A role that may not set session_replication_role cannot keep the table's own triggers
+/// out of the backfill: `validate` warns before anything runs and `advance` says so as the
+/// backfill starts (the triggers then fire on every row it writes); granted `SET` on it
+/// (PostgreSQL 15 and later), the role's batches leave them out.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_role_that_may_not_leave_triggers_out_is_warned_first() {
+    let (_cluster, db) = own_cluster();
+    let admin = db.client().await;
+    admin
+        .batch_execute(&format!(
+            "{USERS}
+             ALTER TABLE users ADD COLUMN version int NOT NULL DEFAULT 1;
+             CREATE FUNCTION bump() RETURNS trigger LANGUAGE plpgsql AS 'BEGIN NEW.version := OLD.version + 1; RETURN NEW; END';
+             CREATE TRIGGER bump BEFORE UPDATE ON users FOR EACH ROW EXECUTE FUNCTION bump();"
+        ))
+        .await
+        .unwrap();
+    let role = plain_role(
+        &admin,
+        "ALTER TABLE users OWNER TO {role}; ALTER FUNCTION bump() OWNER TO {role}; CREATE SCHEMA switchback AUTHORIZATION {role};",
+    )
+    .await;
+    let user = as_role(&db, &role);
+    let (_dir, plan) = plan_file(
+        "20261124_bumped",
+        "changes:\n  - set_not_null: { table: users, column: email, fill: \"'none'\" }\n",
+    );
+    let validate =
+        |plan: &str| support::switchback(&user, &["validate", "--database-url", &user.url, plan]);
+    let out = validate(&plan);
+    assert!(
+        text(&out.stdout).contains("warning[W719]: the backfill's batches fire `users`'s bump on every row they write: the role may not set session_replication_role"),
+        "{}",
+        text(&out.stdout)
+    );
+    let out = support::switchback(&user, &["advance", &plan, "--progress", "plain"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("users.backfill: warning: the batches fire bump on every row they write: the role may not set session_replication_role"),
+        "{}",
+        text(&out.stderr)
+    );
+    let bumped: i64 = admin
+        .query_one("SELECT count(*) FROM users WHERE version > 1", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(bumped, 2000, "the fill's 2,000 rows each fired the trigger");
+
+    let version: i32 = admin
+        .query_one("SELECT current_setting('server_version_num')::int", &[])
+        .await
+        .unwrap()
+        .get(0);
+    if version >= 150000 {
+        admin
+            .batch_execute(&format!(
+                "GRANT SET ON PARAMETER session_replication_role TO {role}"
+            ))
+            .await
+            .unwrap();
+        // A plan the ledger has not seen yet: a started one skips the catalog checks.
+        let (_dir, next) = plan_file(
+            "20261124_bumped_next",
+            "changes:\n  - add_column: { table: users, column: { name: nick, type: text }, backfill: name }\n",
+        );
+        let out = validate(&next);
+        assert!(
+            text(&out.stdout)
+                .contains("note[N718]: the backfill's batches leave out `users`'s bump"),
+            "{}",
+            text(&out.stdout)
+        );
+    }
+}

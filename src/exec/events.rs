@@ -77,6 +77,16 @@ pub enum Event {
         plan: String,
         step: String,
     },
+    /// What the job's batches do about the application's own triggers and rules on its
+    /// table: those they leave out, those they fire on every row they write, and why.
+    Triggers {
+        plan: String,
+        step: String,
+        skipped: Vec<String>,
+        fired: Vec<String>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        why: Option<String>,
+    },
     /// The process works the job with this many sessions from now on (`throttle --workers`).
     Sessions {
         plan: String,

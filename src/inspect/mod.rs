@@ -321,9 +321,12 @@ fn ledger_state(plan: &Plan, checksum: &str, stage: Stage, cx: &mut Checker) {
     }
 }
 
-/// A probe for a table's backfill: it must have a key, and its duration is estimated.
+/// A probe for a table's backfill: it must have a key, its duration is estimated, and what
+/// its batches do about the table's own triggers is said.
 struct Backfill {
     table: String,
+    /// The columns its batches write.
+    written: Vec<String>,
     at: FieldPath,
 }
 
@@ -394,6 +397,7 @@ fn walk(
         {
             work.push(Work::Backfill(Backfill {
                 table: job.table.clone(),
+                written: job.written(),
                 at: at_of(first).key("table"),
             }));
         }
@@ -498,7 +502,7 @@ async fn run_probes(
                     cx.report(Code::NoBackfillKey, &at, format!("contract would copy `{table}`.`{column}` into the archive by the table's key, and `{table}` has no primary key and no unique index over NOT NULL columns"), Some("add one (add_unique over NOT NULL columns) in an earlier plan, or write `archive: false` on the change to drop it for good".into()));
                 }
             }
-            Work::Backfill(Backfill { table, at }) => {
+            Work::Backfill(Backfill { table, written, at }) => {
                 let key = match crate::pg::catalog::table_key(&*client, schema, &table).await {
                     Err(Error::Refused(_)) => {
                         cx.report(Code::NoBackfillKey, &at, format!("`{table}` has no primary key and no unique index over NOT NULL columns, so its backfill cannot page through it by key"), Some("add a primary key or add_unique over NOT NULL columns in an earlier plan".into()));
@@ -524,6 +528,17 @@ async fn run_probes(
                     ),
                     None,
                 );
+                let relation = quote::qualified(schema, &table);
+                let hooks = crate::pg::hooks::for_batches(client, &relation, &written).await?;
+                let always = match hooks.fired.as_slice() {
+                    [] => String::new(),
+                    fired => format!("; {} (ENABLE ALWAYS) fire on every row", fired.join(", ")),
+                };
+                match &hooks.why {
+                    None if !hooks.skipped.is_empty() => cx.report(Code::TriggersLeftOut, &at, format!("the backfill's batches leave out `{table}`'s {}: they fire for the application's writes, not for the rows the backfill fills{always}", hooks.skipped.join(", ")), None),
+                    None => {}
+                    Some(why) => cx.report(Code::TriggersFired, &at, format!("the backfill's batches fire `{table}`'s {} on every row they write: {why}", hooks.fired.join(", ")), None),
+                }
             }
         }
     }

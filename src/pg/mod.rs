@@ -10,6 +10,7 @@ pub mod connect;
 pub mod conninfo;
 pub mod ddl;
 pub mod facts;
+pub mod hooks;
 pub mod lock;
 pub mod model;
 pub mod privileges;

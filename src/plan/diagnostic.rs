@@ -183,6 +183,8 @@ codes! {
     Partitioned => crate::plan::explain::PARTITIONED;
     Skipped => crate::plan::explain::SKIPPED;
     StillUsed => crate::plan::explain::STILL_USED;
+    TriggersLeftOut => crate::plan::explain::TRIGGERS_LEFT_OUT;
+    TriggersFired => crate::plan::explain::TRIGGERS_FIRED;
     UseUnchecked => crate::plan::explain::USE_UNCHECKED;
     ProbableRename => crate::plan::explain::PROBABLE_RENAME;
     KeptAsSql => crate::plan::explain::KEPT_AS_SQL;

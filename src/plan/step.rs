@@ -243,6 +243,16 @@ pub struct Job {
 }
 
 impl Job {
+    /// The columns the job's batches write: its assignments', or a restore's column.
+    pub fn written(&self) -> Vec<String> {
+        let restored = self.copy.iter().filter(|_| self.kind == JobKind::Restore);
+        self.assignments
+            .iter()
+            .map(|a| a.column.clone())
+            .chain(restored.map(|c| c.column.clone()))
+            .collect()
+    }
+
     /// The sessions a process runs the job with when it is given `workers` (the plan's
     /// `backfill.workers`, or `throttle --workers`): all of them for a backfill or a
     /// verification, one for an archive copy or a restore (each walks a single range).

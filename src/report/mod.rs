@@ -69,6 +69,17 @@ fn line(event: &Event) -> Option<String> {
         Event::Resumed { plan, step } => format!("{plan}: {step}: resumed"),
         Event::Throttled { plan, step, reason } => format!("{plan}: {step}: {reason}"),
         Event::Unthrottled { plan, step } => format!("{plan}: {step}: replicas caught up; going on"),
+        Event::Triggers { plan, step, skipped, fired, why } => {
+            let mut said = Vec::new();
+            if !skipped.is_empty() {
+                said.push(format!("the batches leave out {} (they fire for the application's writes, not the backfill's)", skipped.join(", ")));
+            }
+            if !fired.is_empty() {
+                let why = why.as_deref().unwrap_or("ENABLE ALWAYS");
+                said.push(format!("warning: the batches fire {} on every row they write: {why}", fired.join(", ")));
+            }
+            format!("{plan}: {step}: {}", said.join("; "))
+        }
         Event::Sessions { plan, step, sessions } => format!("{plan}: {step}: {sessions} session(s) from the next batch on"),
         Event::Detached { plan, step } => format!("{plan}: {step}: left to workers; run `switchback backfill {plan}`, then `switchback advance` again"),
         Event::Verified { plan, step, rows } => format!("{plan}: {step}: {rows} rows verified"),

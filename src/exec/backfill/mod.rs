@@ -22,6 +22,7 @@ use crate::ledger::{
 use crate::pg::catalog;
 use crate::pg::ddl::{self, DdlPolicy, Retrier};
 use crate::pg::facts::TableKey;
+use crate::pg::hooks;
 use crate::pg::query::Query;
 use crate::plan::expand::{backfill_filters, backfill_update, verify_predicate};
 use crate::plan::step::{ArchiveCopy, Job, JobKind, Records, Step};
@@ -202,10 +203,28 @@ async fn work(
     seat: Seat<'_>,
     lease: Duration,
 ) -> Result<Leave, Error> {
+    // A backfill or a restore writes the table; the application's triggers are not for it.
+    let quiet = match job.kind {
+        JobKind::Backfill | JobKind::Restore => {
+            let hooks = hooks::for_batches(&mut ex.client, &job.relation, &job.written()).await?;
+            if seat.lead() && !(hooks.skipped.is_empty() && hooks.fired.is_empty()) {
+                ex.reporter.report(&Event::Triggers {
+                    plan: plan.id.clone(),
+                    step: step.name.clone(),
+                    skipped: hooks.skipped,
+                    fired: hooks.fired,
+                    why: hooks.why,
+                });
+            }
+            hooks.quiet
+        }
+        JobKind::Verify | JobKind::Archive => false,
+    };
     let w = Worker {
         plan,
         step,
         job,
+        quiet,
         key: Key::new(table_key(job)?),
         policy: ex.policy(plan),
         lease: RangeLease {
@@ -409,6 +428,9 @@ struct Worker<'a> {
     plan: &'a Plan,
     step: &'a Step,
     job: &'a Job,
+    /// Batches run with `session_replication_role = replica`: the application's triggers
+    /// and rules stay out of them (`pg::hooks`).
+    quiet: bool,
     key: Key,
     policy: DdlPolicy,
     lease: RangeLease<'a>,
@@ -524,7 +546,11 @@ async fn commit_batch(
     // synchronous_commit off: the batch need not wait for its WAL to reach the disk, as the
     // range's cursor commits with the rows. A crash loses the last batches and their cursor
     // together, so they run again; the step's own record commits durably, after them.
-    txn.batch_execute(&format!("SET LOCAL switchback.backfill = 'on'; SET LOCAL synchronous_commit = off; SET LOCAL lock_timeout = '{}ms'; SET LOCAL statement_timeout = 0", w.policy.lock_timeout.as_millis()))
+    let quiet = match w.quiet {
+        true => "; SET LOCAL session_replication_role = replica",
+        false => "",
+    };
+    txn.batch_execute(&format!("SET LOCAL switchback.backfill = 'on'; SET LOCAL synchronous_commit = off; SET LOCAL lock_timeout = '{}ms'; SET LOCAL statement_timeout = 0{quiet}", w.policy.lock_timeout.as_millis()))
         .await
         .map_err(Error::sql(context()))?;
     if !ex

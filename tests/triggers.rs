@@ -1,0 +1,189 @@
+//! The application's own triggers and the backfill: an `updated_at`/version trigger and an
+//! audit trigger fire for every write the application makes, while the plan runs too, and for
+//! none of the rows the backfill fills; `validate --database-url` says so before anything
+//! runs. (A role that may not leave them out: tests/reach.rs.)
+
+mod support;
+
+use std::collections::BTreeSet;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use support::{plan_file, switchback, text, TestDb};
+
+const TABLES: &str = "
+CREATE TABLE users (id bigint PRIMARY KEY, name text, version int NOT NULL DEFAULT 1,
+                    updated_at timestamptz NOT NULL DEFAULT '2020-01-01 00:00:00+00');
+INSERT INTO users (id, name) SELECT g, 'n' || g FROM generate_series(1, 30000) g;
+CREATE TABLE audit (id bigint NOT NULL);
+CREATE FUNCTION touch() RETURNS trigger LANGUAGE plpgsql AS
+  $$ BEGIN NEW.updated_at := clock_timestamp(); NEW.version := OLD.version + 1; RETURN NEW; END $$;
+CREATE TRIGGER touch BEFORE UPDATE ON users FOR EACH ROW EXECUTE FUNCTION touch();
+CREATE FUNCTION log_row() RETURNS trigger LANGUAGE plpgsql AS
+  $$ BEGIN INSERT INTO audit VALUES (NEW.id); RETURN NULL; END $$;
+CREATE TRIGGER audit AFTER UPDATE ON users FOR EACH ROW EXECUTE FUNCTION log_row();
+CREATE TRIGGER on_insert AFTER INSERT ON users FOR EACH ROW EXECUTE FUNCTION log_row();
+ANALYZE users;";
+
+const PLAN: &str = "changes:\n  - rename_column: { table: users, from: name, to: full_name }\nbackfill: { batch_size: 1000, max_rows_per_second: 20000 }\n";
+
+/// The test's role may set session_replication_role: a superuser may; a managed-like role
+/// (`SWITCHBACK_TEST_SERVER=managed`) is granted it, as the README tells operators to.
+async fn may_run_quiet(db: &TestDb) {
+    let client = db.client().await;
+    let row = client
+        .query_one(
+            "SELECT rolsuper, current_user::text, current_setting('server_version_num')::int FROM pg_roles WHERE rolname = current_user",
+            &[],
+        )
+        .await
+        .unwrap();
+    let (superuser, role, version): (bool, String, i32) = (row.get(0), row.get(1), row.get(2));
+    assert!(
+        superuser || version >= 150000,
+        "PostgreSQL 14 has no grant for it"
+    );
+    if !superuser {
+        db.admin()
+            .await
+            .batch_execute(&format!(
+                "GRANT SET ON PARAMETER session_replication_role TO \"{role}\""
+            ))
+            .await
+            .unwrap();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_backfill_fills_rows_without_firing_the_applications_triggers() {
+    let db = TestDb::new().await;
+    may_run_quiet(&db).await;
+    let client = db.client().await;
+    client.batch_execute(TABLES).await.unwrap();
+    let (_dir, plan) = plan_file("20261124_quiet", PLAN);
+
+    let out = switchback(&db, &["validate", "--database-url", &db.url, &plan]);
+    let said = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{said}{}", text(&out.stderr));
+    assert!(
+        said.contains("note[N718]: the backfill's batches leave out `users`'s audit, touch:"),
+        "{said}"
+    );
+
+    // The old application updates rows throughout the expand stage.
+    let stop = Arc::new(AtomicBool::new(false));
+    let writer = {
+        let (stop, writer) = (stop.clone(), db.client().await);
+        tokio::spawn(async move {
+            let mut touched = BTreeSet::new();
+            let mut id: i64 = 1;
+            while !stop.load(Ordering::Relaxed) {
+                writer
+                    .execute("UPDATE users SET name = name || '!' WHERE id = $1", &[&id])
+                    .await
+                    .unwrap();
+                touched.insert(id);
+                id = (id + 997) % 30000 + 1;
+                tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+            }
+            touched
+        })
+    };
+    let out = switchback(&db, &["advance", &plan, "--progress", "json"]);
+    stop.store(true, Ordering::Relaxed);
+    let touched = writer.await.unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let events: Vec<serde_json::Value> = text(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let told = events
+        .iter()
+        .find(|e| e["event"] == "triggers")
+        .expect("a triggers event");
+    assert_eq!(
+        (&told["skipped"], &told["fired"]),
+        (
+            &serde_json::json!(["audit", "touch"]),
+            &serde_json::json!([])
+        )
+    );
+    assert!(touched.len() > 20, "the writer ran: {}", touched.len());
+
+    let ids = |sql: &'static str| {
+        let client = &client;
+        async move {
+            client
+                .query(sql, &[])
+                .await
+                .unwrap()
+                .iter()
+                .map(|r| r.get::<_, i64>(0))
+                .collect::<BTreeSet<i64>>()
+        }
+    };
+    // (rows only the application wrote, rows it wrote that show nothing, rows it did not)
+    let against_writer = |found: BTreeSet<i64>| {
+        (
+            found.intersection(&touched).count(),
+            touched.difference(&found).count(),
+            found.difference(&touched).count(),
+        )
+    };
+    let moved =
+        ids("SELECT id FROM users WHERE version > 1 OR updated_at <> '2020-01-01 00:00:00+00'")
+            .await;
+    assert_eq!(
+        against_writer(moved),
+        (touched.len(), 0, 0),
+        "only the application's writes moved updated_at and version"
+    );
+    let audited = ids("SELECT DISTINCT id FROM audit").await;
+    assert_eq!(against_writer(audited), (touched.len(), 0, 0));
+    assert_eq!(
+        ids("SELECT id FROM users WHERE full_name IS DISTINCT FROM name").await,
+        BTreeSet::new(),
+        "the backfill filled every row"
+    );
+}
+
+/// A foreign key's checks are triggers too: a fill of a column a foreign key takes part in
+/// runs with them, so a fill value the key refuses stops the backfill instead of landing for
+/// good behind a key that says it holds.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_fill_of_a_foreign_key_column_keeps_the_keys_checks() {
+    let db = TestDb::new().await;
+    may_run_quiet(&db).await;
+    let client = db.client().await;
+    client
+        .batch_execute(&format!(
+            "{TABLES}
+             CREATE TABLE orgs (id bigint PRIMARY KEY); INSERT INTO orgs VALUES (1);
+             ALTER TABLE users ADD COLUMN org_id bigint REFERENCES orgs;
+             UPDATE users SET org_id = 1 WHERE id % 2 = 0;"
+        ))
+        .await
+        .unwrap();
+    let (_dir, plan) = plan_file(
+        "20261124_org",
+        "changes:\n  - set_not_null: { table: users, column: org_id, fill: \"999\" }\n",
+    );
+    let out = switchback(&db, &["validate", "--database-url", &db.url, &plan]);
+    let said = text(&out.stdout);
+    assert!(
+        said.contains("warning[W719]: the backfill's batches fire `users`'s audit, touch on every row they write: the columns they write take part in foreign key users_org_id_fkey, whose checks must run"),
+        "{said}"
+    );
+    let out = switchback(&db, &["advance", &plan, "--progress", "plain"]);
+    assert_ne!(out.status.code(), Some(0));
+    assert!(
+        text(&out.stderr).contains("users_org_id_fkey"),
+        "{}",
+        text(&out.stderr)
+    );
+    let orphans: i64 = client
+        .query_one("SELECT count(*) FROM users WHERE org_id = 999", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(orphans, 0);
+}
