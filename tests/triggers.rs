@@ -1,7 +1,8 @@
 //! The application's own triggers and the backfill: an `updated_at`/version trigger and an
 //! audit trigger fire for every write the application makes, while the plan runs too, and for
-//! none of the rows the backfill fills; `validate --database-url` says so before anything
-//! runs. (A role that may not leave them out: tests/reach.rs.)
+//! none of the rows the backfill fills, nor for abort's putting back of a fill; a fill of a
+//! foreign key's column keeps the key's checks; `validate --database-url` says which before
+//! anything runs. (A role that may not leave them out: tests/reach.rs.)
 
 mod support;
 
@@ -186,4 +187,44 @@ async fn a_fill_of_a_foreign_key_column_keeps_the_keys_checks() {
         .unwrap()
         .get(0);
     assert_eq!(orphans, 0);
+}
+
+/// Abort puts back what a fill overwrote without firing the application's triggers either:
+/// every row is as it was before the plan, its `updated_at` and version included.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn abort_puts_a_fill_back_without_firing_them() {
+    let db = TestDb::new().await;
+    may_run_quiet(&db).await;
+    let client = db.client().await;
+    client
+        .batch_execute(&format!(
+            "{TABLES}
+             ALTER TABLE users DISABLE TRIGGER USER; UPDATE users SET name = NULL WHERE id % 3 = 0;
+             ALTER TABLE users ENABLE TRIGGER USER;"
+        ))
+        .await
+        .unwrap();
+    let digest = || support::data_digest(&client, "users", "id, name, version, updated_at");
+    let before = digest().await;
+    let (_dir, plan) = plan_file(
+        "20261124_named",
+        "changes:\n  - set_not_null: { table: users, column: name, fill: \"'unnamed'\" }\n",
+    );
+    let out = switchback(&db, &["advance", &plan, "--progress", "plain"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let filled: i64 = client
+        .query_one("SELECT count(*) FROM users WHERE name = 'unnamed'", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(filled, 10000);
+    let out = switchback(&db, &["abort", "20261124_named", "--progress", "plain"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(digest().await, before, "every row as before the plan");
+    let audited: i64 = client
+        .query_one("SELECT count(*) FROM audit", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(audited, 0);
 }

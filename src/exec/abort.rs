@@ -5,6 +5,7 @@
 use super::{ordered_steps, stored_plan, Event, Executor};
 use crate::error::Error;
 use crate::ledger::{Stage as LedgerStage, StepStatus};
+use crate::pg::hooks;
 use crate::plan::step::{JobKind, Stage, Statement, Step};
 
 impl Executor<'_> {
@@ -70,7 +71,18 @@ impl Executor<'_> {
             // What a backfill's fills overwrote is in the ledger; it writes the restore.
             if let Some(job) = step.job.as_ref().filter(|j| j.kind == JobKind::Backfill) {
                 let restore = self.ledger.restore_fills_sql(id, job)?;
-                undo.extend(restore.into_iter().map(|sql| (sql, None)));
+                if !restore.is_empty() {
+                    // Putting back what a fill overwrote is no application write either:
+                    // an abort leaves each row as it was, its `updated_at` included.
+                    let quiet = hooks::for_batches(&mut self.client, &job.relation, &job.written())
+                        .await?
+                        .quiet;
+                    undo.extend(
+                        restore
+                            .into_iter()
+                            .map(|sql| (hooks::quietly(sql, quiet), None)),
+                    );
+                }
             }
             if step.transactional && !step.undo_alone {
                 let statements: Vec<String> = undo.into_iter().map(|(sql, _)| sql).collect();

@@ -10,6 +10,19 @@ use crate::error::Error;
 use crate::pg::query::Query;
 use tokio_postgres::Client;
 
+/// What keeps a transaction's writes from here on out of the triggers and rules that are
+/// not `ENABLE ALWAYS`, once `Hooks::quiet` says the role may.
+pub const QUIET: &str = "SET LOCAL session_replication_role = replica";
+
+/// `sql` run quietly when `quiet`, with the transaction's later statements as before (DDL
+/// among them fires event triggers, which the setting would leave out as well).
+pub fn quietly(sql: String, quiet: bool) -> String {
+    match quiet {
+        true => format!("{QUIET}; {sql}; SET LOCAL session_replication_role = origin"),
+        false => sql,
+    }
+}
+
 /// When a trigger or rule fires (`pg_trigger.tgenabled`, `pg_rewrite.ev_enabled`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Fires {

@@ -547,8 +547,8 @@ async fn commit_batch(
     // range's cursor commits with the rows. A crash loses the last batches and their cursor
     // together, so they run again; the step's own record commits durably, after them.
     let quiet = match w.quiet {
-        true => "; SET LOCAL session_replication_role = replica",
-        false => "",
+        true => format!("; {}", hooks::QUIET),
+        false => String::new(),
     };
     txn.batch_execute(&format!("SET LOCAL switchback.backfill = 'on'; SET LOCAL synchronous_commit = off; SET LOCAL lock_timeout = '{}ms'; SET LOCAL statement_timeout = 0{quiet}", w.policy.lock_timeout.as_millis()))
         .await
