@@ -54,12 +54,21 @@ async fn may_run_quiet(db: &TestDb) {
     }
 }
 
+/// The tables and triggers, then `more` SQL, for a role that may run its batches quiet.
+async fn setup(db: &TestDb, more: &str) -> tokio_postgres::Client {
+    may_run_quiet(db).await;
+    let client = db.client().await;
+    client
+        .batch_execute(&format!("{TABLES}\n{more}"))
+        .await
+        .unwrap();
+    client
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_backfill_fills_rows_without_firing_the_applications_triggers() {
     let db = TestDb::new().await;
-    may_run_quiet(&db).await;
-    let client = db.client().await;
-    client.batch_execute(TABLES).await.unwrap();
+    let client = setup(&db, "").await;
     let (_dir, plan) = plan_file("20261124_quiet", PLAN);
 
     let out = switchback(&db, &["validate", "--database-url", &db.url, &plan]);
@@ -153,17 +162,13 @@ async fn the_backfill_fills_rows_without_firing_the_applications_triggers() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_fill_of_a_foreign_key_column_keeps_the_keys_checks() {
     let db = TestDb::new().await;
-    may_run_quiet(&db).await;
-    let client = db.client().await;
-    client
-        .batch_execute(&format!(
-            "{TABLES}
-             CREATE TABLE orgs (id bigint PRIMARY KEY); INSERT INTO orgs VALUES (1);
-             ALTER TABLE users ADD COLUMN org_id bigint REFERENCES orgs;
-             UPDATE users SET org_id = 1 WHERE id % 2 = 0;"
-        ))
-        .await
-        .unwrap();
+    let client = setup(
+        &db,
+        "CREATE TABLE orgs (id bigint PRIMARY KEY); INSERT INTO orgs VALUES (1);
+         ALTER TABLE users ADD COLUMN org_id bigint REFERENCES orgs;
+         UPDATE users SET org_id = 1 WHERE id % 2 = 0;",
+    )
+    .await;
     let (_dir, plan) = plan_file(
         "20261124_org",
         "changes:\n  - set_not_null: { table: users, column: org_id, fill: \"999\" }\n",
@@ -194,16 +199,12 @@ async fn a_fill_of_a_foreign_key_column_keeps_the_keys_checks() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn abort_puts_a_fill_back_without_firing_them() {
     let db = TestDb::new().await;
-    may_run_quiet(&db).await;
-    let client = db.client().await;
-    client
-        .batch_execute(&format!(
-            "{TABLES}
-             ALTER TABLE users DISABLE TRIGGER USER; UPDATE users SET name = NULL WHERE id % 3 = 0;
-             ALTER TABLE users ENABLE TRIGGER USER;"
-        ))
-        .await
-        .unwrap();
+    let client = setup(
+        &db,
+        "ALTER TABLE users DISABLE TRIGGER USER; UPDATE users SET name = NULL WHERE id % 3 = 0;
+         ALTER TABLE users ENABLE TRIGGER USER;",
+    )
+    .await;
     let digest = || support::data_digest(&client, "users", "id, name, version, updated_at");
     let before = digest().await;
     let (_dir, plan) = plan_file(

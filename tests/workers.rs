@@ -25,6 +25,13 @@ fn worker(db: &TestDb, plan: &str) -> Child {
         .unwrap()
 }
 
+/// `advance --detach`, which must succeed: what it said.
+fn detach(db: &TestDb, plan: &str) -> String {
+    let out = switchback(db, &["advance", plan, "--detach", "--progress", "plain"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    text(&out.stderr)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn three_workers_one_killed_cover_every_key_exactly_once() {
     let db = TestDb::new().await;
@@ -35,14 +42,7 @@ async fn three_workers_one_killed_cover_every_key_exactly_once() {
         .unwrap();
     let (_dir, plan) = plan_file("20261122_workers", "changes:\n  - set_not_null: { table: users, column: email, fill: \"'x'\" }\nbackfill: { batch_size: 500, target_batch_time: 1ms, max_rows_per_second: 40000 }\n");
 
-    let detached = switchback(&db, &["advance", &plan, "--detach", "--progress", "plain"]);
-    assert_eq!(
-        detached.status.code(),
-        Some(0),
-        "{}",
-        text(&detached.stderr)
-    );
-    assert!(text(&detached.stderr).contains("users.backfill: left to workers"));
+    assert!(detach(&db, &plan).contains("users.backfill: left to workers"));
     let early = switchback(&db, &["advance", &plan]);
     assert_eq!(early.status.code(), Some(3), "{}", text(&early.stderr));
     assert!(text(&early.stderr).contains("is running in `switchback backfill` workers"));
@@ -212,13 +212,7 @@ async fn a_table_rewritten_under_a_worker_is_walked_again_from_the_start() {
         .await
         .unwrap();
     let (_dir, plan) = plan_file("20261123_rewrite", "changes:\n  - add_column: { table: users, column: { name: email_lower, type: text }, backfill: lower(email) }\nbackfill: { batch_size: 500, target_batch_time: 1ms, max_rows_per_second: 20000 }\n");
-    let detached = switchback(&db, &["advance", &plan, "--detach"]);
-    assert_eq!(
-        detached.status.code(),
-        Some(0),
-        "{}",
-        text(&detached.stderr)
-    );
+    detach(&db, &plan);
     let mut running = worker(&db, "20261123_rewrite");
     loop {
         let (batches, state): (i64, String) = client
@@ -348,13 +342,7 @@ async fn a_backfill_process_takes_the_sessions_throttle_gives_it() {
         .await
         .unwrap();
     let (_dir, plan) = plan_file("20261124_grow", "changes:\n  - set_not_null: { table: users, column: email, fill: \"'x'\" }\nbackfill: { batch_size: 500, max_rows_per_second: 10000 }\n");
-    let detached = switchback(&db, &["advance", &plan, "--detach"]);
-    assert_eq!(
-        detached.status.code(),
-        Some(0),
-        "{}",
-        text(&detached.stderr)
-    );
+    detach(&db, &plan);
     let mut running = worker(&db, "20261124_grow");
     let batches_of = |name: String| {
         let client = &client;

@@ -115,20 +115,14 @@ impl Ledger {
             == 1)
     }
 
+    /// Ends this worker's claim on a range it has walked to its end.
     pub async fn finish_range(
         &self,
         client: &impl Query,
         lease: &RangeLease<'_>,
         range: &Claim,
     ) -> Result<(), Error> {
-        client
-            .exec(
-                &format!("UPDATE {} SET state = $5, lease_until = NULL WHERE plan_id = $1 AND step = $2 AND range_no = $3 AND worker = $4", self.table("ranges")),
-                &[&lease.plan, &lease.step, &range.range_no, &lease.worker, &RangeState::Done.as_str()],
-            )
-            .await
-            .map_err(Error::sql("finish a range"))?;
-        Ok(())
+        self.end_claim(client, lease, range, RangeState::Done).await
     }
 
     /// Gives a range back, its cursor kept, for any worker to claim at once: a session let go
@@ -139,13 +133,26 @@ impl Ledger {
         lease: &RangeLease<'_>,
         range: &Claim,
     ) -> Result<(), Error> {
+        self.end_claim(client, lease, range, RangeState::Pending)
+            .await
+    }
+
+    /// A range this worker still holds becomes `state`; a pending one names no worker.
+    async fn end_claim(
+        &self,
+        client: &impl Query,
+        lease: &RangeLease<'_>,
+        range: &Claim,
+        state: RangeState,
+    ) -> Result<(), Error> {
         client
             .exec(
-                &format!("UPDATE {} SET state = $5, worker = NULL, lease_until = NULL, backend_pid = NULL, backend_start = NULL WHERE plan_id = $1 AND step = $2 AND range_no = $3 AND worker = $4 AND state = $6", self.table("ranges")),
-                &[&lease.plan, &lease.step, &range.range_no, &lease.worker, &RangeState::Pending.as_str(), &RangeState::Claimed.as_str()],
+                &format!("UPDATE {} SET state = $5, lease_until = NULL, worker = CASE WHEN $5 = $7 THEN NULL ELSE worker END
+                           WHERE plan_id = $1 AND step = $2 AND range_no = $3 AND worker = $4 AND state = $6", self.table("ranges")),
+                &[&lease.plan, &lease.step, &range.range_no, &lease.worker, &state.as_str(), &RangeState::Claimed.as_str(), &RangeState::Pending.as_str()],
             )
             .await
-            .map_err(Error::sql("give a range back"))?;
+            .map_err(Error::sql(format!("mark a range {}", state.as_str())))?;
         Ok(())
     }
 
