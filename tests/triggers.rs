@@ -2,7 +2,8 @@
 //! audit trigger fire for every write the application makes, while the plan runs too, and for
 //! none of the rows the backfill fills, nor for abort's putting back of a fill; a fill of a
 //! foreign key's column keeps the key's checks; `validate --database-url` says which before
-//! anything runs. (A role that may not leave them out: tests/reach.rs.)
+//! anything runs; the batches that write have their dirty pages written out as they go. (A
+//! role that may not leave them out: tests/reach.rs.)
 
 mod support;
 
@@ -228,4 +229,55 @@ async fn abort_puts_a_fill_back_without_firing_them() {
         .unwrap()
         .get(0);
     assert_eq!(audited, 0);
+}
+
+/// The batches that write have the kernel write out the pages they dirty as they go
+/// (`backend_flush_after`), so the other sessions' commits do not wait behind a burst of
+/// them; the application's own statements keep the server's setting. Seen from an
+/// `ENABLE ALWAYS` statement trigger, which fires for the batches whatever their role.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_batches_write_out_what_they_dirty_as_they_go() {
+    let db = TestDb::new().await;
+    let client = setup(
+        &db,
+        "CREATE TABLE seen (batch text, flush_after text);
+         CREATE FUNCTION see() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN
+           INSERT INTO seen VALUES (current_setting('switchback.backfill', true),
+                                    current_setting('backend_flush_after'));
+           RETURN NULL; END $$;
+         CREATE TRIGGER see AFTER UPDATE ON users FOR EACH STATEMENT EXECUTE FUNCTION see();
+         ALTER TABLE users ENABLE ALWAYS TRIGGER see;",
+    )
+    .await;
+    let (_dir, plan) = plan_file("20261124_write_back", PLAN);
+    let out = switchback(&db, &["advance", &plan]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    client
+        .batch_execute("UPDATE users SET full_name = 'x' WHERE id = 1")
+        .await
+        .unwrap();
+
+    let rows = client
+        .query(
+            "SELECT coalesce(batch, ''), flush_after, count(*) FROM seen GROUP BY 1, 2 ORDER BY 1",
+            &[],
+        )
+        .await
+        .unwrap();
+    let seen: Vec<(String, String, i64)> = rows
+        .iter()
+        .map(|r| (r.get(0), r.get(1), r.get(2)))
+        .collect();
+    assert_eq!(seen.len(), 2, "{seen:?}");
+    assert_eq!(
+        (seen[0].0.as_str(), seen[0].1.as_str()),
+        ("", "0"),
+        "the application's statement: {seen:?}"
+    );
+    assert_eq!(
+        (seen[1].0.as_str(), seen[1].1.as_str()),
+        ("on", "256kB"),
+        "the batches: {seen:?}"
+    );
+    assert!(seen[1].2 > 1, "every batch, not one: {seen:?}");
 }

@@ -8,6 +8,7 @@
 
 use crate::error::Error;
 use crate::pg::query::Query;
+use crate::pg::session;
 use tokio_postgres::Client;
 
 /// What keeps a transaction's writes from here on out of the triggers and rules that are
@@ -157,16 +158,5 @@ async fn foreign_keys(
 /// a managed service that allows it by its own means.
 async fn may_run_quiet(client: &mut Client) -> Result<bool, Error> {
     const INSUFFICIENT_PRIVILEGE: &str = "42501";
-    let context = "try session_replication_role";
-    let txn = client.transaction().await.map_err(Error::sql(context))?;
-    let may = match txn
-        .batch_execute("SET LOCAL session_replication_role = replica")
-        .await
-    {
-        Ok(()) => true,
-        Err(e) if e.code().map(|c| c.code()) == Some(INSUFFICIENT_PRIVILEGE) => false,
-        Err(e) => return Err(Error::sql(context)(e)),
-    };
-    txn.rollback().await.map_err(Error::sql(context))?;
-    Ok(may)
+    session::accepts(client, QUIET, &[INSUFFICIENT_PRIVILEGE]).await
 }

@@ -16,6 +16,7 @@ pub mod model;
 pub mod privileges;
 pub mod query;
 pub mod quote;
+pub mod session;
 pub mod statements;
 pub mod tls;
 pub mod type_text;

@@ -24,6 +24,7 @@ use crate::pg::ddl::{self, DdlPolicy, Retrier};
 use crate::pg::facts::TableKey;
 use crate::pg::hooks;
 use crate::pg::query::Query;
+use crate::pg::session;
 use crate::plan::expand::{backfill_filters, backfill_update, verify_predicate};
 use crate::plan::step::{ArchiveCopy, Job, JobKind, Records, Step};
 use crate::plan::Plan;
@@ -220,11 +221,15 @@ async fn work(
         }
         JobKind::Verify | JobKind::Archive => false,
     };
+    // Only jobs that write: the verification pass dirties pages too (hint bits), but in
+    // bursts it moves through too fast to spread; measured, it made the writer's p99 worse.
+    let write_back = job.kind != JobKind::Verify && session::may_write_back(&mut ex.client).await?;
     let w = Worker {
         plan,
         step,
         job,
         quiet,
+        write_back,
         key: Key::new(table_key(job)?),
         policy: ex.policy(plan),
         lease: RangeLease {
@@ -431,6 +436,8 @@ struct Worker<'a> {
     /// Batches run with `session_replication_role = replica`: the application's triggers
     /// and rules stay out of them (`pg::hooks`).
     quiet: bool,
+    /// Batches have the kernel write the pages they dirty as they go (`pg::session`).
+    write_back: bool,
     key: Key,
     policy: DdlPolicy,
     lease: RangeLease<'a>,
@@ -550,7 +557,11 @@ async fn commit_batch(
         true => format!("; {}", hooks::QUIET),
         false => String::new(),
     };
-    txn.batch_execute(&format!("SET LOCAL switchback.backfill = 'on'; SET LOCAL synchronous_commit = off; SET LOCAL lock_timeout = '{}ms'; SET LOCAL statement_timeout = 0{quiet}", w.policy.lock_timeout.as_millis()))
+    let write_back = match w.write_back {
+        true => format!("; {}", session::WRITE_BACK),
+        false => String::new(),
+    };
+    txn.batch_execute(&format!("SET LOCAL switchback.backfill = 'on'; SET LOCAL synchronous_commit = off; SET LOCAL lock_timeout = '{}ms'; SET LOCAL statement_timeout = 0{quiet}{write_back}", w.policy.lock_timeout.as_millis()))
         .await
         .map_err(Error::sql(context()))?;
     if !ex
