@@ -11,8 +11,8 @@ use tokio_postgres::Client;
 /// A backfill dirties the whole table. Left to the kernel, those pages pile up until its dirty
 /// threshold or a checkpoint's fsync writes gigabytes at once, and every other session's
 /// commit waits behind that burst for its WAL flush (at 10M rows the old application's worst
-/// statement during the backfill went from 154–176 ms to 43–68 ms with this set). The pages are written either way:
-/// this spreads them over the backfill.
+/// statement during the backfill went from 154–176 ms to 43–68 ms with this set). The pages
+/// are written either way: this spreads them over the backfill.
 pub const WRITE_BACK: &str = "SET LOCAL backend_flush_after = '256kB'";
 
 /// Whether the session may run `set_local`: false when the server refuses it with one of the
