@@ -224,14 +224,14 @@ async fn work(
     // Only jobs that write: the verification pass dirties pages too (hint bits), but in
     // bursts it moves through too fast to spread; measured, it made the writer's p99 worse.
     let write_back = job.kind != JobKind::Verify && session::may_write_back(&mut ex.client).await?;
+    let policy = ex.policy(plan);
     let w = Worker {
         plan,
         step,
         job,
-        quiet,
-        write_back,
+        settings: batch_settings(&policy, quiet, write_back),
         key: Key::new(table_key(job)?),
-        policy: ex.policy(plan),
+        policy,
         lease: RangeLease {
             plan: &plan.id,
             step: &step.name,
@@ -433,11 +433,8 @@ struct Worker<'a> {
     plan: &'a Plan,
     step: &'a Step,
     job: &'a Job,
-    /// Batches run with `session_replication_role = replica`: the application's triggers
-    /// and rules stay out of them (`pg::hooks`).
-    quiet: bool,
-    /// Batches have the kernel write the pages they dirty as they go (`pg::session`).
-    write_back: bool,
+    /// What each batch's transaction sets first (`batch_settings`).
+    settings: String,
     key: Key,
     policy: DdlPolicy,
     lease: RangeLease<'a>,
@@ -534,6 +531,26 @@ async fn next_batch(
     }))
 }
 
+/// The `SET LOCAL`s that open every batch's transaction: the same for all of one session's
+/// batches of a job, so built once. synchronous_commit off: the batch need not wait for its
+/// WAL to reach the disk, as the range's cursor commits with the rows. A crash loses the last
+/// batches and their cursor together, so they run again; the step's own record commits
+/// durably, after them. `quiet` leaves the application's triggers out (`pg::hooks`);
+/// `write_back` has the kernel write the pages the batch dirties as it goes (`pg::session`).
+fn batch_settings(policy: &DdlPolicy, quiet: bool, write_back: bool) -> String {
+    let mut settings = format!(
+        "SET LOCAL switchback.backfill = 'on'; SET LOCAL synchronous_commit = off; SET LOCAL lock_timeout = '{}ms'; SET LOCAL statement_timeout = 0",
+        policy.lock_timeout.as_millis()
+    );
+    for (wanted, setting) in [(quiet, hooks::QUIET), (write_back, session::WRITE_BACK)] {
+        if wanted {
+            settings.push_str("; ");
+            settings.push_str(setting);
+        }
+    }
+    settings
+}
+
 /// One batch in one short transaction: the fills' record and the UPDATE (backfill) or the
 /// count of rows that differ (verification), the range's cursor (only while this worker
 /// holds the range), the job's counters and the batch's log line.
@@ -550,18 +567,7 @@ async fn commit_batch(
         .transaction()
         .await
         .map_err(Error::sql(context()))?;
-    // synchronous_commit off: the batch need not wait for its WAL to reach the disk, as the
-    // range's cursor commits with the rows. A crash loses the last batches and their cursor
-    // together, so they run again; the step's own record commits durably, after them.
-    let quiet = match w.quiet {
-        true => format!("; {}", hooks::QUIET),
-        false => String::new(),
-    };
-    let write_back = match w.write_back {
-        true => format!("; {}", session::WRITE_BACK),
-        false => String::new(),
-    };
-    txn.batch_execute(&format!("SET LOCAL switchback.backfill = 'on'; SET LOCAL synchronous_commit = off; SET LOCAL lock_timeout = '{}ms'; SET LOCAL statement_timeout = 0{quiet}{write_back}", w.policy.lock_timeout.as_millis()))
+    txn.batch_execute(&w.settings)
         .await
         .map_err(Error::sql(context()))?;
     if !ex
