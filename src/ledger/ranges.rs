@@ -193,7 +193,8 @@ impl Ledger {
             == 1)
     }
 
-    /// The batch's counters and log line, in the batch's transaction.
+    /// The batch's counters and log line, in the batch's transaction: sent together
+    /// (pipelined), so they cost the batch one round trip.
     pub async fn record_batch(
         &self,
         txn: &impl Query,
@@ -210,23 +211,46 @@ impl Ledger {
             ),
             _ => (0, "samples".to_owned()),
         };
-        txn.exec(
-            &format!(
+        let (count, log) = (
+            format!(
                 "UPDATE {} SET rows_done = rows_done + $3, batches = batches + 1, rows_changed = rows_changed + $4,
                         mismatches = mismatches + $5, samples = {samples}, updated_at = now()
                   WHERE plan_id = $1 AND step = $2",
                 self.table("jobs")
             ),
-            &[&lease.plan, &lease.step, &batch.rows, &batch.changed, &mismatches],
-        )
-        .await
-        .map_err(Error::sql("count the batch"))?;
-        txn.exec(
-            &format!("INSERT INTO {} (plan_id, step, range_no, worker, after_key, last_key, rows) VALUES ($1, $2, $3, $4, $5, $6, $7)", self.table("batches")),
-            &[&lease.plan, &lease.step, &batch.range.range_no, &lease.worker, &batch.range.cursor, &batch.last, &batch.rows],
-        )
-        .await
-        .map_err(Error::sql("log the batch"))?;
+            format!("INSERT INTO {} (plan_id, step, range_no, worker, after_key, last_key, rows) VALUES ($1, $2, $3, $4, $5, $6, $7)", self.table("batches")),
+        );
+        let count = async {
+            txn.exec(
+                &count,
+                &[
+                    &lease.plan,
+                    &lease.step,
+                    &batch.rows,
+                    &batch.changed,
+                    &mismatches,
+                ],
+            )
+            .await
+            .map_err(Error::sql("count the batch"))
+        };
+        let log = async {
+            txn.exec(
+                &log,
+                &[
+                    &lease.plan,
+                    &lease.step,
+                    &batch.range.range_no,
+                    &lease.worker,
+                    &batch.range.cursor,
+                    &batch.last,
+                    &batch.rows,
+                ],
+            )
+            .await
+            .map_err(Error::sql("log the batch"))
+        };
+        tokio::try_join!(count, log)?;
         Ok(())
     }
 }

@@ -250,16 +250,16 @@ async fn work(
     let mut waiting: Option<String> = None;
     let mut held: Option<Claim> = None;
     loop {
-        let row = ex
-            .ledger
-            .job(&ex.client, &plan.id, &step.name)
-            .await?
-            .expect("the job was prepared");
+        // Release managers steer through the plan's control row: obeyed before every batch.
+        // Both rows are asked for at once (pipelined): one round trip, not two.
+        let (row, steer) = tokio::try_join!(
+            ex.ledger.job(&ex.client, &plan.id, &step.name),
+            ex.ledger.control(&ex.client, &plan.id)
+        )?;
+        let row = row.expect("the job was prepared");
         if row.state == JobState::Done {
             break;
         }
-        // Release managers steer through the plan's control row: obeyed before every batch.
-        let steer = ex.ledger.control(&ex.client, &plan.id).await?;
         if steer.paused() != paused {
             paused = steer.paused();
             let event = match paused {
@@ -554,6 +554,12 @@ fn batch_settings(policy: &DdlPolicy, quiet: bool, write_back: bool) -> String {
 /// One batch in one short transaction: the fills' record and the UPDATE (backfill) or the
 /// count of rows that differ (verification), the range's cursor (only while this worker
 /// holds the range), the job's counters and the batch's log line.
+///
+/// The statements are pipelined: each goes out without waiting for the one before, in the
+/// order they run, so the batch waits on the server four times (BEGIN, the statements, the
+/// record, COMMIT) instead of eight; a statement's error aborts the transaction, and so the
+/// ones after it. Whether the worker still held the range is known after the batch's
+/// statement ran, and a batch that finds it lost rolls back.
 async fn commit_batch(
     ex: &mut Executor<'_>,
     w: &Worker<'_>,
@@ -567,25 +573,64 @@ async fn commit_batch(
         .transaction()
         .await
         .map_err(Error::sql(context()))?;
-    txn.batch_execute(&w.settings)
-        .await
-        .map_err(Error::sql(context()))?;
-    if !ex
-        .ledger
-        .advance_range(&txn, &w.lease, range, &b.last)
-        .await?
-    {
+    let (ledger, rel) = (&ex.ledger, &w.job.relation);
+    let settings = async {
+        txn.batch_execute(&w.settings)
+            .await
+            .map_err(Error::sql(context()))
+    };
+    let held = ledger.advance_range(&txn, &w.lease, range, &b.last);
+    let work = async {
+        if w.job.kind == JobKind::Backfill {
+            // Before the UPDATE, and waited for: it reads the values the UPDATE overwrites.
+            ledger
+                .record_fills(&txn, &w.plan.id, w.job, table_key(w.job)?, &b.window)
+                .await?;
+        }
+        // The file is read after the statement, sent after it: the statement holds the
+        // table's lock by then, so no rewrite can come in between.
+        let rewritten = async {
+            match walk {
+                Walk::Blocks { filenode, .. } => Ok(blocks::filenode(&txn, rel).await? != filenode),
+                Walk::Key => Ok(false),
+            }
+        };
+        tokio::try_join!(batch_statement(&txn, w, b), rewritten)
+    };
+    let ((), held, ((rows, changed, mismatches), rewritten)) =
+        tokio::try_join!(settings, held, work)?;
+    if !held || rewritten {
         txn.rollback().await.map_err(Error::sql(context()))?;
-        return Ok(Outcome::Lost);
+        return Ok(match held {
+            false => Outcome::Lost,
+            true => Outcome::Rewritten,
+        });
     }
+    let record = BatchRecord {
+        range,
+        last: &b.last,
+        rows,
+        changed,
+        mismatches: mismatches.as_ref(),
+    };
+    ledger.record_batch(&txn, &w.lease, &record).await?;
+    txn.commit().await.map_err(Error::sql(context()))?;
+    Ok(Outcome::Committed { rows })
+}
+
+/// The batch's own statement: its rows, the rows it changed, and what a verification found.
+/// It is sent as soon as it is polled, a single statement, so it keeps its place in a
+/// pipeline.
+async fn batch_statement(
+    txn: &impl Query,
+    w: &Worker<'_>,
+    b: &Batch,
+) -> Result<(i64, i64, Option<Mismatches>), Error> {
+    let context = || format!("run a batch of step {} of plan {}", w.step.name, w.plan.id);
     let assignments: Vec<&_> = w.job.assignments.iter().collect();
     let (rel, window) = (&w.job.relation, &b.window);
-    let (rows, changed, mismatches) = match w.job.kind {
+    Ok(match w.job.kind {
         JobKind::Backfill => {
-            let key = table_key(w.job)?;
-            ex.ledger
-                .record_fills(&txn, &w.plan.id, w.job, key, window)
-                .await?;
             let changed = txn
                 .exec(&backfill_update(rel, &assignments, window), &[])
                 .await
@@ -660,24 +705,7 @@ async fn commit_batch(
             };
             (counts.get(0), 0, Some(mismatches))
         }
-    };
-    if let Walk::Blocks { filenode, .. } = walk {
-        // After the statement: it holds the table's lock, so no rewrite can come after this.
-        if blocks::filenode(&txn, rel).await? != filenode {
-            txn.rollback().await.map_err(Error::sql(context()))?;
-            return Ok(Outcome::Rewritten);
-        }
-    }
-    let record = BatchRecord {
-        range,
-        last: &b.last,
-        rows,
-        changed,
-        mismatches: mismatches.as_ref(),
-    };
-    ex.ledger.record_batch(&txn, &w.lease, &record).await?;
-    txn.commit().await.map_err(Error::sql(context()))?;
-    Ok(Outcome::Committed { rows })
+    })
 }
 
 /// Marks the job and its step done, or fails a verification that found differences.
