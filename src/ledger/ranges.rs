@@ -211,7 +211,7 @@ impl Ledger {
             ),
             _ => (0, "samples".to_owned()),
         };
-        let (count, log) = (
+        let (count_sql, log_sql) = (
             format!(
                 "UPDATE {} SET rows_done = rows_done + $3, batches = batches + 1, rows_changed = rows_changed + $4,
                         mismatches = mismatches + $5, samples = {samples}, updated_at = now()
@@ -222,7 +222,7 @@ impl Ledger {
         );
         let count = async {
             txn.exec(
-                &count,
+                &count_sql,
                 &[
                     &lease.plan,
                     &lease.step,
@@ -236,7 +236,7 @@ impl Ledger {
         };
         let log = async {
             txn.exec(
-                &log,
+                &log_sql,
                 &[
                     &lease.plan,
                     &lease.step,
