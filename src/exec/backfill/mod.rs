@@ -250,16 +250,18 @@ async fn work(
     let mut waiting: Option<String> = None;
     let mut held: Option<Claim> = None;
     loop {
-        // Release managers steer through the plan's control row: obeyed before every batch.
-        // Both rows are asked for at once (pipelined): one round trip, not two.
-        let (row, steer) = tokio::try_join!(
-            ex.ledger.job(&ex.client, &plan.id, &step.name),
-            ex.ledger.control(&ex.client, &plan.id)
-        )?;
-        let row = row.expect("the job was prepared");
+        let row = ex
+            .ledger
+            .job(&ex.client, &plan.id, &step.name)
+            .await?
+            .expect("the job was prepared");
         if row.state == JobState::Done {
             break;
         }
+        // Release managers steer through the plan's control row: obeyed before every batch.
+        // Not pipelined with the read above: outside a transaction, a pooler may hand a
+        // server back to its pool at the first reply while the second is still under way.
+        let steer = ex.ledger.control(&ex.client, &plan.id).await?;
         if steer.paused() != paused {
             paused = steer.paused();
             let event = match paused {
@@ -558,7 +560,8 @@ fn batch_settings(policy: &DdlPolicy, quiet: bool, write_back: bool) -> String {
 /// The statements are pipelined: each goes out without waiting for the one before, in the
 /// order they run, so the batch waits on the server four times (BEGIN, the statements, the
 /// record, COMMIT) instead of eight; a statement's error aborts the transaction, and so the
-/// ones after it. Whether the worker still held the range is known after the batch's
+/// ones after it. Only inside the transaction, which BEGIN has opened before: a pooler in
+/// transaction mode keeps the same server for all of it. Whether the worker still held the range is known after the batch's
 /// statement ran, and a batch that finds it lost rolls back.
 async fn commit_batch(
     ex: &mut Executor<'_>,
