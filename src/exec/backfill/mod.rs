@@ -561,8 +561,8 @@ fn batch_settings(policy: &DdlPolicy, quiet: bool, write_back: bool) -> String {
 /// order they run, so the batch waits on the server four times (BEGIN, the statements, the
 /// record, COMMIT) instead of eight; a statement's error aborts the transaction, and so the
 /// ones after it. Only inside the transaction, which BEGIN has opened before: a pooler in
-/// transaction mode keeps the same server for all of it. Whether the worker still held the range is known after the batch's
-/// statement ran, and a batch that finds it lost rolls back.
+/// transaction mode keeps the same server for all of it. Whether the worker still held the
+/// range is known after the batch's statement ran, and a batch that finds it lost rolls back.
 async fn commit_batch(
     ex: &mut Executor<'_>,
     w: &Worker<'_>,
