@@ -442,6 +442,16 @@ struct Worker<'a> {
     lease: RangeLease<'a>,
 }
 
+impl Worker<'_> {
+    /// What a batch's failed statement was doing, for its error.
+    fn context(&self) -> String {
+        format!(
+            "run a batch of step {} of plan {}",
+            self.step.name, self.plan.id
+        )
+    }
+}
+
 /// One batch: the rows it covers, and where it leaves its range's cursor.
 struct Batch {
     window: String,
@@ -570,17 +580,16 @@ async fn commit_batch(
     range: &Claim,
     b: &Batch,
 ) -> Result<Outcome, Error> {
-    let context = || format!("run a batch of step {} of plan {}", w.step.name, w.plan.id);
     let txn = ex
         .client
         .transaction()
         .await
-        .map_err(Error::sql(context()))?;
+        .map_err(Error::sql(w.context()))?;
     let (ledger, rel) = (&ex.ledger, &w.job.relation);
     let settings = async {
         txn.batch_execute(&w.settings)
             .await
-            .map_err(Error::sql(context()))
+            .map_err(Error::sql(w.context()))
     };
     let held = ledger.advance_range(&txn, &w.lease, range, &b.last);
     let work = async {
@@ -603,7 +612,7 @@ async fn commit_batch(
     let ((), held, ((rows, changed, mismatches), rewritten)) =
         tokio::try_join!(settings, held, work)?;
     if !held || rewritten {
-        txn.rollback().await.map_err(Error::sql(context()))?;
+        txn.rollback().await.map_err(Error::sql(w.context()))?;
         return Ok(match held {
             false => Outcome::Lost,
             true => Outcome::Rewritten,
@@ -617,7 +626,7 @@ async fn commit_batch(
         mismatches: mismatches.as_ref(),
     };
     ledger.record_batch(&txn, &w.lease, &record).await?;
-    txn.commit().await.map_err(Error::sql(context()))?;
+    txn.commit().await.map_err(Error::sql(w.context()))?;
     Ok(Outcome::Committed { rows })
 }
 
@@ -629,7 +638,6 @@ async fn batch_statement(
     w: &Worker<'_>,
     b: &Batch,
 ) -> Result<(i64, i64, Option<Mismatches>), Error> {
-    let context = || format!("run a batch of step {} of plan {}", w.step.name, w.plan.id);
     let assignments: Vec<&_> = w.job.assignments.iter().collect();
     let (rel, window) = (&w.job.relation, &b.window);
     Ok(match w.job.kind {
@@ -637,7 +645,7 @@ async fn batch_statement(
             let changed = txn
                 .exec(&backfill_update(rel, &assignments, window), &[])
                 .await
-                .map_err(Error::sql(context()))? as i64;
+                .map_err(Error::sql(w.context()))? as i64;
             // A filtered UPDATE changes only some of the rows it walks.
             let rows = b.counted.unwrap_or(match backfill_filters(&assignments) {
                 true => b.estimate.max(changed),
@@ -666,7 +674,7 @@ async fn batch_statement(
                     &[],
                 )
                 .await
-                .map_err(Error::sql(context()))? as i64;
+                .map_err(Error::sql(w.context()))? as i64;
             (b.counted.unwrap_or(copied), copied, None)
         }
         JobKind::Restore => {
@@ -690,7 +698,7 @@ async fn batch_statement(
                     &[],
                 )
                 .await
-                .map_err(Error::sql(context()))? as i64;
+                .map_err(Error::sql(w.context()))? as i64;
             (b.counted.unwrap_or(restored), restored, None)
         }
         JobKind::Verify => {
@@ -701,7 +709,7 @@ async fn batch_statement(
                     &[],
                 )
                 .await
-                .map_err(Error::sql(context()))?;
+                .map_err(Error::sql(w.context()))?;
             let mismatches = Mismatches {
                 count: counts.get(1),
                 samples_sql: format!("SELECT ROW({list})::text FROM {rel} WHERE {window} AND ({wrong}) ORDER BY {list}", list = w.key.list),
