@@ -268,6 +268,14 @@ async fn measure(
         WRITER_PAUSE,
     );
     let writer_started = Instant::now();
+    // The same instant on the wall clock, to find a step's slowest statement in the server's
+    // log (a checkpoint's fsyncs, say).
+    let writer_started_at = chrono::Utc::now();
+    let wall = |since: Duration| {
+        let at = writer_started_at
+            + chrono::Duration::from_std(since).unwrap_or_else(|_| chrono::Duration::zero());
+        at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+    };
     let wal = Wal::mark(&client).await?;
     let started = Instant::now();
     let mut executor = Executor::connect(info, Options::default(), &times).await?;
@@ -333,12 +341,15 @@ async fn measure(
         .map(|(name, from, seconds)| {
             let since = from.saturating_duration_since(writer_started);
             let writer = during.between(since, since + Duration::from_secs_f64(seconds));
+            let slowest = Duration::from_secs_f64(writer.max_at_s);
             serde_json::json!({
                 "step": name,
+                "started_at": wall(since),
                 "seconds": seconds,
                 "writer_statements": writer.statements,
                 "writer_p99_ms": writer.p99_ms,
                 "writer_max_ms": writer.max_ms,
+                "writer_max_at": (writer.statements > 0).then(|| wall(slowest)),
             })
         })
         .collect();
