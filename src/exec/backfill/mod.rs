@@ -6,8 +6,9 @@
 //! transaction, and only while the worker still holds the lease: a worker that lost its range
 //! (it stalled, another took over) rolls its batch back, so no batch is done twice or
 //! skipped. Batch size adapts towards the target batch time, the rate cap is shared by the
-//! job's live workers, and pause, throttle and replica lag are obeyed before every batch. The dual-write trigger skips these sessions (its WHEN clause
-//! reads `switchback.backfill`), so batches pay no PL/pgSQL call per row.
+//! job's live workers, and pause, throttle and replica lag are obeyed before every batch.
+//! The dual-write trigger skips these sessions (its WHEN clause reads
+//! `switchback.backfill`), so batches pay no PL/pgSQL call per row.
 
 mod blocks;
 pub(super) mod crew;
