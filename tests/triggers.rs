@@ -236,53 +236,96 @@ async fn abort_puts_a_fill_back_without_firing_them() {
     assert_eq!(audited, 0);
 }
 
-/// The batches that write have the kernel write out the pages they dirty as they go
-/// (`backend_flush_after`), so the other sessions' commits do not wait behind a burst of
-/// them; the application's own statements keep the server's setting. Seen from an
-/// `ENABLE ALWAYS` statement trigger, which fires for the batches whatever their role.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_batches_write_out_what_they_dirty_as_they_go() {
-    let db = TestDb::new().await;
-    let client = setup(
-        &db,
-        "CREATE TABLE seen (batch text, flush_after text);
-         CREATE FUNCTION see() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN
-           INSERT INTO seen VALUES (current_setting('switchback.backfill', true),
-                                    current_setting('backend_flush_after'));
-           RETURN NULL; END $$;
-         CREATE TRIGGER see AFTER UPDATE ON users FOR EACH STATEMENT EXECUTE FUNCTION see();
-         ALTER TABLE users ENABLE ALWAYS TRIGGER see;",
-    )
-    .await;
-    let (_dir, plan) = plan_file("20261124_write_back", PLAN);
-    let out = switchback(&db, &["advance", &plan]);
+/// What the WAL compression of the batches should be: lz4 for a role that may set it on a
+/// server that has it (a superuser here; a managed-like role is not granted it), else the
+/// server's own.
+async fn batches_compress(client: &tokio_postgres::Client) -> &'static str {
+    let row = client
+        .query_one(
+            "SELECT rolsuper, current_setting('server_version_num')::int FROM pg_roles WHERE rolname = current_user",
+            &[],
+        )
+        .await
+        .unwrap();
+    let (superuser, version): (bool, i32) = (row.get(0), row.get(1));
+    match superuser && version >= 150000 {
+        true => "lz4",
+        false => "off",
+    }
+}
+
+/// What an `ENABLE ALWAYS` statement trigger on users saw, the table's setup and a plan
+/// advanced first: per (in a batch, backend_flush_after, wal_compression), how many
+/// statements. It fires for the batches whatever their role.
+const SEE: &str = "CREATE TABLE seen (batch text, flush_after text, compression text);
+     CREATE FUNCTION see() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN
+       INSERT INTO seen VALUES (current_setting('switchback.backfill', true),
+                                current_setting('backend_flush_after'),
+                                current_setting('wal_compression'));
+       RETURN NULL; END $$;
+     CREATE TRIGGER see AFTER UPDATE ON users FOR EACH STATEMENT EXECUTE FUNCTION see();
+     ALTER TABLE users ENABLE ALWAYS TRIGGER see;";
+
+/// Advances `name`, then runs an application statement, and returns what `SEE` saw.
+async fn seen(
+    db: &TestDb,
+    client: &tokio_postgres::Client,
+    name: &str,
+) -> Vec<(String, String, String, i64)> {
+    let (_dir, plan) = plan_file(name, PLAN);
+    let out = switchback(db, &["advance", &plan]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     client
         .batch_execute("UPDATE users SET full_name = 'x' WHERE id = 1")
         .await
         .unwrap();
-
     let rows = client
         .query(
-            "SELECT coalesce(batch, ''), flush_after, count(*) FROM seen GROUP BY 1, 2 ORDER BY 1",
+            "SELECT coalesce(batch, ''), flush_after, compression, count(*) FROM seen GROUP BY 1, 2, 3 ORDER BY 1",
             &[],
         )
         .await
         .unwrap();
-    let seen: Vec<(String, String, i64)> = rows
-        .iter()
-        .map(|r| (r.get(0), r.get(1), r.get(2)))
-        .collect();
+    rows.iter()
+        .map(|r| (r.get(0), r.get(1), r.get(2), r.get(3)))
+        .collect()
+}
+
+/// The batches that write have the kernel write out the pages they dirty as they go
+/// (`backend_flush_after`), so the other sessions' commits do not wait behind a burst of
+/// them, and compress the whole pages they write to the WAL; the application's own
+/// statements keep the server's settings.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_batches_write_out_what_they_dirty_as_they_go() {
+    let db = TestDb::new().await;
+    let client = setup(&db, SEE).await;
+    let compress = batches_compress(&client).await;
+    let seen = seen(&db, &client, "20261124_write_back").await;
     assert_eq!(seen.len(), 2, "{seen:?}");
     assert_eq!(
-        (seen[0].0.as_str(), seen[0].1.as_str()),
-        ("", "0"),
+        (seen[0].0.as_str(), seen[0].1.as_str(), seen[0].2.as_str()),
+        ("", "0", "off"),
         "the application's statement: {seen:?}"
     );
     assert_eq!(
-        (seen[1].0.as_str(), seen[1].1.as_str()),
-        ("on", "256kB"),
+        (seen[1].0.as_str(), seen[1].1.as_str(), seen[1].2.as_str()),
+        ("on", "256kB", compress),
         "the batches: {seen:?}"
     );
-    assert!(seen[1].2 > 1, "every batch, not one: {seen:?}");
+    assert!(seen[1].3 > 1, "every batch, not one: {seen:?}");
+}
+
+/// A database whose WAL is already compressed keeps its method for the batches too.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_database_that_compresses_its_wal_keeps_its_method() {
+    let db = TestDb::new().await;
+    db.admin()
+        .await
+        .batch_execute("DO $$ BEGIN EXECUTE format('ALTER DATABASE %I SET wal_compression = pglz', current_database()); END $$")
+        .await
+        .unwrap();
+    let client = setup(&db, SEE).await;
+    let seen = seen(&db, &client, "20261125_compressed").await;
+    let compressions: Vec<&str> = seen.iter().map(|s| s.2.as_str()).collect();
+    assert_eq!(compressions, ["pglz", "pglz"], "{seen:?}");
 }

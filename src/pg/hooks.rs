@@ -157,6 +157,5 @@ async fn foreign_keys(
 /// rolled back, which holds for a superuser, a role granted `SET` on it, and the admin role of
 /// a managed service that allows it by its own means.
 async fn may_run_quiet(client: &mut Client) -> Result<bool, Error> {
-    const INSUFFICIENT_PRIVILEGE: &str = "42501";
-    session::accepts(client, QUIET, &[INSUFFICIENT_PRIVILEGE]).await
+    session::accepts(client, QUIET, &[session::INSUFFICIENT_PRIVILEGE]).await
 }

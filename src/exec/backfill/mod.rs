@@ -222,15 +222,13 @@ async fn work(
         }
         JobKind::Verify | JobKind::Archive => false,
     };
-    // Only jobs that write: the verification pass dirties pages too (hint bits), but in
-    // bursts it moves through too fast to spread; measured, it made the writer's p99 worse.
-    let write_back = job.kind != JobKind::Verify && session::may_write_back(&mut ex.client).await?;
+    let taken = session::for_batches(&mut ex.client, job.kind != JobKind::Verify).await?;
     let policy = ex.policy(plan);
     let w = Worker {
         plan,
         step,
         job,
-        settings: batch_settings(&policy, quiet, write_back),
+        settings: batch_settings(&policy, quiet, &taken),
         key: Key::new(table_key(job)?),
         policy,
         lease: RangeLease {
@@ -548,18 +546,16 @@ async fn next_batch(
 /// batches of a job, so built once. synchronous_commit off: the batch need not wait for its
 /// WAL to reach the disk, as the range's cursor commits with the rows. A crash loses the last
 /// batches and their cursor together, so they run again; the step's own record commits
-/// durably, after them. `quiet` leaves the application's triggers out (`pg::hooks`);
-/// `write_back` has the kernel write the pages the batch dirties as it goes (`pg::session`).
-fn batch_settings(policy: &DdlPolicy, quiet: bool, write_back: bool) -> String {
+/// durably, after them. `quiet` leaves the application's triggers out (`pg::hooks`); `taken`
+/// are the server's settings the session may take (`pg::session`).
+fn batch_settings(policy: &DdlPolicy, quiet: bool, taken: &[&str]) -> String {
     let mut settings = format!(
         "SET LOCAL switchback.backfill = 'on'; SET LOCAL synchronous_commit = off; SET LOCAL lock_timeout = '{}ms'; SET LOCAL statement_timeout = 0",
         policy.lock_timeout.as_millis()
     );
-    for (wanted, setting) in [(quiet, hooks::QUIET), (write_back, session::WRITE_BACK)] {
-        if wanted {
-            settings.push_str("; ");
-            settings.push_str(setting);
-        }
+    for setting in quiet.then_some(hooks::QUIET).iter().chain(taken) {
+        settings.push_str("; ");
+        settings.push_str(setting);
     }
     settings
 }
