@@ -26,7 +26,10 @@ pub async fn accepts(
     let txn = client.transaction().await.map_err(Error::sql(context()))?;
     let accepted = match txn.batch_execute(set_local).await {
         Ok(()) => true,
-        Err(e) if e.code().is_some_and(|c| refusals.contains(&c.code())) => false,
+        Err(e) if e.code().is_some_and(|c| refusals.contains(&c.code())) => {
+            tracing::debug!(error = %e, "{set_local}: refused, the batches go without it");
+            false
+        }
         Err(e) => return Err(Error::sql(context())(e)),
     };
     txn.rollback().await.map_err(Error::sql(context()))?;
@@ -70,7 +73,7 @@ pub async fn for_batches(client: &mut Client, writes: bool) -> Result<Vec<&'stat
     let compressing: String = client
         .query_one("SELECT current_setting('wal_compression')", &[])
         .await
-        .map_err(Error::sql("read wal_compression".to_owned()))?
+        .map_err(Error::sql("read wal_compression"))?
         .get(0);
     if compressing == "off"
         && accepts(
