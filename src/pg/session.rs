@@ -4,6 +4,7 @@
 //! transaction that is rolled back, and the batches go without it when refused.
 
 use crate::error::Error;
+use crate::pg::query::Query;
 use tokio_postgres::Client;
 
 /// Has the kernel start writing the pages this transaction's backend evicts every 256kB
@@ -47,16 +48,17 @@ const UNDEFINED_OBJECT: &str = "42704";
 pub const INSUFFICIENT_PRIVILEGE: &str = "42501";
 const INVALID_PARAMETER_VALUE: &str = "22023";
 
-/// The settings of `WRITE_BACK` and `COMPRESS` that this session's batches can take. A
-/// server built without the means to ask the kernel, or a service that hides the setting,
-/// runs them without `WRITE_BACK`. `COMPRESS` needs a role that may set it (a superuser, or
-/// one granted `SET ON PARAMETER wal_compression`) and lz4 (PostgreSQL 15 and later, built
-/// with it); a server that already compresses its WAL keeps its own method. The verification
-/// pass writes only hint bits, in bursts that move through too fast to spread: measured,
-/// `WRITE_BACK` made the writer's p99 worse there.
-pub async fn for_batches(client: &mut Client, writes: bool) -> Result<Vec<&'static str>, Error> {
+/// The settings of `WRITE_BACK` and `COMPRESS` that this session's batches can take.
+/// `WRITE_BACK` only for batches that `write` rows: the verification pass dirties pages too
+/// (hint bits), but in bursts it moves through too fast to spread; measured, it made the
+/// writer's p99 worse. A server built without the means to ask the kernel, or a service that
+/// hides the setting, runs them without it. `COMPRESS` needs a role that may set it (a
+/// superuser, or one granted `SET ON PARAMETER wal_compression`) and lz4 (PostgreSQL 15 and
+/// later, built with it); a server or database that already compresses its WAL keeps its
+/// own method.
+pub async fn for_batches(client: &mut Client, write: bool) -> Result<Vec<&'static str>, Error> {
     let mut settings = Vec::new();
-    if writes
+    if write
         && accepts(
             client,
             WRITE_BACK,
@@ -71,7 +73,7 @@ pub async fn for_batches(client: &mut Client, writes: bool) -> Result<Vec<&'stat
         settings.push(WRITE_BACK);
     }
     let compressing: String = client
-        .query_one("SELECT current_setting('wal_compression')", &[])
+        .fetch_one("SELECT current_setting('wal_compression')", &[])
         .await
         .map_err(Error::sql("read wal_compression"))?
         .get(0);
