@@ -28,7 +28,8 @@ pub async fn accepts(
     let accepted = match txn.batch_execute(set_local).await {
         Ok(()) => true,
         Err(e) if e.code().is_some_and(|c| refusals.contains(&c.code())) => {
-            tracing::debug!(error = %e, "{set_local}: refused, the batches go without it");
+            let reason = e.as_db_error().map_or("", |d| d.message());
+            tracing::debug!(reason, "{set_local}: refused, the batches go without it");
             false
         }
         Err(e) => return Err(Error::sql(context())(e)),
