@@ -2,8 +2,9 @@
 //! audit trigger fire for every write the application makes, while the plan runs too, and for
 //! none of the rows the backfill fills, nor for abort's putting back of a fill; a fill of a
 //! foreign key's column keeps the key's checks; `validate --database-url` says which before
-//! anything runs; the batches that write have their dirty pages written out as they go. (A
-//! role that may not leave them out: tests/reach.rs.)
+//! anything runs; the batches that write have their dirty pages written out as they go, and
+//! they and the index copies compress the whole pages they write to the WAL. (A role that may
+//! not leave them out: tests/reach.rs.)
 
 mod support;
 
@@ -236,10 +237,10 @@ async fn abort_puts_a_fill_back_without_firing_them() {
     assert_eq!(audited, 0);
 }
 
-/// What the WAL compression of the batches should be: lz4 for a role that may set it on a
+/// What the WAL compression of the batches and index copies should be: lz4 for a role that may set it on a
 /// server that has it (a superuser here; a managed-like role is not granted it), else the
 /// server's own.
-async fn batches_compress(client: &tokio_postgres::Client) -> &'static str {
+async fn expected_compression(client: &tokio_postgres::Client) -> &'static str {
     let row = client
         .query_one(
             "SELECT rolsuper, current_setting('server_version_num')::int FROM pg_roles WHERE rolname = current_user",
@@ -299,7 +300,7 @@ async fn seen(
 async fn the_batches_write_out_what_they_dirty_as_they_go() {
     let db = TestDb::new().await;
     let client = setup(&db, SEE).await;
-    let compress = batches_compress(&client).await;
+    let compress = expected_compression(&client).await;
     let seen = seen(&db, &client, "20261124_write_back").await;
     assert_eq!(seen.len(), 2, "{seen:?}");
     assert_eq!(
@@ -328,4 +329,39 @@ async fn a_database_that_compresses_its_wal_keeps_its_method() {
     let seen = seen(&db, &client, "20261125_compressed").await;
     let compressions: Vec<&str> = seen.iter().map(|s| s.2.as_str()).collect();
     assert_eq!(compressions, ["pglz", "pglz"], "{seen:?}");
+}
+
+/// The index copies compress the whole pages they write to the WAL too, where the batches
+/// do: seen from an event trigger at the end of each CREATE INDEX.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_index_copies_compress_their_wal() {
+    let db = TestDb::new().await;
+    let client = setup(
+        &db,
+        "CREATE INDEX users_name ON users (name);
+         CREATE TABLE built (compression text);",
+    )
+    .await;
+    db.admin()
+        .await
+        .batch_execute(
+            "CREATE FUNCTION note_build() RETURNS event_trigger LANGUAGE plpgsql AS $$ BEGIN
+               INSERT INTO built VALUES (current_setting('wal_compression')); END $$;
+             CREATE EVENT TRIGGER note_build ON ddl_command_end WHEN TAG IN ('CREATE INDEX')
+               EXECUTE FUNCTION note_build();",
+        )
+        .await
+        .unwrap();
+    let compress = expected_compression(&client).await;
+    let (_dir, plan) = plan_file("20261125_index_copy", PLAN);
+    let out = switchback(&db, &["advance", &plan]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let built: Vec<String> = client
+        .query("SELECT compression FROM built", &[])
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert_eq!(built, [compress], "one copy, of users_name");
 }

@@ -8,6 +8,7 @@ use crate::ledger::{JobState, StepStatus};
 use crate::pg::catalog;
 use crate::pg::ddl::{self, DdlPolicy, Retrier};
 use crate::pg::query::Query;
+use crate::pg::session;
 use crate::plan::step::{Job, Statement, Step};
 use crate::plan::Plan;
 use std::time::{Duration, Instant};
@@ -345,12 +346,19 @@ impl Executor<'_> {
         // open longer than it would cancel the build (and leave its index INVALID). It waits
         // instead, naming the sessions it waits for.
         let direct = self.pooled.is_none();
+        // An index build writes the whole index to the WAL page by page (`pg::session`).
+        let compress = direct && session::may_compress(&mut self.client).await?;
         if direct {
+            let mut settings = format!(
+                "SET lock_timeout = 0; SET statement_timeout = 0; SET max_parallel_maintenance_workers = {}",
+                policy.index_workers
+            );
+            if compress {
+                settings.push_str("; ");
+                settings.push_str(session::COMPRESS_SESSION);
+            }
             self.client
-                .batch_execute(&format!(
-                    "SET lock_timeout = 0; SET statement_timeout = 0; SET max_parallel_maintenance_workers = {}",
-                    policy.index_workers
-                ))
+                .batch_execute(&settings)
                 .await
                 .map_err(Error::sql("set the session's settings"))?;
             // Without a lock_timeout, a runner killed while its statement waits would leave the
@@ -367,8 +375,12 @@ impl Executor<'_> {
         }
         let result = self.run_bare(plan, step, policy, sql).await;
         if direct {
+            let mut reset = "RESET lock_timeout; RESET statement_timeout; RESET max_parallel_maintenance_workers; RESET client_connection_check_interval".to_owned();
+            if compress {
+                reset.push_str("; RESET wal_compression");
+            }
             self.client
-                .batch_execute("RESET lock_timeout; RESET statement_timeout; RESET max_parallel_maintenance_workers; RESET client_connection_check_interval")
+                .batch_execute(&reset)
                 .await
                 .map_err(Error::sql("reset the session's settings"))?;
         }

@@ -29,7 +29,7 @@ pub async fn accepts(
         Ok(()) => true,
         Err(e) if e.code().is_some_and(|c| refusals.contains(&c.code())) => {
             let reason = e.as_db_error().map_or("", |d| d.message());
-            tracing::debug!(reason, "{set_local}: refused, the batches go without it");
+            tracing::debug!(reason, "{set_local}: refused, going without it");
             false
         }
         Err(e) => return Err(Error::sql(context())(e)),
@@ -42,8 +42,13 @@ pub async fn accepts(
 /// change to a page after a checkpoint writes the page whole, and a backfill changes every
 /// page of the table. Measured on 1M rows, the expand stage wrote 508 MB with lz4 instead of
 /// 585 MB: WAL that every standby replays, every archive keeps and the other sessions'
-/// commits flush. Its cost in CPU did not show in the backfill's speed.
+/// commits flush. Its cost in CPU did not show in the backfill's speed. An index build writes
+/// nothing but whole pages; it runs outside a transaction and takes `COMPRESS_SESSION` (the
+/// stage's WAL then 493 MB).
 pub const COMPRESS: &str = "SET LOCAL wal_compression = lz4";
+
+/// `COMPRESS` for the session, around a statement that cannot run in a transaction.
+pub const COMPRESS_SESSION: &str = "SET wal_compression = lz4";
 
 const UNDEFINED_OBJECT: &str = "42704";
 pub const INSUFFICIENT_PRIVILEGE: &str = "42501";
@@ -53,10 +58,7 @@ const INVALID_PARAMETER_VALUE: &str = "22023";
 /// `WRITE_BACK` only for batches that `write` rows: the verification pass dirties pages too
 /// (hint bits), but in bursts it moves through too fast to spread; measured, it made the
 /// writer's p99 worse. A server built without the means to ask the kernel, or a service that
-/// hides the setting, runs them without it. `COMPRESS` needs a role that may set it (a
-/// superuser, or one granted `SET ON PARAMETER wal_compression`) and lz4 (PostgreSQL 15 and
-/// later, built with it); a server or database that already compresses its WAL keeps its
-/// own method.
+/// hides the setting, runs them without it. `COMPRESS` where `may_compress`.
 pub async fn for_batches(client: &mut Client, write: bool) -> Result<Vec<&'static str>, Error> {
     let mut settings = Vec::new();
     if write
@@ -73,20 +75,27 @@ pub async fn for_batches(client: &mut Client, write: bool) -> Result<Vec<&'stati
     {
         settings.push(WRITE_BACK);
     }
+    if may_compress(client).await? {
+        settings.push(COMPRESS);
+    }
+    Ok(settings)
+}
+
+/// Whether the session may take `COMPRESS`: a role that may set it (a superuser, or one
+/// granted `SET ON PARAMETER wal_compression`) on a server with lz4 (PostgreSQL 15 and later,
+/// built with it) whose WAL is not compressed already: a server or database that compresses
+/// it keeps its own method.
+pub async fn may_compress(client: &mut Client) -> Result<bool, Error> {
     let compressing: String = client
         .fetch_one("SELECT current_setting('wal_compression')", &[])
         .await
         .map_err(Error::sql("read wal_compression"))?
         .get(0);
-    if compressing == "off"
+    Ok(compressing == "off"
         && accepts(
             client,
             COMPRESS,
             &[INSUFFICIENT_PRIVILEGE, INVALID_PARAMETER_VALUE],
         )
-        .await?
-    {
-        settings.push(COMPRESS);
-    }
-    Ok(settings)
+        .await?)
 }
